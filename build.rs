@@ -1,0 +1,92 @@
+//! Generates the typed Mangrove client from `openapi.yaml` with progenitor.
+//!
+//! Output: `$OUT_DIR/codegen.rs`, included by `src/generated.rs`. Nothing generated is checked in.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+
+/// Server-owned string enums that must stay open: the generated type is replaced by a
+/// hand-written enum with an `Unknown(String)` variant (see `src/open_enum.rs`).
+const OPEN_ENUMS: &[&str] = &[
+    "ExportStatus",
+    "ExportFileFormat",
+    "RecordStatus",
+    "BatchState",
+    "ModelRunState",
+    "ReportStatus",
+    "RuleResultStatus",
+];
+
+fn main() -> ExitCode {
+    println!("cargo:rerun-if-changed=openapi.yaml");
+    println!("cargo:rerun-if-changed=build.rs");
+    match generate() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            // `cargo::error=` shows the message as a build error (cargo >= 1.84).
+            for line in message.lines() {
+                println!("cargo::error={line}");
+            }
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn generate() -> Result<(), String> {
+    let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
+    let spec_path = manifest_dir.join("openapi.yaml");
+    let text = std::fs::read_to_string(&spec_path)
+        .map_err(|e| format!("cannot read {}: {e}", spec_path.display()))?;
+    let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text).map_err(|e| {
+        format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}")
+    })?;
+
+    let mut settings = GenerationSettings::default();
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_inner_type(quote::quote!(crate::client::Inner))
+        .with_derive("schemars::JsonSchema")
+        .with_derive("PartialEq");
+    for name in OPEN_ENUMS {
+        settings.with_replacement(
+            *name,
+            format!("crate::open_enum::{name}"),
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
+    }
+
+    // progenitor reports some spec problems by panicking; turn those into a readable error too.
+    let generated = std::panic::catch_unwind(move || {
+        let mut generator = Generator::new(&settings);
+        generator.generate_tokens(&spec).map_err(|e| e.to_string())
+    });
+    let tokens = match generated {
+        Ok(Ok(tokens)) => tokens,
+        Ok(Err(e)) => return Err(format!("progenitor rejected openapi.yaml: {e}")),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(format!(
+                "progenitor failed on openapi.yaml: {what}\n\
+                 (common causes: two different success or error schemas in one operation, \
+                 an inline response schema, a missing operationId)"
+            ));
+        }
+    };
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
+    let code = prettyplease::unparse(&file);
+    let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
+    std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set (build.rs must run under cargo)"))
+}
