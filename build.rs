@@ -19,6 +19,24 @@ const OPEN_ENUMS: &[&str] = &[
     "RuleResultStatus",
 ];
 
+/// The flat list-body schemas of `openapi.yaml` and their item schemas.
+const LIST_BODIES: &[(&str, &str)] = &[
+    ("ProjectList", "Project"),
+    ("EventList", "Event"),
+    ("EventTypeList", "EventType"),
+    ("DataPointList", "DataPoint"),
+    ("BatchList", "Batch"),
+    ("LedgerList", "Ledger"),
+    ("OrderList", "Order"),
+    ("FeedstockList", "Feedstock"),
+    ("TrackingUnitList", "TrackingUnit"),
+    ("ModelList", "Model"),
+    ("ReportList", "Report"),
+    ("LocationList", "Location"),
+    ("EvidenceList", "Evidence"),
+    ("ModelRunList", "ModelRun"),
+];
+
 fn main() -> ExitCode {
     println!("cargo:rerun-if-changed=openapi.yaml");
     println!("cargo:rerun-if-changed=build.rs");
@@ -51,6 +69,14 @@ fn generate() -> Result<(), String> {
         .with_inner_type(quote::quote!(crate::client::Inner))
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq");
+    // Every `<Resource>List` schema (the flat list body) becomes the one generic `ListBody<T>`.
+    for (list, item) in LIST_BODIES {
+        settings.with_replacement(
+            *list,
+            format!("crate::summary::ListBody<crate::types::{item}>"),
+            std::iter::empty(),
+        );
+    }
     for name in OPEN_ENUMS {
         settings.with_replacement(
             *name,
@@ -80,8 +106,9 @@ fn generate() -> Result<(), String> {
             ));
         }
     };
-    let file: syn::File =
+    let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
+    add_client_accessors(&mut file);
     let code = prettyplease::unparse(&file);
     let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -89,4 +116,37 @@ fn generate() -> Result<(), String> {
 
 fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set (build.rs must run under cargo)"))
+}
+
+/// Gives every generated request builder (`builder::ListProjects<'a>`, …) a crate-private
+/// `client()` accessor, so the hand-written layer can hand an owned clone of the client to
+/// exports and page streams started from a builder. The builders keep their `client` field
+/// private to the generated module; this is the only change made to generated code.
+fn add_client_accessors(file: &mut syn::File) {
+    for item in &mut file.items {
+        let syn::Item::Mod(module) = item else { continue };
+        if module.ident != "builder" {
+            continue;
+        }
+        let Some((_, items)) = module.content.as_mut() else { continue };
+        let mut accessors = Vec::new();
+        for item in items.iter() {
+            let syn::Item::Struct(s) = item else { continue };
+            let has_client = s.fields.iter().any(|f| {
+                f.ident.as_ref().is_some_and(|i| i == "client")
+            });
+            if has_client && !s.generics.params.is_empty() {
+                let name = &s.ident;
+                accessors.push(syn::parse_quote! {
+                    impl<'a> #name<'a> {
+                        #[allow(dead_code)]
+                        pub(crate) fn client_ref(&self) -> &'a super::Client {
+                            self.client
+                        }
+                    }
+                });
+            }
+        }
+        items.extend(accessors);
+    }
 }

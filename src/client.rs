@@ -1,5 +1,341 @@
-//! Building a [`Client`](crate::Client): token, base URL, auth style, timeouts, policies.
+//! Building a [`Client`]: token, base URL, auth scheme, timeouts and policies.
+//!
+//! [`Client`] is the client generated from `openapi.yaml` (one method per operation). This module
+//! adds how to construct it: a builder ([`Client::builder`]), [`Client::from_env`], and the
+//! client-wide state every generated call and every export shares ([`Inner`]).
+//!
+//! ```
+//! # fn main() -> Result<(), mangrove::Error> {
+//! let client = mangrove::Client::builder()
+//!     .token("my-token")
+//!     .connect_timeout(std::time::Duration::from_secs(5))
+//!     .build()?;
+//! assert_eq!(client.base_url(), "https://app.gomangrove.com/api/v1");
+//! # Ok(()) }
+//! ```
 
-/// Client-wide state carried inside the generated client (progenitor's "inner type").
-#[derive(Clone, Debug, Default)]
-pub struct Inner {}
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use progenitor_client::ClientInfo;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+
+use crate::download::DownloadPolicy;
+use crate::error::Error;
+use crate::export::PollPolicy;
+use crate::retry::{RateLimit, RateLimiter, RetryPolicy};
+use crate::Client;
+
+/// The documented production base URL.
+pub const DEFAULT_BASE_URL: &str = "https://app.gomangrove.com/api/v1";
+
+/// Environment variable read by [`Client::from_env`] for the API token.
+pub const TOKEN_ENV: &str = "MANGROVE_API_TOKEN";
+
+/// Environment variable read by [`Client::from_env`] for the base URL.
+pub const BASE_URL_ENV: &str = "MANGROVE_BASE_URL";
+
+/// Default number of exports one client keeps in flight (the documented per-account limit).
+pub const DEFAULT_EXPORT_CONCURRENCY: usize = 5;
+
+/// How the token is written in the `Authorization` header.
+///
+/// The Mangrove docs show both forms: the authentication page sends the bare token, the
+/// cookbooks send `Bearer <token>`. The default is [`AuthScheme::Bearer`], the standard form
+/// for a JWT access token; switch to [`AuthScheme::Bare`] if your server rejects it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `Authorization: Bearer <token>` (default).
+    #[default]
+    Bearer,
+    /// `Authorization: <token>`.
+    Bare,
+}
+
+/// An API token. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> Self {
+        Token(token.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Builds a [`Client`]. Start with [`Client::builder`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    token: Option<Token>,
+    base_url: Option<String>,
+    auth_scheme: AuthScheme,
+    connect_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    poll_policy: PollPolicy,
+    retry_policy: RetryPolicy,
+    download_policy: DownloadPolicy,
+    export_concurrency: Option<usize>,
+    pacing: bool,
+    allow_insecure_http: bool,
+    pool_idle_timeout: Option<Duration>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            token: None,
+            base_url: None,
+            auth_scheme: AuthScheme::default(),
+            connect_timeout: Some(Duration::from_secs(10)),
+            timeout: Some(Duration::from_secs(60)),
+            poll_policy: PollPolicy::default(),
+            retry_policy: RetryPolicy::default(),
+            download_policy: DownloadPolicy::default(),
+            export_concurrency: Some(DEFAULT_EXPORT_CONCURRENCY),
+            pacing: true,
+            allow_insecure_http: false,
+            pool_idle_timeout: Some(Duration::from_secs(90)),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The API token (required). Sent in `Authorization`, marked sensitive, never logged.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Token::new(token));
+        self
+    }
+
+    /// The API base URL, default [`DEFAULT_BASE_URL`]. `http://` is refused unless the host is
+    /// loopback or [`allow_insecure_http`](Self::allow_insecure_http) is set.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Reads `MANGROVE_API_TOKEN` and, if set, `MANGROVE_BASE_URL` into this builder.
+    pub fn from_env(mut self) -> Self {
+        if let Ok(token) = std::env::var(TOKEN_ENV) {
+            if !token.trim().is_empty() {
+                self.token = Some(Token::new(token.trim()));
+            }
+        }
+        if let Ok(url) = std::env::var(BASE_URL_ENV) {
+            if !url.trim().is_empty() {
+                self.base_url = Some(url.trim().to_string());
+            }
+        }
+        self
+    }
+
+    /// How the token is written in `Authorization` (default `Bearer <token>`).
+    pub fn auth_scheme(mut self, scheme: AuthScheme) -> Self {
+        self.auth_scheme = scheme;
+        self
+    }
+
+    /// Time limit for opening a connection (default 10 s; `None`: no limit).
+    pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.connect_timeout = timeout.into();
+        self
+    }
+
+    /// Total time limit for one API request (default 60 s; `None`: no limit). Downloads of export
+    /// files use their own client with no total limit (see [`DownloadPolicy`]).
+    ///
+    /// Tests that run on tokio's paused clock against a server on another thread should use
+    /// `None`: while the runtime waits for the server, the paused clock jumps to the next timer.
+    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeout = timeout.into();
+        self
+    }
+
+    /// How long idle pooled connections are kept (default 90 s; `None`: forever).
+    pub fn pool_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.pool_idle_timeout = timeout.into();
+        self
+    }
+
+    /// Default polling policy for exports started with this client.
+    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
+        self.poll_policy = policy;
+        self
+    }
+
+    /// Retry policy for every API request (rate limits, transient failures).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Policy for downloading export files (timeouts, resume attempts).
+    pub fn download_policy(mut self, policy: DownloadPolicy) -> Self {
+        self.download_policy = policy;
+        self
+    }
+
+    /// At most this many exports in flight from this client at once (default 5, the documented
+    /// per-account limit); `None` turns the client-side limiter off.
+    pub fn export_concurrency(mut self, limit: impl Into<Option<usize>>) -> Self {
+        self.export_concurrency = limit.into().map(|n| n.max(1));
+        self
+    }
+
+    /// Client-side pacing (default on): when the server's `RateLimit-Remaining` reaches 0, hold
+    /// further requests until `RateLimit-Reset` instead of running into 429s.
+    pub fn pacing(mut self, on: bool) -> Self {
+        self.pacing = on;
+        self
+    }
+
+    /// Allows an `http://` base URL on a non-loopback host. The token then travels unencrypted.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let token = self
+            .token
+            .ok_or_else(|| Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}")))?;
+        let base = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base = base.trim_end_matches('/').to_string();
+        let parsed = url::Url::parse(&base)
+            .map_err(|e| Error::Config(format!("base URL {base:?} is not a URL: {e}")))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http || is_loopback(&parsed) => {}
+            "http" => {
+                return Err(Error::Config(format!(
+                    "base URL {base:?} uses http:// on a non-loopback host, which would send the \
+                     token unencrypted; use https:// or call .allow_insecure_http(true)"
+                )))
+            }
+            other => return Err(Error::Config(format!("base URL scheme {other:?} is not http(s)"))),
+        }
+
+        let value = match self.auth_scheme {
+            AuthScheme::Bearer => format!("Bearer {}", token.expose()),
+            AuthScheme::Bare => token.expose().to_string(),
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            Error::Config("the API token contains characters not allowed in an HTTP header".into())
+        })?;
+        value.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, value);
+
+        let mut api = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .default_headers(headers)
+            .pool_idle_timeout(self.pool_idle_timeout);
+        if let Some(t) = self.connect_timeout {
+            api = api.connect_timeout(t);
+        }
+        if let Some(t) = self.timeout {
+            api = api.timeout(t);
+        }
+        let api = api
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let download = self.download_policy.http_client(self.pool_idle_timeout)?;
+
+        let state = State {
+            origin: parsed.origin(),
+            poll_policy: self.poll_policy,
+            retry_policy: self.retry_policy,
+            download_policy: self.download_policy,
+            download,
+            export_slots: self
+                .export_concurrency
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+            rate: RateLimiter::new(self.pacing),
+        };
+        Ok(Client::new_with_client(&base, api, Inner(Arc::new(state))))
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The `User-Agent` sent with every request: `mangrove-rust/<version>`.
+pub fn user_agent() -> String {
+    format!("mangrove-rust/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Client-wide state carried inside the generated [`Client`] (progenitor's "inner type").
+/// Cloning is cheap (an `Arc`).
+#[derive(Clone)]
+pub struct Inner(pub(crate) Arc<State>);
+
+pub(crate) struct State {
+    pub(crate) origin: url::Origin,
+    pub(crate) poll_policy: PollPolicy,
+    pub(crate) retry_policy: RetryPolicy,
+    pub(crate) download_policy: DownloadPolicy,
+    pub(crate) download: reqwest::Client,
+    pub(crate) export_slots: Option<Arc<tokio::sync::Semaphore>>,
+    pub(crate) rate: RateLimiter,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("origin", &self.0.origin.ascii_serialization())
+            .field("poll_policy", &self.0.poll_policy)
+            .field("retry_policy", &self.0.retry_policy)
+            .field("download_policy", &self.0.download_policy)
+            .field(
+                "export_slots_free",
+                &self.0.export_slots.as_ref().map(|s| s.available_permits()),
+            )
+            .finish()
+    }
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from `MANGROVE_API_TOKEN` (required) and `MANGROVE_BASE_URL`
+    /// (optional, default [`DEFAULT_BASE_URL`]).
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::default().from_env().build()
+    }
+
+    /// The base URL every generated call is made against.
+    pub fn base_url(&self) -> &str {
+        self.baseurl()
+    }
+
+    /// The last rate-limit reading (`RateLimit-*` headers), if any response carried one.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.inner.0.rate.last()
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.inner.0
+    }
+}

@@ -1,0 +1,173 @@
+//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for exports and downloads.
+//!
+//! Both are `#[non_exhaustive]`; match the variants you handle and keep a fallback arm.
+//! Every API failure keeps its HTTP status ([`Error::status`]), including when the server
+//! answered with an HTML page or an empty body.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::summary::Summary;
+use crate::types;
+
+/// The error type of every generated call (`client.get_project()…send()`).
+pub type GeneratedError = progenitor_client::Error<types::ApiError>;
+
+/// An error from the Mangrove API or from building a client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built (missing token, bad base URL, …).
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// An API call failed; the generated client's error is kept as the source.
+    #[error("{}", describe(.0))]
+    Api(#[from] GeneratedError),
+    /// The server answered 2xx with a body that is not what the API documents.
+    #[error("unexpected response from Mangrove: {0}")]
+    Unexpected(String),
+}
+
+impl Error {
+    /// The HTTP status of the failed response, if there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => e.status(),
+            _ => None,
+        }
+    }
+
+    /// The server's `message`, if it sent one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Error::Api(progenitor_client::Error::ErrorResponse(rv)) => Some(rv.message.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// A one-line description of a generated-client error, with what to do about it.
+pub(crate) fn describe(e: &GeneratedError) -> String {
+    use progenitor_client::Error as E;
+    match e {
+        E::ErrorResponse(rv) => {
+            let status = rv.status();
+            let hint = match status.as_u16() {
+                401 => " (check the API token)",
+                403 => " (the token lacks the permission for this call)",
+                404 => " (check the id)",
+                429 => " (rate limited; the client already waited and retried)",
+                500..=599 => " (server-side failure; retry later)",
+                _ => "",
+            };
+            format!("Mangrove API error (HTTP {status}): {}{hint}", rv.message)
+        }
+        E::CommunicationError(err) => format!("could not reach Mangrove: {err}"),
+        E::InvalidRequest(msg) => format!("invalid request: {msg}"),
+        E::InvalidResponsePayload(_, err) => {
+            format!("Mangrove answered with a body this SDK cannot decode: {err}")
+        }
+        E::ResponseBodyError(err) => format!("reading the response body failed: {err}"),
+        E::UnexpectedResponse(resp) => format!("unexpected HTTP status {} from Mangrove", resp.status()),
+        other => other.to_string(),
+    }
+}
+
+/// Why an export (or the download of its file) did not produce a file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// 403 on starting an export: the token is not allowed to export.
+    #[error(
+        "export refused (HTTP 403): exports need an account-level API token; customer- and \
+         partner-scoped tokens cannot create exports. Server said: {message}"
+    )]
+    Forbidden {
+        /// The server's message.
+        message: String,
+    },
+    /// The endpoint answered a summary without an `export` object. The summary is kept.
+    #[error(
+        "the server did not start an export for {resource} (it answered a summary of {} items \
+         without an export); the summary is in this error",
+        summary.count
+    )]
+    NotSupported {
+        /// The resource that was asked for, e.g. `"projects"`.
+        resource: &'static str,
+        /// What the server did answer: count and samples (as JSON values).
+        summary: Summary<serde_json::Value>,
+    },
+    /// The export ended with status `failed`.
+    #[error("export {id} failed on the server: {message}")]
+    Failed {
+        /// Export id.
+        id: String,
+        /// The server's `error` text.
+        message: String,
+    },
+    /// The polling policy's time limit ran out before the export completed.
+    #[error(
+        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish: \
+         attach to it again later or raise the poll policy's time limit"
+    )]
+    TimedOut {
+        /// Export id.
+        id: String,
+        /// Time spent waiting.
+        elapsed: Duration,
+        /// Status requests made.
+        polls: u32,
+    },
+    /// The export no longer exists (404: exports are cleaned up after 7 days).
+    #[error("export {id} no longer exists (exports are cleaned up after 7 days); start a new one")]
+    Expired {
+        /// Export id.
+        id: String,
+    },
+    /// The account already runs the maximum number of concurrent exports (5).
+    #[error(
+        "the account already runs the maximum number of concurrent exports: {message}; wait for \
+         one to finish"
+    )]
+    ConcurrencyLimit {
+        /// The server's message.
+        message: String,
+        /// How long the server asked to wait, if it said.
+        retry_after: Option<Duration>,
+    },
+    /// The server's answer about the export is not usable (e.g. completed without a URL).
+    #[error("unusable answer about export {id}: {message}")]
+    InvalidResponse {
+        /// Export id.
+        id: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// Downloading the file failed.
+    #[error(transparent)]
+    Download(#[from] crate::download::DownloadError),
+    /// An API call failed (status kept; see [`Error::status`]).
+    #[error(transparent)]
+    Api(#[from] Error),
+}
+
+impl From<GeneratedError> for ExportError {
+    fn from(e: GeneratedError) -> Self {
+        ExportError::Api(Error::Api(e))
+    }
+}
+
+impl ExportError {
+    /// The HTTP status behind this error, if it came from an HTTP answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ExportError::Api(e) => e.status(),
+            ExportError::Forbidden { .. } => Some(StatusCode::FORBIDDEN),
+            ExportError::Expired { .. } => Some(StatusCode::NOT_FOUND),
+            ExportError::ConcurrencyLimit { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Starting exports: `summary_with_export` on a list endpoint, or `POST /exports` by type.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::limiter::Slot;
+use super::{Export, PollPolicy};
+use crate::error::{ExportError, GeneratedError};
+use crate::resource::Exportable;
+use crate::summary::Summary;
+use crate::types::{self, ExportFormat, ResponseMode};
+use crate::Client;
+
+/// `response_mode=summary_with_export` on an exportable list endpoint. Made by
+/// `.summary_with_export()` on the 12 exportable list builders, after their filters and sort:
+///
+/// ```no_run
+/// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+/// let (summary, export) = client
+///     .list_events()
+///     .project_id(123)
+///     .sort("-start_time")
+///     .summary_with_export()
+///     .format(mangrove::ExportFormat::Json)
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "call .send() to start the export"]
+#[derive(Clone, Debug)]
+pub struct SummaryWithExport<'a, R> {
+    request: R,
+    format: ExportFormat,
+    policy: Option<PollPolicy>,
+    _client: std::marker::PhantomData<&'a Client>,
+}
+
+impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
+    pub(crate) fn new(request: R) -> Self {
+        SummaryWithExport { request, format: ExportFormat::Csv, policy: None, _client: std::marker::PhantomData }
+    }
+
+    /// The file format (default CSV).
+    pub fn format(mut self, format: ExportFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The polling policy of the export (default: the client's).
+    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Starts the export: answers the summary (count and typed samples) and the [`Export`].
+    ///
+    /// Waits first for a free slot in the client's export limiter. If the server answers the
+    /// summary without an `export` object the result is [`ExportError::NotSupported`], which keeps
+    /// the summary. A 403 is [`ExportError::Forbidden`]; the server's concurrent-export limit is
+    /// waited out within the poll policy's time limit, then [`ExportError::ConcurrencyLimit`].
+    pub async fn send(self) -> Result<(Summary<R::Item>, Export), ExportError> {
+        let client = self.request.client().clone();
+        let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
+        let slot = Slot::acquire(&client).await;
+        let span = tracing::info_span!("mangrove.export.start", resource = R::RESOURCE, format = %self.format);
+        let request = self.request.with_mode(ResponseMode::SummaryWithExport).with_format(self.format);
+        let body = with_limit_retries(&policy, || request.clone().fetch(), span).await?;
+        let (summary, export) = body.into_summary()?;
+        match export {
+            Some(r) => Ok((summary, Export::started(client, r, policy, slot))),
+            None => Err(ExportError::NotSupported { resource: R::RESOURCE, summary: summary.to_json() }),
+        }
+    }
+}
+
+/// `POST /exports` for a resource type — the way to export deliveries. Made by
+/// [`Client::export_resource`].
+#[must_use = "call .send() to start the export"]
+#[derive(Clone, Debug)]
+pub struct CreateExport {
+    client: Client,
+    resource_type: String,
+    format: ExportFormat,
+    policy: Option<PollPolicy>,
+}
+
+impl CreateExport {
+    /// The file format (default CSV).
+    pub fn format(mut self, format: ExportFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The polling policy of the export (default: the client's).
+    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Starts the export. Errors as for [`SummaryWithExport::send`].
+    pub async fn send(self) -> Result<Export, ExportError> {
+        let client = self.client;
+        let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
+        let slot = Slot::acquire(&client).await;
+        let span = tracing::info_span!("mangrove.export.start", resource = %self.resource_type, format = %self.format);
+        let body = types::CreateExportRequest { resource_type: self.resource_type, format: Some(self.format) };
+        let created = with_limit_retries(
+            &policy,
+            || {
+                let (client, body) = (&client, body.clone());
+                async move { client.create_export().body(body).send().await.map(progenitor_client::ResponseValue::into_inner) }
+            },
+            span,
+        )
+        .await?;
+        let r = types::ExportRef { id: created.id, status: created.status, status_url: created.status_url };
+        Ok(Export::started(client.clone(), r, policy, slot))
+    }
+}
+
+impl Client {
+    /// Starts an export of a whole resource type with `POST /exports`, e.g. `"Delivery"` (which
+    /// has no list endpoint to export from). Account tokens only.
+    ///
+    /// ```no_run
+    /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+    /// let deliveries = client.export_resource("Delivery").send().await?.await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn export_resource(&self, resource_type: impl Into<String>) -> CreateExport {
+        CreateExport { client: self.clone(), resource_type: resource_type.into(), format: ExportFormat::Csv, policy: None }
+    }
+}
+
+/// Sends an export-starting request; waits out the server's concurrent-export limit within the
+/// policy's time limit, and maps a 403 to [`ExportError::Forbidden`].
+async fn with_limit_retries<T, F, Fut>(policy: &PollPolicy, mut send: F, span: tracing::Span) -> Result<T, ExportError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GeneratedError>>,
+{
+    use tracing::Instrument;
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let err = match send().instrument(span.clone()).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let progenitor_client::Error::ErrorResponse(rv) = &err else { return Err(err.into()) };
+        match rv.status().as_u16() {
+            403 => return Err(ExportError::Forbidden { message: rv.message.clone() }),
+            429 => {
+                let retry_after = crate::retry::retry_after(rv.headers());
+                let wait = retry_after.unwrap_or_else(|| policy.delay_after(attempt));
+                if started.elapsed() + wait > policy.time_limit {
+                    return Err(ExportError::ConcurrencyLimit { message: rv.message.clone(), retry_after });
+                }
+                let _enter = span.enter();
+                tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting");
+                drop(_enter);
+                tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+            }
+            _ => return Err(err.into()),
+        }
+    }
+}

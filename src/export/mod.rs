@@ -1,0 +1,313 @@
+//! Exports: start one, await it, follow its progress, resume it after a restart.
+//!
+//! ```no_run
+//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+//! use mangrove::ExportFormat;
+//! let (summary, export) = client
+//!     .list_batches()
+//!     .filter_project_id_eq(123)
+//!     .summary_with_export()
+//!     .format(ExportFormat::Json)
+//!     .send()
+//!     .await?;
+//! println!("{} batches; export {}", summary.count, export.id());
+//! let file = export.await?; // polls until completed
+//! file.download_to("batches.json").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces:
+//! * [`SummaryWithExport`] — the builder on the 12 exportable list endpoints
+//!   (`.summary_with_export()`); [`CreateExport`] — `POST /exports` by resource type
+//!   (`client.export_resource("Delivery")`).
+//! * [`Export`] — the handle: [`id`](Export::id), [`status`](Export::status) (one poll),
+//!   [`statuses`](Export::statuses) (a stream of snapshots), `.await` (until done),
+//!   [`saved`](Export::saved) / [`Export::attach`] (resume in another process).
+//! * [`CompletedExport`] — the finished export: URL, size, format, and the download and record
+//!   streams.
+//! * [`PollPolicy`] — delays and time limit.
+//!
+//! **Credentials stay home.** The `status_url` the server gives is followed only when it has the
+//! API base URL's origin (scheme, host, port). Otherwise the status is read by id from the base
+//! URL (`GET /exports/{id}`) and a warning is logged: the token is never sent to another origin.
+
+mod builder;
+mod limiter;
+mod policy;
+mod poller;
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+pub use builder::{CreateExport, SummaryWithExport};
+pub use policy::PollPolicy;
+
+use crate::error::ExportError;
+use crate::open_enum::{ExportFileFormat, ExportStatus};
+use crate::{types, Client};
+use limiter::Slot;
+
+/// A started export. Await it for the [`CompletedExport`]; see the [module docs](self).
+///
+/// It owns a cheap clone of the client, so it is `Send + 'static`: spawn it, keep it in a map,
+/// clone it. Dropping every clone (and every future made from it) stops polling and frees its slot
+/// in the client's export limiter; the export itself keeps running on the server.
+#[derive(Clone)]
+#[must_use = "an export does nothing until awaited or polled"]
+pub struct Export {
+    client: Client,
+    id: String,
+    status_url: Option<String>,
+    policy: PollPolicy,
+    slot: Option<Arc<Slot>>,
+    /// Started by this handle (first poll after the policy's initial delay) or attached (poll now).
+    fresh: bool,
+}
+
+impl std::fmt::Debug for Export {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Export")
+            .field("id", &self.id)
+            .field("status_url", &self.status_url)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What is needed to find an export again later: its id and status URL. Serializable, so a
+/// service can store it and [`Export::attach`] after a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedExport {
+    /// Export id, e.g. `exp_ABC123`.
+    pub id: String,
+    /// The status URL the server gave, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+}
+
+impl From<&str> for SavedExport {
+    fn from(id: &str) -> Self {
+        SavedExport { id: id.to_string(), status_url: None }
+    }
+}
+
+impl From<String> for SavedExport {
+    fn from(id: String) -> Self {
+        SavedExport { id, status_url: None }
+    }
+}
+
+impl Export {
+    pub(crate) fn started(client: Client, r: types::ExportRef, policy: PollPolicy, slot: Arc<Slot>) -> Self {
+        Export { client, id: r.id, status_url: r.status_url, policy, slot: Some(slot), fresh: true }
+    }
+
+    /// Resumes an export started earlier (by this or another process) from its id or a
+    /// [`SavedExport`]. Uses the client's poll policy; it takes no slot in the client's limiter.
+    pub fn attach(client: &Client, saved: impl Into<SavedExport>) -> Export {
+        let saved = saved.into();
+        Export {
+            client: client.clone(),
+            id: saved.id,
+            status_url: saved.status_url,
+            policy: client.state().poll_policy.clone(),
+            slot: None,
+            fresh: false,
+        }
+    }
+
+    /// The export's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The status URL the server gave.
+    pub fn status_url(&self) -> Option<&str> {
+        self.status_url.as_deref()
+    }
+
+    /// The id and status URL, to store and [`attach`](Export::attach) to later.
+    pub fn saved(&self) -> SavedExport {
+        SavedExport { id: self.id.clone(), status_url: self.status_url.clone() }
+    }
+
+    /// The polling policy of this export.
+    pub fn policy(&self) -> &PollPolicy {
+        &self.policy
+    }
+
+    /// Uses another polling policy for this export.
+    pub fn with_policy(mut self, policy: PollPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Asks for the export's status once (no waiting, no polling loop).
+    pub async fn status(&self) -> Result<ExportSnapshot, ExportError> {
+        let raw = poller::fetch_status(self).await.map_err(poller::PollFailure::into_error)?;
+        Ok(ExportSnapshot::new(raw, 1, Duration::ZERO))
+    }
+
+    /// Polls with this export's policy and yields every status seen, for progress reporting.
+    ///
+    /// The stream ends after the first terminal status: the last item is the `completed`
+    /// snapshot, or an error ([`ExportError::Failed`], [`ExportError::TimedOut`], …).
+    pub fn statuses(&self) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
+        poller::Poller::new(self.clone()).into_stream()
+    }
+}
+
+/// The future returned by awaiting an [`Export`].
+pub type ExportFuture = Pin<Box<dyn Future<Output = Result<CompletedExport, ExportError>> + Send + 'static>>;
+
+impl IntoFuture for Export {
+    type Output = Result<CompletedExport, ExportError>;
+    type IntoFuture = ExportFuture;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(poller::Poller::new(self).until_done())
+    }
+}
+
+/// One status answer of an export, with how far polling has got.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ExportSnapshot {
+    /// The status. When the server leaves it out it is inferred: `completed` if there is a
+    /// `download_url`, `failed` if there is an `error`, else `pending`.
+    pub status: ExportStatus,
+    /// The server's answer as it came.
+    pub raw: types::Export,
+    /// Status requests made so far by this poller (this one included).
+    pub polls: u32,
+    /// Time since polling started.
+    pub elapsed: Duration,
+}
+
+impl ExportSnapshot {
+    pub(crate) fn new(raw: types::Export, polls: u32, elapsed: Duration) -> Self {
+        let status = match &raw.status {
+            Some(s) => s.clone(),
+            None if raw.download_url.is_some() => ExportStatus::Completed,
+            None if raw.error.is_some() => ExportStatus::Failed,
+            None => ExportStatus::Pending,
+        };
+        ExportSnapshot { status, raw, polls, elapsed }
+    }
+}
+
+/// A finished export: where its file is and what it is. Download it with
+/// [`download_to`](CompletedExport::download_to) or stream it
+/// ([`bytes_stream`](CompletedExport::bytes_stream), [`records`](CompletedExport::records)).
+#[derive(Clone)]
+pub struct CompletedExport {
+    pub(crate) client: Client,
+    pub(crate) id: String,
+    pub(crate) status_url: Option<String>,
+    pub(crate) download_url: String,
+    pub(crate) file_size_bytes: Option<u64>,
+    pub(crate) format: Option<ExportFileFormat>,
+    pub(crate) created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub(crate) completed_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub(crate) polls: u32,
+    pub(crate) elapsed: Duration,
+}
+
+impl std::fmt::Debug for CompletedExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompletedExport")
+            .field("id", &self.id)
+            .field("download_url", &redact_query(&self.download_url))
+            .field("file_size_bytes", &self.file_size_bytes)
+            .field("format", &self.format)
+            .field("polls", &self.polls)
+            .field("elapsed", &self.elapsed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pre-signed URL's query is a credential: show only scheme, host and path.
+pub(crate) fn redact_query(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?<redacted>"),
+        None => url.to_string(),
+    }
+}
+
+impl CompletedExport {
+    pub(crate) fn from_snapshot(client: Client, status_url: Option<String>, s: ExportSnapshot) -> Result<Self, ExportError> {
+        let raw = s.raw;
+        let download_url = raw.download_url.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
+            ExportError::InvalidResponse { id: raw.id.clone(), message: "status is completed but there is no download_url".into() }
+        })?;
+        let file_size_bytes = match raw.file_size_bytes {
+            Some(n) if n < 0 => {
+                return Err(ExportError::InvalidResponse { id: raw.id.clone(), message: format!("negative file_size_bytes {n}") })
+            }
+            Some(n) => u64::try_from(n).ok(),
+            None => None,
+        };
+        Ok(CompletedExport {
+            client,
+            id: raw.id,
+            status_url,
+            download_url,
+            file_size_bytes,
+            format: raw.format,
+            created_at: raw.created_at,
+            completed_at: raw.completed_at,
+            polls: s.polls,
+            elapsed: s.elapsed,
+        })
+    }
+
+    /// The export's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The temporary download URL (valid 24 hours; a credential — do not log it).
+    pub fn download_url(&self) -> &str {
+        &self.download_url
+    }
+
+    /// The file's size as the server reported it.
+    pub fn file_size_bytes(&self) -> Option<u64> {
+        self.file_size_bytes
+    }
+
+    /// The file's format as the server reported it.
+    pub fn format(&self) -> Option<&ExportFileFormat> {
+        self.format.as_ref()
+    }
+
+    /// When the export was created.
+    pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.created_at
+    }
+
+    /// When the export completed.
+    pub fn completed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.completed_at
+    }
+
+    /// Status requests it took.
+    pub fn polls(&self) -> u32 {
+        self.polls
+    }
+
+    /// Time from the start of polling to completion.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The export handle again (e.g. to fetch a fresh download URL).
+    pub fn export(&self) -> Export {
+        Export::attach(&self.client, SavedExport { id: self.id.clone(), status_url: self.status_url.clone() })
+    }
+}

@@ -1,0 +1,134 @@
+//! How an export is polled: delays, time limit, error tolerance.
+
+use std::time::Duration;
+
+/// Polling policy for exports: exponential delays between status requests and a total time
+/// limit. Set it per client ([`ClientBuilder::poll_policy`]) or per export
+/// ([`Export::with_policy`], [`SummaryWithExport::poll_policy`]).
+///
+/// Defaults: first poll after **1 s**, delays doubling up to **10 s**, give up after
+/// **30 minutes** with [`ExportError::TimedOut`], and end after **10 transient failures in a
+/// row**. Polling is cheap against a limit of 1,000 requests per minute, and a 10 s cap means a
+/// finished export is noticed within 10 s; a 60-second export takes 9 polls. The 30-minute limit
+/// is far above what a 500 MB export should need while still ending a stuck job; raise it for
+/// unusually slow accounts. No jitter: polls of one export need no spreading, and tests see exact
+/// schedules.
+///
+/// All waiting uses `tokio::time`, so tests can run the schedule on a paused clock.
+///
+/// ```
+/// use std::time::Duration;
+/// let policy = mangrove::PollPolicy::default()
+///     .initial_delay(Duration::from_millis(500))
+///     .max_delay(Duration::from_secs(5))
+///     .time_limit(Duration::from_secs(600));
+/// assert_eq!(policy.delay_after(1), Duration::from_millis(500));
+/// assert_eq!(policy.delay_after(2), Duration::from_secs(1));
+/// assert_eq!(policy.delay_after(9), Duration::from_secs(5));
+/// ```
+///
+/// [`ClientBuilder::poll_policy`]: crate::ClientBuilder::poll_policy
+/// [`Export::with_policy`]: crate::Export::with_policy
+/// [`SummaryWithExport::poll_policy`]: crate::export::SummaryWithExport::poll_policy
+/// [`ExportError::TimedOut`]: crate::ExportError::TimedOut
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct PollPolicy {
+    /// Wait before the first status request (default 1 s).
+    pub initial_delay: Duration,
+    /// Growth of the wait after each poll (default 2.0; values below 1 count as 1).
+    pub multiplier: f64,
+    /// Largest wait between polls (default 10 s).
+    pub max_delay: Duration,
+    /// Total time from start until [`ExportError::TimedOut`](crate::ExportError::TimedOut)
+    /// (default 30 min).
+    pub time_limit: Duration,
+    /// Transient failures in a row (5xx, connection errors, undecodable answers) after which
+    /// polling ends with the last one (default 10).
+    pub max_consecutive_errors: u32,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy {
+            initial_delay: Duration::from_secs(1),
+            multiplier: 2.0,
+            max_delay: Duration::from_secs(10),
+            time_limit: Duration::from_secs(30 * 60),
+            max_consecutive_errors: 10,
+        }
+    }
+}
+
+impl PollPolicy {
+    /// Sets the wait before the first poll.
+    pub fn initial_delay(mut self, d: Duration) -> Self {
+        self.initial_delay = d;
+        self
+    }
+
+    /// Sets the growth factor of the wait.
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.multiplier = m;
+        self
+    }
+
+    /// Sets the largest wait between polls.
+    pub fn max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// Sets the total time limit.
+    pub fn time_limit(mut self, d: Duration) -> Self {
+        self.time_limit = d;
+        self
+    }
+
+    /// Sets how many transient failures in a row end polling.
+    pub fn max_consecutive_errors(mut self, n: u32) -> Self {
+        self.max_consecutive_errors = n;
+        self
+    }
+
+    /// The wait before poll number `poll` (1-based): `initial × multiplier^(poll-1)`, capped.
+    pub fn delay_after(&self, poll: u32) -> Duration {
+        let m = if self.multiplier.is_finite() { self.multiplier.max(1.0) } else { 1.0 };
+        let exp = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX).min(64);
+        let secs = self.initial_delay.as_secs_f64() * m.powi(exp);
+        if !secs.is_finite() || secs >= self.max_delay.as_secs_f64() {
+            self.max_delay.max(self.initial_delay.min(self.max_delay))
+        } else {
+            Duration::from_secs_f64(secs)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_schedule_for_a_minute_long_export() {
+        let p = PollPolicy::default();
+        let mut at = Duration::ZERO;
+        let mut polls = 0;
+        while at < Duration::from_secs(60) {
+            polls += 1;
+            at += p.delay_after(polls);
+        }
+        // 1, 3, 7, 15, 25, 35, 45, 55, 65: the completion at 60 s is seen by poll 9.
+        assert_eq!(polls, 9);
+        assert_eq!(at, Duration::from_secs(65));
+    }
+
+    #[test]
+    fn odd_multipliers_do_not_panic() {
+        for m in [f64::NAN, f64::INFINITY, -3.0, 0.0, 1e300] {
+            let p = PollPolicy::default().multiplier(m);
+            for poll in [1, 2, 100, u32::MAX] {
+                assert!(p.delay_after(poll) <= p.max_delay);
+            }
+        }
+    }
+}

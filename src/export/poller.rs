@@ -1,0 +1,235 @@
+//! The polling loop shared by `Export::statuses()` and `export.await`.
+
+use std::time::Duration;
+
+use futures::Stream;
+use progenitor_client::{ClientInfo, ResponseValue};
+use reqwest::StatusCode;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::{CompletedExport, Export, ExportSnapshot};
+use crate::error::{ExportError, GeneratedError};
+use crate::open_enum::ExportStatus;
+use crate::types;
+
+/// Why one status request did not give a status.
+pub(crate) enum PollFailure {
+    /// Worth another poll within the policy (5xx, connection trouble, undecodable answer, 429).
+    Transient(ExportError, Option<Duration>),
+    /// Polling cannot help.
+    Permanent(ExportError),
+}
+
+impl PollFailure {
+    pub(crate) fn into_error(self) -> ExportError {
+        match self {
+            PollFailure::Transient(e, _) | PollFailure::Permanent(e) => e,
+        }
+    }
+}
+
+/// Reads the export's status once: from `status_url` when it is on the API's origin, else by id.
+pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollFailure> {
+    let result = match export.status_url.as_deref().filter(|u| same_origin(export, u)) {
+        Some(url) => get_url(export, url).await,
+        None => {
+            if let Some(url) = export.status_url.as_deref() {
+                tracing::warn!(
+                    export_id = %export.id,
+                    status_origin = %origin_of(url),
+                    "status_url is not on the API origin; reading the status by id from the base URL instead"
+                );
+            }
+            export.client.get_export().export_id(export.id.as_str()).send().await.map(ResponseValue::into_inner)
+        }
+    };
+    result.map_err(|e| classify(&export.id, e))
+}
+
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "<not a URL>".into())
+}
+
+fn same_origin(export: &Export, url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| u.origin() == export.client.state().origin)
+}
+
+/// GET a same-origin status URL through the client's request pipeline, decoded like a generated call.
+async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedError> {
+    let client = &export.client;
+    let request = client
+        .client()
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .build()
+        .map_err(GeneratedError::CommunicationError)?;
+    let response = crate::retry::execute(client, request, "get_export").await.map_err(GeneratedError::CommunicationError)?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(GeneratedError::ResponseBodyError)?;
+    if status.is_success() {
+        serde_json::from_slice(&body).map_err(|e| GeneratedError::InvalidResponsePayload(body, e))
+    } else if status.is_client_error() || status.is_server_error() {
+        let err: types::ApiError =
+            serde_json::from_slice(&body).map_err(|e| GeneratedError::InvalidResponsePayload(body.clone(), e))?;
+        Err(GeneratedError::ErrorResponse(ResponseValue::new(err, status, headers)))
+    } else {
+        Err(GeneratedError::InvalidRequest(format!("unexpected HTTP status {status} from the status URL")))
+    }
+}
+
+fn classify(id: &str, e: GeneratedError) -> PollFailure {
+    use progenitor_client::Error as E;
+    match &e {
+        E::ErrorResponse(rv) => {
+            let status = rv.status();
+            let retry_after = crate::retry::retry_after(rv.headers());
+            match status {
+                StatusCode::NOT_FOUND => PollFailure::Permanent(ExportError::Expired { id: id.to_string() }),
+                StatusCode::TOO_MANY_REQUESTS => PollFailure::Transient(e.into(), retry_after),
+                s if matches!(s.as_u16(), 500 | 502..=504) => PollFailure::Transient(e.into(), retry_after),
+                _ => PollFailure::Permanent(e.into()),
+            }
+        }
+        E::CommunicationError(_) | E::ResponseBodyError(_) | E::InvalidResponsePayload(..) => {
+            PollFailure::Transient(e.into(), None)
+        }
+        _ => PollFailure::Permanent(e.into()),
+    }
+}
+
+/// The polling state machine.
+pub(crate) struct Poller {
+    export: Export,
+    started: Option<Instant>,
+    polls: u32,
+    errors_in_a_row: u32,
+    next_wait: Option<Duration>,
+    done: bool,
+    span: tracing::Span,
+}
+
+impl Poller {
+    pub(crate) fn new(export: Export) -> Self {
+        let span = tracing::info_span!(
+            "mangrove.export",
+            export_id = %export.id,
+            polls = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+            final_status = tracing::field::Empty,
+        );
+        Poller { export, started: None, polls: 0, errors_in_a_row: 0, next_wait: None, done: false, span }
+    }
+
+    fn finish(&mut self, status: &str) {
+        self.done = true;
+        if let Some(slot) = &self.export.slot {
+            slot.release();
+        }
+        let elapsed = self.started.map(|s| s.elapsed()).unwrap_or_default();
+        self.span.record("polls", self.polls);
+        self.span.record("elapsed_ms", elapsed.as_millis() as u64);
+        self.span.record("final_status", status);
+    }
+
+    /// The next status seen, or the error that ends polling; `None` once finished.
+    pub(crate) async fn next(&mut self) -> Option<Result<ExportSnapshot, ExportError>> {
+        let span = self.span.clone();
+        self.step().instrument(span).await
+    }
+
+    async fn step(&mut self) -> Option<Result<ExportSnapshot, ExportError>> {
+        if self.done {
+            return None;
+        }
+        let policy = self.export.policy.clone();
+        let started = *self.started.get_or_insert_with(Instant::now);
+        loop {
+            // Wait before this poll (a fresh export is polled after the initial delay).
+            let wait = match self.next_wait.take() {
+                Some(w) => Some(w),
+                None if self.polls == 0 && self.export.fresh => Some(policy.initial_delay),
+                None => None,
+            };
+            if let Some(wait) = wait {
+                let elapsed = started.elapsed();
+                if elapsed >= policy.time_limit {
+                    self.finish("timed_out");
+                    return Some(Err(ExportError::TimedOut { id: self.export.id.clone(), elapsed, polls: self.polls }));
+                }
+                tokio::time::sleep(wait.min(policy.time_limit - elapsed)).await;
+            }
+            self.polls += 1;
+            let poll = self.polls;
+            let result = fetch_status(&self.export).await;
+            let elapsed = started.elapsed();
+            let pause = policy.delay_after(poll + 1);
+            match result {
+                Ok(raw) => {
+                    self.errors_in_a_row = 0;
+                    let snapshot = ExportSnapshot::new(raw, poll, elapsed);
+                    tracing::debug!(poll, status = %snapshot.status, "export status");
+                    match &snapshot.status {
+                        ExportStatus::Completed => {
+                            self.finish("completed");
+                            return Some(Ok(snapshot));
+                        }
+                        ExportStatus::Failed => {
+                            self.finish("failed");
+                            let message = snapshot
+                                .raw
+                                .error
+                                .clone()
+                                .unwrap_or_else(|| "the server gave no reason".to_string());
+                            return Some(Err(ExportError::Failed { id: self.export.id.clone(), message }));
+                        }
+                        _ => {
+                            self.next_wait = Some(pause);
+                            return Some(Ok(snapshot));
+                        }
+                    }
+                }
+                Err(PollFailure::Permanent(e)) => {
+                    self.finish("error");
+                    return Some(Err(e));
+                }
+                Err(PollFailure::Transient(e, retry_after)) => {
+                    self.errors_in_a_row += 1;
+                    tracing::debug!(poll, errors_in_a_row = self.errors_in_a_row, error = %e, "transient failure while polling");
+                    if self.errors_in_a_row >= policy.max_consecutive_errors.max(1) {
+                        self.finish("error");
+                        return Some(Err(e));
+                    }
+                    self.next_wait = Some(retry_after.map_or(pause, |r| r.max(pause)));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
+        Box::pin(futures::stream::unfold(self, |mut poller| async move {
+            let item = poller.next().await?;
+            Some((item, poller))
+        }))
+    }
+
+    pub(crate) async fn until_done(mut self) -> Result<CompletedExport, ExportError> {
+        loop {
+            match self.next().await {
+                Some(Ok(s)) if s.status == ExportStatus::Completed => {
+                    let export = &self.export;
+                    return CompletedExport::from_snapshot(export.client.clone(), export.status_url.clone(), s);
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(ExportError::InvalidResponse {
+                        id: self.export.id.clone(),
+                        message: "polling ended without a status".into(),
+                    })
+                }
+            }
+        }
+    }
+}

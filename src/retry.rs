@@ -1,0 +1,419 @@
+//! The one place every API request goes through: rate limits, retries, error bodies, tracing.
+//!
+//! [`Client`] implements progenitor's `ClientHooks::exec`, so every generated call — and the
+//! export layer, which uses the generated calls — shares this behaviour:
+//!
+//! * **Rate limits.** `RateLimit-Limit/Remaining/Reset` are read from every response
+//!   ([`Client::rate_limit`]). A 429 waits until `Retry-After` or `RateLimit-Reset` (measured
+//!   against the response's `Date`, so client clock skew does not matter) and is retried, for any
+//!   method: a 429 was not processed. With pacing on (default), requests are held once the window
+//!   is used up, so a bulk job does not run into 429s at all.
+//! * **Transient failures.** Idempotent requests (GET, HEAD) are retried with exponential backoff
+//!   on 502/503/504 (and 500 if [`RetryPolicy::retry_server_errors`]) and on connection errors
+//!   and time-outs. POST and PATCH are retried only when the connection could not be opened
+//!   (the request cannot have reached the server).
+//! * **Error bodies.** A 4xx/5xx whose body is not the documented `{"message": …}` (an HTML page
+//!   from a proxy, an empty body) is rewritten into that shape with the body's first bytes as the
+//!   message, so the generated client reports it as an error *with its HTTP status*.
+//! * **Tracing.** A `mangrove.request` span per call with operation, method, path, status and
+//!   attempts. Headers are never recorded, so the token never reaches a log.
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::{Method, StatusCode};
+use tracing::Instrument;
+
+use crate::client::Inner;
+use crate::Client;
+
+/// Retry policy for API requests. See the [module docs](self) for what is retried.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included (default 4).
+    pub max_attempts: u32,
+    /// Backoff before the first retry (default 250 ms), doubled each retry.
+    pub initial_backoff: Duration,
+    /// Backoff cap (default 8 s).
+    pub max_backoff: Duration,
+    /// Also retry idempotent requests on 500 (default false: a 500 is usually a bug, not load).
+    pub retry_server_errors: bool,
+    /// Longest wait for a rate-limit window to reset before giving up with the 429 (default 65 s).
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(8),
+            retry_server_errors: false,
+            max_rate_limit_wait: Duration::from_secs(65),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries (rate-limit waits included).
+    pub fn none() -> Self {
+        RetryPolicy { max_attempts: 1, ..Self::default() }
+    }
+
+    /// Sets the attempts per request, the first included (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Sets the first backoff and its cap.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// Retries idempotent requests on 500 too.
+    pub fn retry_server_errors(mut self, on: bool) -> Self {
+        self.retry_server_errors = on;
+        self
+    }
+
+    /// Sets the longest wait for a rate-limit reset.
+    pub fn max_rate_limit_wait(mut self, wait: Duration) -> Self {
+        self.max_rate_limit_wait = wait;
+        self
+    }
+
+    /// Backoff before retry number `retry` (1-based), without jitter.
+    pub(crate) fn backoff_for(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+/// A rate-limit reading from the `RateLimit-*` response headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per 60-second window (`RateLimit-Limit`).
+    pub limit: u64,
+    /// Requests left in the current window (`RateLimit-Remaining`).
+    pub remaining: u64,
+    /// When the window resets (`RateLimit-Reset`, a Unix timestamp).
+    pub reset: SystemTime,
+}
+
+/// Client-side view of the server's rate-limit window, shared by all requests of a client.
+pub(crate) struct RateLimiter {
+    pacing: bool,
+    state: Mutex<RateState>,
+}
+
+#[derive(Default)]
+struct RateState {
+    last: Option<RateLimit>,
+    /// Requests we may still send in this window (server's remaining minus what we sent since).
+    budget: Option<i64>,
+    /// When the current window ends, on tokio's clock.
+    resets_at: Option<tokio::time::Instant>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(pacing: bool) -> Self {
+        RateLimiter { pacing, state: Mutex::new(RateState::default()) }
+    }
+
+    pub(crate) fn last(&self) -> Option<RateLimit> {
+        self.lock().last
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits while the window is known to be used up, then takes one request from the budget.
+    async fn acquire(&self) {
+        if !self.pacing {
+            return;
+        }
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = tokio::time::Instant::now();
+                if s.resets_at.is_some_and(|at| at <= now) {
+                    // A new window: the budget is unknown until the next response says.
+                    s.budget = None;
+                    s.resets_at = None;
+                }
+                match (s.budget, s.resets_at) {
+                    (Some(b), Some(at)) if b <= 0 => Some(at - now),
+                    _ => {
+                        if let Some(b) = s.budget.as_mut() {
+                            *b -= 1;
+                        }
+                        None
+                    }
+                }
+            };
+            match wait {
+                Some(w) => {
+                    tracing::debug!(wait_ms = w.as_millis() as u64, "pacing: rate-limit window used up");
+                    tokio::time::sleep(w).await;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Records the `RateLimit-*` headers of a response.
+    fn observe(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(reading) = read_rate_limit(headers) else { return };
+        let reset_in = until(reading.reset, headers);
+        let mut s = self.lock();
+        s.last = Some(reading);
+        let resets_at = tokio::time::Instant::now() + reset_in;
+        s.resets_at = Some(resets_at);
+        let remaining = i64::try_from(reading.remaining).unwrap_or(i64::MAX);
+        // Keep the smaller of what the server says and what we counted down (in-flight requests).
+        s.budget = Some(match s.budget {
+            Some(b) if b < remaining => b,
+            _ => remaining,
+        });
+    }
+}
+
+fn header_str<'h>(headers: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name)?.to_str().ok().map(str::trim)
+}
+
+fn read_rate_limit(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
+    let limit = header_str(headers, "ratelimit-limit")?.parse().ok()?;
+    let remaining = header_str(headers, "ratelimit-remaining")?.parse().ok()?;
+    let reset: u64 = header_str(headers, "ratelimit-reset")?.parse().ok()?;
+    Some(RateLimit { limit, remaining, reset: UNIX_EPOCH + Duration::from_secs(reset) })
+}
+
+/// The server's idea of "now": its `Date` header, else our clock.
+fn server_now(headers: &reqwest::header::HeaderMap) -> SystemTime {
+    header_str(headers, "date")
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+        .map(SystemTime::from)
+        .unwrap_or_else(SystemTime::now)
+}
+
+/// Time from the response's "now" until `at` (zero if past).
+fn until(at: SystemTime, headers: &reqwest::header::HeaderMap) -> Duration {
+    at.duration_since(server_now(headers)).unwrap_or(Duration::ZERO)
+}
+
+/// How long a 429 (or 503) asks us to wait: `Retry-After` (seconds or HTTP date), else the
+/// rate-limit reset when the window is used up.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    if let Some(v) = header_str(headers, "retry-after") {
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(date) = chrono::DateTime::parse_from_rfc2822(v) {
+            return Some(until(SystemTime::from(date), headers));
+        }
+    }
+    let reading = read_rate_limit(headers)?;
+    (reading.remaining == 0).then(|| until(reading.reset, headers))
+}
+
+/// A cheap jitter source (no RNG crate needed): 50–100 % of `d`.
+fn jittered(d: Duration) -> Duration {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut x = SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 27;
+    let frac = 0.5 + (x % 1000) as f64 / 2000.0;
+    d.mul_f64(frac)
+}
+
+impl ClientHooks<Inner> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        execute(self, request, info.operation_id).await
+    }
+}
+
+/// Sends an API request with the client's retry policy, rate limiting and error normalization.
+pub(crate) async fn execute(
+    client: &Client,
+    request: reqwest::Request,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    let span = tracing::debug_span!(
+        "mangrove.request",
+        operation,
+        method = %request.method(),
+        path = %request.url().path(),
+        status = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+    );
+    run(client, request).instrument(span).await
+}
+
+async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
+    let state = client.state();
+    let policy = &state.retry_policy;
+    let idempotent = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let mut current = request;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        // Keep a copy for a retry while retries are left (JSON bodies always clone).
+        let spare = if attempt < policy.max_attempts { current.try_clone() } else { None };
+        state.rate.acquire().await;
+        let result = client.client().execute(current).await;
+        let span = tracing::Span::current();
+        span.record("attempts", attempt);
+        match result {
+            Ok(response) => {
+                state.rate.observe(response.headers());
+                let status = response.status();
+                span.record("status", status.as_u16());
+                if let Some(spare) = spare {
+                    let wait = if status == StatusCode::TOO_MANY_REQUESTS {
+                        rate_limit_wait(response.headers(), policy)
+                    } else if idempotent && transient_status(status, policy) {
+                        let backoff = jittered(policy.backoff_for(attempt));
+                        Some(retry_after(response.headers()).map_or(backoff, |ra| ra.max(backoff)).min(policy.max_rate_limit_wait))
+                    } else {
+                        None
+                    };
+                    if let Some(wait) = wait {
+                        tracing::debug!(status = status.as_u16(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                        tokio::time::sleep(wait).await;
+                        current = spare;
+                        continue;
+                    }
+                }
+                return Ok(normalize_error_body(response).await);
+            }
+            Err(err) => {
+                let retryable = err.is_connect() || (idempotent && (err.is_timeout() || err.is_request() || err.is_body()));
+                match spare {
+                    Some(spare) if retryable => {
+                        let wait = jittered(policy.backoff_for(attempt));
+                        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying after transport error");
+                        tokio::time::sleep(wait).await;
+                        current = spare;
+                    }
+                    _ => return Err(err),
+                }
+            }
+        }
+    }
+}
+
+fn transient_status(status: StatusCode, policy: &RetryPolicy) -> bool {
+    matches!(status.as_u16(), 502..=504) || (policy.retry_server_errors && status.as_u16() == 500)
+}
+
+/// How long to wait before retrying a 429, if it is a rate limit we can wait out.
+/// A 429 that still shows requests remaining in the window is not rate limiting (the export
+/// concurrency limit answers 429 too) and is left to the caller.
+fn rate_limit_wait(headers: &reqwest::header::HeaderMap, policy: &RetryPolicy) -> Option<Duration> {
+    if read_rate_limit(headers).is_some_and(|r| r.remaining > 0) {
+        return None;
+    }
+    let wait = retry_after(headers)?;
+    (wait <= policy.max_rate_limit_wait).then_some(wait)
+}
+
+/// The most of an error body kept in a synthesized message.
+const ERROR_SNIPPET: usize = 512;
+
+/// Rewrites a 4xx/5xx body that is not `{"message": "<string>", …}` into that shape, keeping the
+/// status and headers, so the generated client keeps the status instead of failing to decode.
+async fn normalize_error_body(response: reqwest::Response) -> reqwest::Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let mut headers = response.headers().clone();
+    let version = response.version();
+    let bytes = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => bytes::Bytes::from(format!("(error body could not be read: {e})")),
+    };
+    let documented = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .is_some_and(|v| v.get("message").is_some_and(|m| m.is_string()));
+    let body = if documented {
+        bytes
+    } else {
+        let reason = status.canonical_reason().unwrap_or("error");
+        let text = String::from_utf8_lossy(&bytes);
+        let text = text.trim();
+        let message = if text.is_empty() {
+            format!("{} {reason} (empty body)", status.as_u16())
+        } else {
+            let snippet: String = text.chars().take(ERROR_SNIPPET).collect();
+            format!("{} {reason} (non-JSON body: {snippet})", status.as_u16())
+        };
+        bytes::Bytes::from(serde_json::json!({ "message": message }).to_string())
+    };
+    headers.insert(
+        reqwest::header::CONTENT_TYPE,
+        reqwest::header::HeaderValue::from_static("application/json"),
+    );
+    headers.remove(reqwest::header::CONTENT_LENGTH);
+    headers.remove(reqwest::header::CONTENT_ENCODING);
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    reqwest::Response::from(rebuilt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(350));
+        assert_eq!(p.backoff_for(1), Duration::from_millis(100));
+        assert_eq!(p.backoff_for(2), Duration::from_millis(200));
+        assert_eq!(p.backoff_for(3), Duration::from_millis(350));
+        assert_eq!(p.backoff_for(40), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_dates_and_reset() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("date", "Sun, 22 Nov 2026 10:00:00 GMT".parse().unwrap());
+        h.insert("retry-after", "Sun, 22 Nov 2026 10:00:30 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(30)));
+        let mut h = reqwest::header::HeaderMap::new();
+        let date = chrono::DateTime::parse_from_rfc2822("Sun, 22 Nov 2026 10:00:00 GMT").unwrap();
+        h.insert("date", "Sun, 22 Nov 2026 10:00:00 GMT".parse().unwrap());
+        h.insert("ratelimit-limit", "1000".parse().unwrap());
+        h.insert("ratelimit-remaining", "0".parse().unwrap());
+        h.insert("ratelimit-reset", (date.timestamp() + 42).to_string().parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(42)));
+        h.insert("ratelimit-remaining", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), None, "a window with requests left is not a rate limit");
+    }
+
+    #[test]
+    fn jitter_stays_within_half_to_full() {
+        for _ in 0..1000 {
+            let j = jittered(Duration::from_millis(1000));
+            assert!(j >= Duration::from_millis(500) && j <= Duration::from_millis(1000), "{j:?}");
+        }
+    }
+}
