@@ -12,6 +12,9 @@ pub mod pagination;
 pub mod resource;
 pub mod retry;
 pub mod summary;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use download::DownloadPolicy;

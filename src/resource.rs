@@ -13,8 +13,7 @@
 //! # }
 //! ```
 
-use std::future::Future;
-
+use futures::future::BoxFuture;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::builder;
@@ -40,7 +39,7 @@ pub trait ListRequest<'a>: Clone + Send + Sync + Sized + 'a {
     /// Sets `page`.
     fn with_page(self, page: i64) -> Self;
     /// Sends the request and returns the decoded body.
-    fn fetch(self) -> impl Future<Output = Result<ListBody<Self::Item>, GeneratedError>> + Send + 'a;
+    fn fetch(self) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
 }
 
 /// A list endpoint that can produce an export file with `summary_with_export` (the 12 endpoints
@@ -67,15 +66,15 @@ macro_rules! list_endpoints {
             fn with_page(self, page: i64) -> Self {
                 self.page(page)
             }
-            fn fetch(self) -> impl Future<Output = Result<ListBody<Self::Item>, GeneratedError>> + Send + 'a {
-                async move { self.send().await.map(progenitor_client::ResponseValue::into_inner) }
+            fn fetch(self) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>> {
+                Box::pin(async move { self.send().await.map(progenitor_client::ResponseValue::into_inner) })
             }
         }
 
         impl<'a> builder::$builder<'a> {
             #[doc = concat!("Asks for a `summary` of the ", $resource, ": the total count and up to 10 typed samples.")]
-            pub async fn summary(self) -> Result<crate::Summary<types::$item>, crate::Error> {
-                crate::summary::fetch_summary(self).await
+            pub fn summary(self) -> crate::summary::SummaryFuture<'a, types::$item> {
+                crate::summary::fetch_summary(self)
             }
 
             #[doc = concat!("Walks every page of the ", $resource, " as a stream of items (see [`Pages`](crate::Pages)).")]

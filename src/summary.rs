@@ -129,10 +129,15 @@ pub struct Page<T> {
     pub info: Option<types::PageInfo>,
 }
 
-/// `response_mode=summary` on any list request.
-pub(crate) async fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
-    request: R,
-) -> Result<Summary<R::Item>, Error> {
-    let body = request.with_mode(types::ResponseMode::Summary).fetch().await?;
-    Ok(body.into_summary()?.0)
+/// The boxed `Send` future of `.summary()` on a list builder.
+pub type SummaryFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Summary<T>, Error>> + Send + 'a>>;
+
+/// `response_mode=summary` on any list request. Boxed here, in generic code, so that the `Send`
+/// proof is made over the type parameter (rust-lang/rust#100013 trips on the concrete builders).
+pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(request: R) -> SummaryFuture<'a, R::Item> {
+    Box::pin(async move {
+        let body = request.with_mode(types::ResponseMode::Summary).fetch().await?;
+        Ok(body.into_summary()?.0)
+    })
 }

@@ -12,6 +12,10 @@ use crate::summary::Summary;
 use crate::types::{self, ExportFormat, ResponseMode};
 use crate::Client;
 
+/// The boxed `Send` future that starts an export ([`SummaryWithExport::send`]); boxed so it can be
+/// spawned from generic code without higher-ranked lifetime trouble.
+pub type StartFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ExportError>> + Send + 'a>>;
+
 /// `response_mode=summary_with_export` on an exportable list endpoint. Made by
 /// `.summary_with_export()` on the 12 exportable list builders, after their filters and sort:
 ///
@@ -37,7 +41,9 @@ pub struct SummaryWithExport<'a, R> {
 }
 
 impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
-    pub(crate) fn new(request: R) -> Self {
+    /// Wraps any exportable list request; the same as calling `.summary_with_export()` on it.
+    /// Useful in code that is generic over [`Exportable`] builders.
+    pub fn new(request: R) -> Self {
         SummaryWithExport { request, format: ExportFormat::Csv, policy: None, _client: std::marker::PhantomData }
     }
 
@@ -59,18 +65,20 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
     /// summary without an `export` object the result is [`ExportError::NotSupported`], which keeps
     /// the summary. A 403 is [`ExportError::Forbidden`]; the server's concurrent-export limit is
     /// waited out within the poll policy's time limit, then [`ExportError::ConcurrencyLimit`].
-    pub async fn send(self) -> Result<(Summary<R::Item>, Export), ExportError> {
-        let client = self.request.client().clone();
-        let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
-        let slot = Slot::acquire(&client).await;
-        let span = tracing::info_span!("mangrove.export.start", resource = R::RESOURCE, format = %self.format);
-        let request = self.request.with_mode(ResponseMode::SummaryWithExport).with_format(self.format);
-        let body = with_limit_retries(&policy, || request.clone().fetch(), span).await?;
-        let (summary, export) = body.into_summary()?;
-        match export {
-            Some(r) => Ok((summary, Export::started(client, r, policy, slot))),
-            None => Err(ExportError::NotSupported { resource: R::RESOURCE, summary: summary.to_json() }),
-        }
+    pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
+        Box::pin(async move {
+            let client = self.request.client().clone();
+            let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
+            let slot = Slot::acquire(&client).await;
+            let span = tracing::info_span!("mangrove.export.start", resource = R::RESOURCE, format = %self.format);
+            let request = self.request.with_mode(ResponseMode::SummaryWithExport).with_format(self.format);
+            let body = with_limit_retries(&policy, || request.clone().fetch(), span).await?;
+            let (summary, export) = body.into_summary()?;
+            match export {
+                Some(r) => Ok((summary, Export::started(client, r, policy, slot))),
+                None => Err(ExportError::NotSupported { resource: R::RESOURCE, summary: summary.to_json() }),
+            }
+        })
     }
 }
 
@@ -99,7 +107,11 @@ impl CreateExport {
     }
 
     /// Starts the export. Errors as for [`SummaryWithExport::send`].
-    pub async fn send(self) -> Result<Export, ExportError> {
+    pub fn send(self) -> StartFuture<'static, Export> {
+        Box::pin(self.start())
+    }
+
+    async fn start(self) -> Result<Export, ExportError> {
         let client = self.client;
         let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
         let slot = Slot::acquire(&client).await;

@@ -44,7 +44,7 @@ use std::time::Duration;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use builder::{CreateExport, SummaryWithExport};
+pub use builder::{CreateExport, StartFuture, SummaryWithExport};
 pub use policy::PollPolicy;
 
 use crate::error::ExportError;
@@ -65,6 +65,7 @@ pub struct Export {
     status_url: Option<String>,
     policy: PollPolicy,
     slot: Option<Arc<Slot>>,
+    observer: Option<StatusObserver>,
     /// Started by this handle (first poll after the policy's initial delay) or attached (poll now).
     fresh: bool,
 }
@@ -73,11 +74,15 @@ impl std::fmt::Debug for Export {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Export")
             .field("id", &self.id)
+            .field("observed", &self.observer.is_some())
             .field("status_url", &self.status_url)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
+
+/// A callback that sees every status while an export is awaited.
+pub(crate) type StatusObserver = Arc<dyn Fn(&ExportSnapshot) + Send + Sync>;
 
 /// What is needed to find an export again later: its id and status URL. Serializable, so a
 /// service can store it and [`Export::attach`] after a restart.
@@ -104,7 +109,7 @@ impl From<String> for SavedExport {
 
 impl Export {
     pub(crate) fn started(client: Client, r: types::ExportRef, policy: PollPolicy, slot: Arc<Slot>) -> Self {
-        Export { client, id: r.id, status_url: r.status_url, policy, slot: Some(slot), fresh: true }
+        Export { client, id: r.id, status_url: r.status_url, policy, slot: Some(slot), observer: None, fresh: true }
     }
 
     /// Resumes an export started earlier (by this or another process) from its id or a
@@ -117,6 +122,7 @@ impl Export {
             status_url: saved.status_url,
             policy: client.state().poll_policy.clone(),
             slot: None,
+            observer: None,
             fresh: false,
         }
     }
@@ -144,6 +150,20 @@ impl Export {
     /// Uses another polling policy for this export.
     pub fn with_policy(mut self, policy: PollPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Calls `f` with every status seen while this export is awaited (for a progress bar).
+    ///
+    /// ```no_run
+    /// # async fn run(export: mangrove::Export) -> Result<(), mangrove::ExportError> {
+    /// let file = export
+    ///     .on_status(|s| eprintln!("{} after {} polls", s.status, s.polls))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_status(mut self, f: impl Fn(&ExportSnapshot) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(f));
         self
     }
 

@@ -216,7 +216,11 @@ impl Poller {
 
     pub(crate) async fn until_done(mut self) -> Result<CompletedExport, ExportError> {
         loop {
-            match self.next().await {
+            let item = self.next().await;
+            if let (Some(Ok(snapshot)), Some(observer)) = (&item, &self.export.observer) {
+                observer(snapshot);
+            }
+            match item {
                 Some(Ok(s)) if s.status == ExportStatus::Completed => {
                     let export = &self.export;
                     return CompletedExport::from_snapshot(export.client.clone(), export.status_url.clone(), s);

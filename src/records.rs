@@ -1,0 +1,1668 @@
+//! Typed record streams over the bytes of an export file.
+//!
+//! [`from_reader`] turns any [`AsyncRead`] holding a Mangrove export (CSV or JSON, up to 500 MB) into a
+//! [`Records`] stream of `T`, with memory bounded by a few thousand records whatever the file size.
+//!
+//! # How it works
+//!
+//! The bytes are parsed on one thread of Tokio's blocking pool
+//! ([`spawn_blocking`](tokio::task::spawn_blocking)), never on the executor threads. The parser sends
+//! records in batches of up to 1024 through a bounded channel of 4 batches: when the consumer is slower
+//! than the parser, the parser waits, so at most about 6 batches exist at a time. A batch is also sent
+//! early whenever the input has no bytes ready (a slow download), so records arrive as soon as their
+//! bytes do. Dropping the stream stops the parser at its next batch or read, even while it waits for
+//! input.
+//!
+//! # File conventions
+//!
+//! **CSV** (RFC 4180): the first row names the columns, and those names are matched to `T`'s field
+//! names; columns that `T` does not name are ignored (unless `T` uses `#[serde(deny_unknown_fields)]`).
+//! A cell is read according to the type asked for:
+//!
+//! | the field's type | what the cell must hold |
+//! |---|---|
+//! | `Option<_>` | empty for `None`, else the inner type |
+//! | `String`, `&str`, dates kept as text | any text; empty gives `""` |
+//! | integers, floats, `bool` | JSON spelling: `42`, `-1.5e3`, `true`; empty is an error (use `Option`) |
+//! | `Vec<_>`, maps, nested structs, tuples | compact JSON text such as `[{"name":"Image.png"}]`; empty gives `[]` / `{}` |
+//! | unit enum variants | the variant's name; JSON text `{"Variant":…}` for others |
+//! | [`serde_json::Value`], untagged enums, `#[serde(flatten)]` | guessed: empty → null, `[…]`/`{…}` → JSON, `true`/`false` → bool, JSON numbers → number, anything else → string |
+//!
+//! A column missing from the header leaves the field absent, so `Option` fields are `None` and
+//! `#[serde(default)]` applies.
+//!
+//! **JSON**: the file is one array of objects, `[ {…}, {…} ]`, with any whitespace; `[]` holds no
+//! records. Elements are read one at a time, never the whole array. Record numbers count array
+//! elements from 1.
+//!
+//! # Errors, and choosing to stop or go on
+//!
+//! Each item is a `Result<T, RecordError>`:
+//!
+//! * [`RecordError::Row`]: one record is well-formed CSV/JSON but does not decode into `T`. The stream
+//!   **goes on** with the next record.
+//! * [`RecordError::Malformed`]: the file itself is broken (bad CSV structure, JSON syntax error, a
+//!   file cut short). The stream **ends** after it.
+//! * [`RecordError::Io`]: reading the bytes failed. The stream **ends** after it.
+//!
+//! So the caller decides: [`TryStreamExt::try_next`](futures::TryStreamExt::try_next) and
+//! [`try_collect`](futures::TryStreamExt::try_collect) stop at the first error of any kind, while
+//! [`filter_map`](futures::StreamExt::filter_map)`(|r| async { r.ok() })` skips every bad record, and a
+//! `match` on each item can log bad rows and still stop on [`RecordError::is_fatal`] ones.
+//!
+//! A panic in `T`'s `Deserialize` implementation is not swallowed: the stream resumes it in the task
+//! that polls the stream.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future as _;
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use futures::stream::{FusedStream, Stream};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, Visitor};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Records per message from the parser thread to the stream.
+const BATCH: usize = 1024;
+/// Batches the channel holds before the parser waits for the consumer.
+const CHANNEL: usize = 4;
+/// Read buffer of the CSV parser.
+const CSV_BUFFER: usize = 64 * 1024;
+/// Initial read buffer of the JSON parser; it grows only for a record larger than this.
+const JSON_BUFFER: usize = 256 * 1024;
+/// Largest single record accepted, so that a broken file (say, a quote that never closes) cannot
+/// make the parser buffer the whole rest of the file.
+const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+/// The format of an export file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Layout {
+    /// RFC 4180 CSV with a header row; cells holding arrays or objects contain compact JSON.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+}
+
+/// Why an item of a [`Records`] stream is not a record.
+///
+/// Record numbers (`row`) count data records from 1: the CSV header row is not counted, and JSON array
+/// elements are numbered from 1. A `row` of 0 means the problem lies before the first record (the CSV
+/// header or the opening `[`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The record is well-formed but does not decode into the requested type; the stream goes on with
+    /// the next record.
+    #[error("record {row} does not match the Rust type: {message}")]
+    Row {
+        /// The record's number, from 1.
+        row: u64,
+        /// What did not match, naming the CSV column or JSON field.
+        message: String,
+    },
+    /// The file is broken (bad CSV structure, invalid JSON, cut short); the stream ends after this.
+    #[error("the file is malformed at record {row}: {message}")]
+    Malformed {
+        /// The number of the record being read when the problem was found (0: before the first).
+        row: u64,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// Reading the bytes failed; the stream ends after this.
+    #[error("reading the export failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl RecordError {
+    /// The record number the error is about, if it has one.
+    #[must_use]
+    pub fn row(&self) -> Option<u64> {
+        match self {
+            Self::Row { row, .. } | Self::Malformed { row, .. } => Some(*row),
+            Self::Io(_) => None,
+        }
+    }
+
+    /// Whether the stream ends after this error (`Malformed`, `Io`) rather than going on (`Row`).
+    #[must_use]
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Self::Row { .. })
+    }
+}
+
+/// Streams the records of an export file read from `reader`.
+///
+/// Nothing is read until the stream is first polled, which must happen inside a Tokio runtime (either
+/// flavour). See the [module docs](self) for the CSV and JSON conventions and for errors.
+///
+/// # Panics
+///
+/// Polling the stream outside a Tokio runtime panics.
+pub fn from_reader<T, R>(reader: R, layout: Layout) -> Records<T>
+where
+    T: DeserializeOwned + Send + 'static,
+    R: AsyncRead + Send + Unpin + 'static,
+{
+    Records {
+        state: State::Idle {
+            reader: Box::new(reader),
+            layout,
+            start: start_parser::<T>,
+        },
+    }
+}
+
+/// A stream of typed records from an export file, made by [`from_reader`].
+///
+/// Items are `Result<T, RecordError>`; [`RecordError::Row`] items are followed by the next record,
+/// [`RecordError::Malformed`] and [`RecordError::Io`] items end the stream.
+///
+/// # Example
+///
+/// ```
+/// use futures::{StreamExt, TryStreamExt};
+/// use mangrove::records::{self, Layout, RecordError};
+///
+/// #[derive(Debug, serde::Deserialize)]
+/// struct Project {
+///     id: i64,
+///     name: Option<String>,
+///     #[serde(default)]
+///     credit_types: Vec<String>,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), RecordError> {
+/// // Any AsyncRead works: a `tokio::fs::File`, a download body through `StreamReader`, bytes in memory.
+/// let csv: &[u8] = b"id,name,credit_types\n\
+///     1,Delta,\"[\"\"removal\"\"]\"\n\
+///     oops,Broken,\n\
+///     3,,[]\n";
+///
+/// // Stop at the first error of any kind:
+/// let mut projects = records::from_reader::<Project, _>(csv, Layout::Csv);
+/// let first = projects.try_next().await?.expect("one record");
+/// assert_eq!(first.credit_types, ["removal"]);
+///
+/// // Or go on past records that do not decode, and stop only when the file is broken:
+/// let mut projects = records::from_reader::<Project, _>(csv, Layout::Csv);
+/// let mut good = Vec::new();
+/// while let Some(item) = projects.next().await {
+///     match item {
+///         Ok(project) => good.push(project),
+///         Err(e) if !e.is_fatal() => eprintln!("skipped: {e}"), // record 2: column `id` ...
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// assert_eq!(good.len(), 2);
+///
+/// // Or silently keep the good ones:
+/// let ids: Vec<i64> = records::from_reader::<Project, _>(csv, Layout::Csv)
+///     .filter_map(|r| async { r.ok() })
+///     .map(|p| p.id)
+///     .collect()
+///     .await;
+/// assert_eq!(ids, [1, 3]);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct Records<T> {
+    state: State<T>,
+}
+
+/// The boxed source; boxing keeps `Records` generic over `T` only.
+type Source = Box<dyn AsyncRead + Send + Unpin>;
+/// Starts the parser; a function pointer carries the `T: DeserializeOwned` bound into `poll_next`.
+type Start<T> = fn(Source, Layout) -> State<T>;
+/// Decodes record `i` of a CSV batch; a function pointer for the same reason as [`Start`].
+type Decode<T> = fn(&CsvBatch, usize) -> Result<T, RecordError>;
+
+/// What the parser thread sends.
+enum Chunk<T> {
+    /// Records decoded on the parser thread (JSON), and the error that ends a stream (both layouts).
+    Decoded(Vec<Result<T, RecordError>>),
+    /// CSV records split into cells, decoded into `T` as the stream hands them out.
+    Csv(CsvBatch),
+}
+
+enum State<T> {
+    /// Not polled yet.
+    Idle {
+        reader: Source,
+        layout: Layout,
+        start: Start<T>,
+    },
+    /// The parser runs.
+    Running(Running<T>),
+    /// The parser closed the channel; its result tells whether it panicked.
+    Joining(JoinHandle<()>),
+    Done,
+}
+
+struct Running<T> {
+    chunks: mpsc::Receiver<Chunk<T>>,
+    current: Current<T>,
+    decode: Decode<T>,
+    /// Hands emptied CSV batches back to the parser, so their buffers are reused.
+    recycle: std::sync::mpsc::Sender<CsvBatch>,
+    parser: JoinHandle<()>,
+}
+
+/// The chunk being handed out.
+enum Current<T> {
+    Empty,
+    Decoded(std::vec::IntoIter<Result<T, RecordError>>),
+    Csv { batch: CsvBatch, next: usize },
+}
+
+// `Records` never pins its fields, so it is `Unpin` whatever `T` is.
+impl<T> Unpin for Records<T> {}
+
+impl<T> fmt::Debug for Records<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Idle { layout, .. } => match layout {
+                Layout::Csv => "not started (CSV)",
+                Layout::Json => "not started (JSON)",
+            },
+            State::Running(_) => "running",
+            State::Joining(_) => "finishing",
+            State::Done => "done",
+        };
+        f.debug_struct("Records").field("state", &state).finish()
+    }
+}
+
+impl<T> Stream for Records<T> {
+    type Item = Result<T, RecordError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Idle { .. } => {
+                    if let State::Idle {
+                        reader,
+                        layout,
+                        start,
+                    } = std::mem::replace(&mut this.state, State::Done)
+                    {
+                        this.state = start(reader, layout);
+                    }
+                }
+                State::Running(running) => {
+                    if let Some(item) = running.next_item() {
+                        return Poll::Ready(Some(item));
+                    }
+                    match running.chunks.poll_recv(cx) {
+                        Poll::Ready(Some(Chunk::Decoded(items))) => {
+                            running.current = Current::Decoded(items.into_iter());
+                        }
+                        Poll::Ready(Some(Chunk::Csv(batch))) => {
+                            running.current = Current::Csv { batch, next: 0 };
+                        }
+                        Poll::Ready(None) => {
+                            if let State::Running(running) =
+                                std::mem::replace(&mut this.state, State::Done)
+                            {
+                                this.state = State::Joining(running.parser);
+                            }
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                State::Joining(parser) => {
+                    let joined = futures::ready!(Pin::new(parser).poll(cx));
+                    this.state = State::Done;
+                    return match joined {
+                        Ok(()) => Poll::Ready(None),
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        Err(_) => Poll::Ready(Some(Err(RecordError::Io(io::Error::other(
+                            "the record parser was cancelled because the Tokio runtime is shutting down",
+                        ))))),
+                    };
+                }
+                State::Done => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl<T> Running<T> {
+    /// The next item of the current chunk, if any is left.
+    fn next_item(&mut self) -> Option<Result<T, RecordError>> {
+        match &mut self.current {
+            Current::Empty => None,
+            Current::Decoded(items) => items.next(),
+            Current::Csv { batch, next } if *next < batch.len() => {
+                let i = *next;
+                *next += 1;
+                Some((self.decode)(batch, i))
+            }
+            Current::Csv { .. } => {
+                if let Current::Csv { batch, .. } =
+                    std::mem::replace(&mut self.current, Current::Empty)
+                {
+                    // The parser may be gone; then the batch is simply dropped.
+                    let _ = self.recycle.send(batch);
+                }
+                None
+            }
+        }
+    }
+}
+
+impl<T> FusedStream for Records<T> {
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+}
+
+/// Spawns the parser thread for `layout` and returns the running state.
+fn start_parser<T>(reader: Source, layout: Layout) -> State<T>
+where
+    T: DeserializeOwned + Send + 'static,
+{
+    let runtime = match Handle::try_current() {
+        Ok(runtime) => runtime,
+        Err(_) => panic!("mangrove::records::Records must be polled inside a Tokio runtime"),
+    };
+    let (tx, chunks) = mpsc::channel(CHANNEL);
+    let (recycle, recycled) = std::sync::mpsc::channel();
+    let feed = Feed {
+        reader,
+        runtime: runtime.clone(),
+        tx,
+        decoded: Vec::new(),
+        csv: CsvBatch::default(),
+        recycled,
+    };
+    let parser = runtime.spawn_blocking(move || match layout {
+        Layout::Csv => run_csv(feed),
+        Layout::Json => run_json(feed),
+    });
+    State::Running(Running {
+        chunks,
+        current: Current::Empty,
+        decode: decode_csv::<T>,
+        recycle,
+        parser,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The parser thread's side: input and output.
+// ---------------------------------------------------------------------------------------------------
+
+/// The parser thread's end of the pipe: reads the async source synchronously and sends chunks.
+struct Feed<T> {
+    reader: Source,
+    runtime: Handle,
+    tx: mpsc::Sender<Chunk<T>>,
+    /// Pending decoded items (JSON records, and the error that ends the stream).
+    decoded: Vec<Result<T, RecordError>>,
+    /// Pending CSV records; sent before `decoded`.
+    csv: CsvBatch,
+    recycled: std::sync::mpsc::Receiver<CsvBatch>,
+}
+
+/// The stream was dropped: the parser just stops.
+#[derive(Debug)]
+struct Closed;
+
+/// Why the parser stops early.
+enum Stop {
+    /// The consumer is gone.
+    Closed,
+    /// The last item to send.
+    Fatal(RecordError),
+}
+
+/// Reasons of our own to fail a read, carried inside `io::Error` through the `csv` reader.
+#[derive(Debug)]
+enum Halt {
+    Closed,
+    Oversize,
+}
+
+impl fmt::Display for Halt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Halt::Closed => f.write_str("the record stream was dropped"),
+            Halt::Oversize => write!(f, "a record is larger than {MAX_RECORD_BYTES} bytes"),
+        }
+    }
+}
+
+impl StdError for Halt {}
+
+impl<T> Feed<T> {
+    /// Queues one decoded item, sending when the batch is full. `Err`: the stream was dropped.
+    fn push(&mut self, item: Result<T, RecordError>) -> Result<(), Closed> {
+        self.decoded.push(item);
+        if self.decoded.len() >= BATCH {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues one CSV record, sending when the batch is full.
+    fn push_csv(&mut self, row: u64, record: &csv::ByteRecord) -> Result<(), Closed> {
+        if self.csv.push(row, record) {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Takes what is pending, oldest first.
+    fn take(&mut self) -> Option<Chunk<T>> {
+        if !self.csv.is_empty() {
+            let fresh = self.recycled.try_recv().unwrap_or_default();
+            Some(Chunk::Csv(std::mem::replace(&mut self.csv, fresh)))
+        } else if !self.decoded.is_empty() {
+            Some(Chunk::Decoded(std::mem::replace(
+                &mut self.decoded,
+                Vec::with_capacity(BATCH),
+            )))
+        } else {
+            None
+        }
+    }
+
+    /// Sends everything pending, waiting for room in the channel.
+    fn flush(&mut self) -> Result<(), Closed> {
+        while let Some(chunk) = self.take() {
+            self.tx.blocking_send(chunk).map_err(|_| Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is pending if the channel has room right now (used when the input stalls).
+    fn flush_if_room(&mut self) {
+        while let Ok(permit) = self.tx.try_reserve() {
+            match self.take() {
+                Some(chunk) => permit.send(chunk),
+                None => return,
+            }
+        }
+    }
+
+    /// Sends what is pending, then the error that ends the stream, if any.
+    fn finish(&mut self, stop: Option<Stop>) {
+        match stop {
+            Some(Stop::Closed) => {
+                tracing::trace!("record stream dropped; parser stops");
+                return;
+            }
+            Some(Stop::Fatal(error)) => {
+                tracing::debug!(%error, "record stream ends on an error");
+                // `push` keeps the order: pending CSV records go first.
+                self.decoded.push(Err(error));
+            }
+            None => {}
+        }
+        let _ = self.flush();
+    }
+}
+
+impl<T> Read for Feed<T> {
+    /// Reads without blocking when bytes are ready; otherwise sends the records parsed so far, then
+    /// waits for bytes or for the stream to be dropped.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut ready = ReadBuf::new(buf);
+        match Pin::new(&mut self.reader).poll_read(&mut cx, &mut ready) {
+            Poll::Ready(Ok(())) => return Ok(ready.filled().len()),
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => {}
+        }
+        self.flush_if_room();
+        let Self {
+            reader, runtime, tx, ..
+        } = self;
+        runtime.block_on(async {
+            tokio::select! {
+                biased;
+                read = reader.read(buf) => read,
+                () = tx.closed() => Err(io::Error::other(Halt::Closed)),
+            }
+        })
+    }
+}
+
+/// Sorts an error from the source into "stop quietly", "malformed" and "io".
+fn io_stop(error: io::Error, row: u64) -> Stop {
+    match error.get_ref().and_then(|e| e.downcast_ref::<Halt>()) {
+        Some(Halt::Closed) => Stop::Closed,
+        Some(Halt::Oversize) => Stop::Fatal(RecordError::Malformed {
+            row,
+            message: format!(
+                "record {row} is larger than {} MiB, so the file is probably corrupt \
+                 (for CSV, a quote that never closes); download it again",
+                MAX_RECORD_BYTES >> 20
+            ),
+        }),
+        None => Stop::Fatal(RecordError::Io(error)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// CSV
+// ---------------------------------------------------------------------------------------------------
+
+/// Parses CSV records until the end of the file, an error that ends the stream, or the consumer
+/// leaving.
+fn run_csv<T: DeserializeOwned>(feed: Feed<T>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .buffer_capacity(CSV_BUFFER)
+        .from_reader(CsvInput::new(feed));
+    let stop = csv_records(&mut reader).err();
+    reader.get_mut().feed.finish(stop);
+}
+
+fn csv_records<T: DeserializeOwned>(
+    reader: &mut csv::Reader<CsvInput<T>>,
+) -> Result<(), Stop> {
+    let headers = match reader.byte_headers() {
+        Ok(headers) => headers
+            .iter()
+            .enumerate()
+            .map(|(i, name)| match std::str::from_utf8(name) {
+                Ok(name) => Ok(Box::<str>::from(name)),
+                Err(_) => Err(Stop::Fatal(RecordError::Malformed {
+                    row: 0,
+                    message: format!(
+                        "the name of column {} in the header row is not UTF-8 text",
+                        i + 1
+                    ),
+                })),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Err(e) => return Err(csv_stop(e, 0, reader.get_ref())),
+    };
+    let end = reader.position().byte();
+    reader.get_mut().check_record_end(end, 0)?;
+
+    let mut record = csv::ByteRecord::new();
+    let mut row: u64 = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_stop(e, row + 1, reader.get_ref())),
+        }
+        row += 1;
+        let end = reader.position().byte();
+        let input = reader.get_mut();
+        input.check_record_end(end, row)?;
+        let item = T::deserialize(RecordDeserializer {
+            headers: &headers,
+            record: &record,
+        })
+        .map_err(|e| RecordError::Row { row, message: e.0 });
+        input.feed.push(item).map_err(|Closed| Stop::Closed)?;
+    }
+    let end = reader.position().byte();
+    reader.get_mut().check_record_end(end, row + 1)
+}
+
+/// Turns a `csv` error into the item that ends the stream.
+fn csv_stop<T>(error: csv::Error, row: u64, input: &CsvInput<T>) -> Stop {
+    let at = match error.position() {
+        Some(position) => format!(" (line {})", position.line()),
+        None => String::new(),
+    };
+    let text = error.to_string();
+    let message = match error.into_kind() {
+        csv::ErrorKind::Io(e) => return io_stop(e, row),
+        _ if input.ends_in_quotes() => {
+            "the file ends inside a quoted cell, so the download is incomplete or corrupt; \
+             download it again"
+                .to_owned()
+        }
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!(
+            "the record has {len} cells but the header row has {expected_len}{at}; \
+             a quote or comma is out of place, so the file is corrupt"
+        ),
+        _ => text,
+    };
+    Stop::Fatal(RecordError::Malformed { row, message })
+}
+
+/// The CSV parser's input: the feed, plus what is needed to tell a file cut inside a quoted cell (which
+/// the `csv` crate accepts silently) and to bound the size of one record.
+struct CsvInput<T> {
+    feed: Feed<T>,
+    quotes: QuoteState,
+    /// Bytes handed to the `csv` reader.
+    total: u64,
+    /// Where the record being parsed starts.
+    record_start: u64,
+    eof: bool,
+}
+
+impl<T> CsvInput<T> {
+    fn new(feed: Feed<T>) -> Self {
+        Self {
+            feed,
+            quotes: QuoteState::FieldStart,
+            total: 0,
+            record_start: 0,
+            eof: false,
+        }
+    }
+
+    fn ends_in_quotes(&self) -> bool {
+        self.eof && self.quotes == QuoteState::Quoted
+    }
+
+    /// Called after each record (and the header) ending at byte `end`. Only the last record can end at
+    /// the end of the file; if the file ends inside a quoted cell, that record is cut short.
+    fn check_record_end(&mut self, end: u64, row: u64) -> Result<(), Stop> {
+        if end == self.total && self.ends_in_quotes() {
+            return Err(Stop::Fatal(RecordError::Malformed {
+                row,
+                message: "the file ends inside a quoted cell, so the download is incomplete or \
+                          corrupt; download it again"
+                    .to_owned(),
+            }));
+        }
+        self.record_start = end;
+        Ok(())
+    }
+}
+
+impl<T> Read for CsvInput<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.total - self.record_start > MAX_RECORD_BYTES as u64 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, Halt::Oversize));
+        }
+        let n = self.feed.read(buf)?;
+        let mut chunk = &buf[..n];
+        if self.total == 0 && chunk.starts_with(b"\xEF\xBB\xBF") {
+            // The csv reader drops a byte order mark at the start, so must we.
+            chunk = &chunk[3..];
+        }
+        self.quotes = self.quotes.advance(chunk);
+        self.total += n as u64;
+        self.eof = n == 0;
+        Ok(n)
+    }
+}
+
+/// Where a CSV byte stream stands with respect to quoting, following `csv-core`'s rules for the
+/// default dialect (`"` quotes, doubled to escape; `,` separates; `\r` or `\n` ends a record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QuoteState {
+    /// At the start of a cell: a quote here opens a quoted cell.
+    FieldStart,
+    /// In an unquoted cell (or after a closing quote): quotes are plain text.
+    Unquoted,
+    /// In a quoted cell.
+    Quoted,
+    /// Just after a quote inside a quoted cell: closes it, unless another quote follows.
+    QuoteInQuoted,
+}
+
+impl QuoteState {
+    fn advance(mut self, bytes: &[u8]) -> Self {
+        const BLOCK: usize = 64;
+        let mut blocks = bytes.chunks_exact(BLOCK);
+        for block in &mut blocks {
+            // Most blocks have no quote at all; this test compiles to a few vector instructions.
+            let has_quote = block.iter().fold(false, |seen, &b| seen | (b == b'"'));
+            if has_quote || self == QuoteState::QuoteInQuoted {
+                self = self.advance_bytes(block);
+            } else if self != QuoteState::Quoted {
+                self = match block[BLOCK - 1] {
+                    b',' | b'\n' | b'\r' => QuoteState::FieldStart,
+                    _ => QuoteState::Unquoted,
+                };
+            }
+        }
+        self.advance_bytes(blocks.remainder())
+    }
+
+    fn advance_bytes(mut self, bytes: &[u8]) -> Self {
+        for &b in bytes {
+            self = match (self, b) {
+                (QuoteState::FieldStart, b'"') => QuoteState::Quoted,
+                (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuoted,
+                (QuoteState::Quoted, _) => QuoteState::Quoted,
+                (QuoteState::QuoteInQuoted, b'"') => QuoteState::Quoted,
+                (_, b',' | b'\n' | b'\r') => QuoteState::FieldStart,
+                _ => QuoteState::Unquoted,
+            };
+        }
+        self
+    }
+}
+
+/// A `serde` error while decoding one CSV record; the message names the column.
+#[derive(Debug)]
+struct CellError(String);
+
+impl fmt::Display for CellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for CellError {}
+
+impl de::Error for CellError {
+    fn custom<M: fmt::Display>(msg: M) -> Self {
+        CellError(msg.to_string())
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        CellError(format!(
+            "the file has no column `{field}`; if it may be absent, make the field an `Option` \
+             or give it `#[serde(default)]`"
+        ))
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        CellError(format!(
+            "column `{field}` is not a field of the type, which denies unknown fields \
+             (its fields: {})",
+            expected.join(", ")
+        ))
+    }
+}
+
+impl CellError {
+    fn in_column(self, column: &str) -> Self {
+        CellError(format!("column `{column}`: {}", self.0))
+    }
+}
+
+/// Deserializes one CSV record as a map from column name to cell (or as a sequence of cells).
+struct RecordDeserializer<'de> {
+    headers: &'de [Box<str>],
+    record: &'de csv::ByteRecord,
+}
+
+type Cells<'de> = std::iter::Zip<std::slice::Iter<'de, Box<str>>, csv::ByteRecordIter<'de>>;
+
+impl<'de> RecordDeserializer<'de> {
+    fn cells(&self) -> Cells<'de> {
+        self.headers.iter().zip(self.record.iter())
+    }
+}
+
+impl<'de> de::Deserializer<'de> for RecordDeserializer<'de> {
+    type Error = CellError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_map(RecordMap {
+            cells: self.cells(),
+            value: None,
+        })
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_seq(RecordSeq(self.cells()))
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct map struct enum identifier
+    }
+}
+
+struct RecordMap<'de> {
+    cells: Cells<'de>,
+    value: Option<(&'de str, &'de [u8])>,
+}
+
+impl<'de> de::MapAccess<'de> for RecordMap<'de> {
+    type Error = CellError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, CellError> {
+        match self.cells.next() {
+            Some((column, cell)) => {
+                self.value = Some((column, cell));
+                seed.deserialize(de::value::BorrowedStrDeserializer::new(column))
+                    .map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, CellError> {
+        let (column, cell) = self
+            .value
+            .take()
+            .ok_or_else(|| CellError("a cell was read before its column name".to_owned()))?;
+        seed.deserialize(Cell(cell))
+            .map_err(|e| e.in_column(column))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.cells.len())
+    }
+}
+
+struct RecordSeq<'de>(Cells<'de>);
+
+impl<'de> de::SeqAccess<'de> for RecordSeq<'de> {
+    type Error = CellError;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, CellError> {
+        match self.0.next() {
+            Some((column, cell)) => seed
+                .deserialize(Cell(cell))
+                .map(Some)
+                .map_err(|e| e.in_column(column)),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
+    }
+}
+
+/// Empty sequences and maps, for empty cells.
+struct Nothing;
+
+impl<'de> de::SeqAccess<'de> for Nothing {
+    type Error = CellError;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        _seed: S,
+    ) -> Result<Option<S::Value>, CellError> {
+        Ok(None)
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Nothing {
+    type Error = CellError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        _seed: K,
+    ) -> Result<Option<K::Value>, CellError> {
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        _seed: V,
+    ) -> Result<V::Value, CellError> {
+        Err(CellError("a value was read from an empty cell".to_owned()))
+    }
+}
+
+/// One CSV cell.
+struct Cell<'de>(&'de [u8]);
+
+impl<'de> Cell<'de> {
+    fn text(&self) -> Result<&'de str, CellError> {
+        std::str::from_utf8(self.0)
+            .map_err(|_| CellError("the cell is not UTF-8 text".to_owned()))
+    }
+
+    fn number<N: std::str::FromStr>(&self, what: &str) -> Result<N, CellError> {
+        let text = self.text()?;
+        if text.is_empty() {
+            return Err(CellError(format!(
+                "the cell is empty but {what} is expected; use an `Option` field to accept empty cells"
+            )));
+        }
+        text.parse()
+            .map_err(|_| CellError(format!("expected {what}, found `{text}`")))
+    }
+
+    /// Hands the cell's JSON text to `serde_json`.
+    fn json<V>(
+        &self,
+        what: &str,
+        open: char,
+        visit: impl FnOnce(
+            &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+        ) -> Result<V, serde_json::Error>,
+    ) -> Result<V, CellError> {
+        let text = self.text()?;
+        if !text.trim_start().starts_with(open) {
+            return Err(CellError(format!(
+                "expected {what} written as JSON, found `{text}`"
+            )));
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        visit(&mut de)
+            .and_then(|value| de.end().map(|()| value))
+            .map_err(|e| CellError(format!("{e} in the cell's JSON text")))
+    }
+}
+
+macro_rules! cell_numbers {
+    ($($method:ident $visit:ident $ty:ty, $what:literal;)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+                visitor.$visit(self.number::<$ty>($what)?)
+            }
+        )*
+    };
+}
+
+impl<'de> de::Deserializer<'de> for Cell<'de> {
+    type Error = CellError;
+
+    /// Guesses the type from the text, for self-describing targets (`serde_json::Value`, untagged
+    /// enums, flattened fields).
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        let bytes = self.0;
+        match bytes {
+            [] => return visitor.visit_none(),
+            b"true" => return visitor.visit_bool(true),
+            b"false" => return visitor.visit_bool(false),
+            [b'[' | b'{', ..] => {
+                let text = self.text()?;
+                if serde_json::from_str::<IgnoredAny>(text).is_ok() {
+                    let mut de = serde_json::Deserializer::from_str(text);
+                    return de::Deserializer::deserialize_any(&mut de, visitor)
+                        .map_err(|e| CellError(format!("{e} in the cell's JSON text")));
+                }
+            }
+            _ => match json_number(bytes) {
+                Some(Number::Integer) => {
+                    let text = self.text()?;
+                    if let Ok(n) = text.parse::<i64>() {
+                        return visitor.visit_i64(n);
+                    }
+                    if let Ok(n) = text.parse::<u64>() {
+                        return visitor.visit_u64(n);
+                    }
+                    if let Ok(n) = text.parse::<f64>() {
+                        return visitor.visit_f64(n);
+                    }
+                }
+                Some(Number::Float) => {
+                    if let Ok(n) = self.text()?.parse::<f64>() {
+                        return visitor.visit_f64(n);
+                    }
+                }
+                None => {}
+            },
+        }
+        visitor.visit_borrowed_str(self.text()?)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        match self.0 {
+            b"true" => visitor.visit_bool(true),
+            b"false" => visitor.visit_bool(false),
+            [] => Err(CellError(
+                "the cell is empty but `true` or `false` is expected; use an `Option` field to \
+                 accept empty cells"
+                    .to_owned(),
+            )),
+            _ => Err(CellError(format!(
+                "expected `true` or `false`, found `{}`",
+                String::from_utf8_lossy(self.0)
+            ))),
+        }
+    }
+
+    cell_numbers! {
+        deserialize_i8 visit_i8 i8, "an integer (i8)";
+        deserialize_i16 visit_i16 i16, "an integer (i16)";
+        deserialize_i32 visit_i32 i32, "an integer (i32)";
+        deserialize_i64 visit_i64 i64, "an integer (i64)";
+        deserialize_i128 visit_i128 i128, "an integer (i128)";
+        deserialize_u8 visit_u8 u8, "a non-negative integer (u8)";
+        deserialize_u16 visit_u16 u16, "a non-negative integer (u16)";
+        deserialize_u32 visit_u32 u32, "a non-negative integer (u32)";
+        deserialize_u64 visit_u64 u64, "a non-negative integer (u64)";
+        deserialize_u128 visit_u128 u128, "a non-negative integer (u128)";
+        deserialize_f32 visit_f32 f32, "a number (f32)";
+        deserialize_f64 visit_f64 f64, "a number (f64)";
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        let text = self.text()?;
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => visitor.visit_char(c),
+            _ => Err(CellError(format!(
+                "expected a single character, found `{text}`"
+            ))),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_borrowed_str(self.text()?)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_borrowed_bytes(self.0)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            visitor.visit_unit()
+        } else {
+            Err(CellError(format!(
+                "expected an empty cell, found `{}`",
+                String::from_utf8_lossy(self.0)
+            )))
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        self.deserialize_unit(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            return visitor.visit_seq(Nothing);
+        }
+        self.json("an array such as [\"a\",\"b\"]", '[', |de| {
+            de::Deserializer::deserialize_seq(de, visitor)
+        })
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            return visitor.visit_seq(Nothing);
+        }
+        self.json("an array such as [1,2]", '[', |de| {
+            de::Deserializer::deserialize_tuple(de, len, visitor)
+        })
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            return visitor.visit_seq(Nothing);
+        }
+        self.json("an array such as [1,2]", '[', |de| {
+            de::Deserializer::deserialize_tuple_struct(de, name, len, visitor)
+        })
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            return visitor.visit_map(Nothing);
+        }
+        self.json("an object such as {\"key\":\"value\"}", '{', |de| {
+            de::Deserializer::deserialize_map(de, visitor)
+        })
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        if self.0.is_empty() {
+            return visitor.visit_map(Nothing);
+        }
+        self.json("an object such as {\"key\":\"value\"}", '{', |de| {
+            de::Deserializer::deserialize_struct(de, name, fields, visitor)
+        })
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, CellError> {
+        if self.0.first() == Some(&b'{') {
+            return self.json("an enum", '{', |de| {
+                de::Deserializer::deserialize_enum(de, name, variants, visitor)
+            });
+        }
+        visitor.visit_enum(de::value::BorrowedStrDeserializer::<CellError>::new(
+            self.text()?,
+        ))
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+        visitor.visit_unit()
+    }
+}
+
+enum Number {
+    Integer,
+    Float,
+}
+
+/// Whether `text` is a number in JSON spelling (`-12`, `0.5`, `1e-3`; not `01`, `+1`, `.5`, `NaN`).
+fn json_number(text: &[u8]) -> Option<Number> {
+    fn digits(text: &[u8], mut i: usize) -> usize {
+        while text.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    }
+    let mut i = usize::from(text.first() == Some(&b'-'));
+    match text.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(text, i + 1),
+        _ => return None,
+    }
+    let mut kind = Number::Integer;
+    if text.get(i) == Some(&b'.') {
+        let end = digits(text, i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+        kind = Number::Float;
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let end = digits(text, i);
+        if end == i {
+            return None;
+        }
+        i = end;
+        kind = Number::Float;
+    }
+    (i == text.len()).then_some(kind)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// JSON
+// ---------------------------------------------------------------------------------------------------
+
+/// Parses the elements of the file's JSON array until its end, an error that ends the stream, or the
+/// consumer leaving.
+fn run_json<T: DeserializeOwned>(feed: Feed<T>) {
+    let mut input = JsonInput {
+        feed,
+        data: vec![0; JSON_BUFFER],
+        start: 0,
+        end: 0,
+        offset: 0,
+        eof: false,
+    };
+    let stop = json_records(&mut input).err();
+    input.feed.finish(stop);
+}
+
+/// The JSON parser's input buffer. Each element is parsed from a slice of it, which is
+/// `serde_json`'s fastest path; an element cut by the end of the buffer is parsed again once more
+/// bytes are in.
+struct JsonInput<T> {
+    feed: Feed<T>,
+    data: Vec<u8>,
+    /// First byte not consumed yet.
+    start: usize,
+    /// End of the bytes read.
+    end: usize,
+    /// File offset of `data[0]`.
+    offset: u64,
+    eof: bool,
+}
+
+/// The outcome of parsing one element.
+enum Parsed<V> {
+    /// The value and the bytes it took.
+    Value(V, usize),
+    /// Not a `V`, or not JSON; the error's position is relative to `start`.
+    Invalid(serde_json::Error),
+}
+
+impl<T> JsonInput<T> {
+    fn available(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// Reads at least one more byte after the unread ones (unless the file ends), then whatever else
+    /// is ready, until `wanted` more bytes are in or the buffer is full.
+    fn fill(&mut self, wanted: usize, row: u64) -> Result<(), Stop> {
+        if self.eof {
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.offset += self.start as u64;
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.data.len() {
+            if self.data.len() >= MAX_RECORD_BYTES {
+                return Err(io_stop(
+                    io::Error::new(io::ErrorKind::InvalidData, Halt::Oversize),
+                    row,
+                ));
+            }
+            let grown = (self.data.len() * 2).min(MAX_RECORD_BYTES);
+            self.data.resize(grown, 0);
+        }
+        let target = self.end.saturating_add(wanted.max(1)).min(self.data.len());
+        while self.end < target {
+            match self.feed.read(&mut self.data[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_stop(e, row)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips whitespace and returns the next byte without consuming it; `None` at the end of the file.
+    fn peek(&mut self, row: u64) -> Result<Option<u8>, Stop> {
+        loop {
+            let rest = self.available();
+            match rest
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+            {
+                Some(i) => {
+                    self.start += i;
+                    return Ok(Some(self.data[self.start]));
+                }
+                None => {
+                    self.start = self.end;
+                    if self.eof {
+                        return Ok(None);
+                    }
+                    self.fill(1, row)?;
+                }
+            }
+        }
+    }
+
+    /// Parses one value starting at the next (non-whitespace) byte, reading more input as needed.
+    fn parse<V: DeserializeOwned>(&mut self, row: u64) -> Result<Parsed<V>, Stop> {
+        let mut attempts: u32 = 0;
+        loop {
+            let available = self.available();
+            let self_delimited = matches!(available.first(), Some(b'{' | b'[' | b'"'));
+            let mut values = serde_json::Deserializer::from_slice(available).into_iter::<V>();
+            let retry = match values.next() {
+                Some(Ok(value)) => {
+                    let used = values.byte_offset();
+                    // A number, `true`, `false` or `null` that touches the end of the buffer may
+                    // go on in the next bytes.
+                    if self_delimited || used < available.len() || self.eof {
+                        return Ok(Parsed::Value(value, used));
+                    }
+                    true
+                }
+                Some(Err(e)) if e.is_eof() && !self.eof => true,
+                Some(Err(e)) => return Ok(Parsed::Invalid(e)),
+                None => !self.eof,
+            };
+            if !retry {
+                return Err(self.truncated(row));
+            }
+            attempts += 1;
+            // Re-parsing from the element's start costs little while elements are small next to the
+            // reads; for a large element, read ahead in proportion so the total work stays linear.
+            let wanted = if attempts > 4 {
+                self.end - self.start
+            } else {
+                1
+            };
+            self.fill(wanted, row)?;
+        }
+    }
+
+    fn truncated(&self, row: u64) -> Stop {
+        Stop::Fatal(RecordError::Malformed {
+            row,
+            message: format!(
+                "the file ends inside record {row} (after byte {}), so the download is \
+                 incomplete; download it again",
+                self.offset + self.end as u64
+            ),
+        })
+    }
+
+    /// The item for an element that is not JSON, at its start.
+    fn syntax(&self, row: u64, error: &serde_json::Error) -> Stop {
+        if error.is_eof() {
+            return self.truncated(row);
+        }
+        let at = self.offset + (self.start + error_offset(self.available(), error)) as u64;
+        Stop::Fatal(RecordError::Malformed {
+            row,
+            message: format!(
+                "{} at byte {at}; the file is not a valid JSON array, so it is corrupt; \
+                 download it again",
+                error_message(error)
+            ),
+        })
+    }
+
+    fn unexpected(&self, row: u64, found: u8, wanted: &str) -> Stop {
+        Stop::Fatal(RecordError::Malformed {
+            row,
+            message: format!(
+                "expected {wanted} at byte {}, found `{}`; the file is not a valid JSON array, \
+                 so it is corrupt; download it again",
+                self.offset + self.start as u64,
+                char::from(found).escape_default()
+            ),
+        })
+    }
+}
+
+fn json_records<T: DeserializeOwned>(input: &mut JsonInput<T>) -> Result<(), Stop> {
+    // A byte order mark is not JSON, but costs nothing to allow.
+    while input.end < 3 && !input.eof {
+        input.fill(3 - input.end, 0)?;
+    }
+    if input.available().starts_with(b"\xEF\xBB\xBF") {
+        input.start += 3;
+    }
+    match input.peek(0)? {
+        Some(b'[') => input.start += 1,
+        Some(other) => return Err(input.unexpected(0, other, "the `[` that opens the array")),
+        None => {
+            return Err(Stop::Fatal(RecordError::Malformed {
+                row: 0,
+                message: "the file is empty, but a JSON array was expected; download it again"
+                    .to_owned(),
+            }))
+        }
+    }
+    let mut row: u64 = 0;
+    if input.peek(1)? == Some(b']') {
+        input.start += 1;
+    } else {
+        loop {
+            row += 1;
+            if input.peek(row)?.is_none() {
+                return Err(input.truncated(row));
+            }
+            let item = match input.parse::<T>(row)? {
+                Parsed::Value(value, used) => {
+                    input.start += used;
+                    Ok(value)
+                }
+                Parsed::Invalid(error) if error.classify() == serde_json::error::Category::Data => {
+                    let message = row_message(input.available(), &error);
+                    match input.parse::<IgnoredAny>(row)? {
+                        Parsed::Value(IgnoredAny, used) => input.start += used,
+                        Parsed::Invalid(error) => return Err(input.syntax(row, &error)),
+                    }
+                    Err(RecordError::Row { row, message })
+                }
+                Parsed::Invalid(error) => return Err(input.syntax(row, &error)),
+            };
+            input.feed.push(item).map_err(|Closed| Stop::Closed)?;
+            match input.peek(row + 1)? {
+                Some(b',') => input.start += 1,
+                Some(b']') => {
+                    input.start += 1;
+                    break;
+                }
+                Some(other) => return Err(input.unexpected(row + 1, other, "`,` or `]`")),
+                None => return Err(input.truncated(row + 1)),
+            }
+        }
+    }
+    match input.peek(row + 1)? {
+        None => Ok(()),
+        Some(other) => Err(input.unexpected(
+            row + 1,
+            other,
+            "nothing but whitespace after the `]` that closes the array",
+        )),
+    }
+}
+
+/// `serde_json`'s message without its " at line L column C" suffix.
+fn error_message(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    match full.strip_suffix(&suffix) {
+        Some(message) => message.to_owned(),
+        None => full,
+    }
+}
+
+/// The offset in `text` of the byte at the line and column `serde_json` reports (both count from 1).
+fn error_offset(text: &[u8], error: &serde_json::Error) -> usize {
+    let mut line_start = 0;
+    for _ in 1..error.line() {
+        match text[line_start..].iter().position(|&b| b == b'\n') {
+            Some(i) => line_start += i + 1,
+            None => break,
+        }
+    }
+    (line_start + error.column().saturating_sub(1)).min(text.len())
+}
+
+/// The message of a `Row` error for a JSON element, naming the field.
+fn row_message(element: &[u8], error: &serde_json::Error) -> String {
+    let message = error_message(error);
+    // `serde_json` reports the last byte it read: the end of the bad value, or the `}` of an object
+    // that lacks a field.
+    let path = json_path(element, error_offset(element, error) + 1);
+    if path.is_empty() {
+        message
+    } else {
+        format!("field `{path}`: {message}")
+    }
+}
+
+/// The path (`images[0].url`) of the value being read when a parser stops just before `offset` in a
+/// JSON element: best effort, for messages.
+fn json_path(element: &[u8], offset: usize) -> String {
+    enum Frame {
+        Object { key: Option<String>, value: bool },
+        Array(usize),
+    }
+    let mut frames: Vec<Frame> = Vec::new();
+    let end = offset.min(element.len());
+    let mut i = 0;
+    while i < end {
+        match element[i] {
+            b'{' => frames.push(Frame::Object {
+                key: None,
+                value: false,
+            }),
+            b'[' => frames.push(Frame::Array(0)),
+            b'}' | b']' => {
+                frames.pop();
+            }
+            b',' => match frames.last_mut() {
+                Some(Frame::Object { key, value }) => {
+                    *key = None;
+                    *value = false;
+                }
+                Some(Frame::Array(index)) => *index += 1,
+                None => {}
+            },
+            b':' => {
+                if let Some(Frame::Object { value, .. }) = frames.last_mut() {
+                    *value = true;
+                }
+            }
+            b'"' => {
+                let from = i + 1;
+                i = from;
+                while i < element.len() && element[i] != b'"' {
+                    i += if element[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Frame::Object { key, value: false }) = frames.last_mut() {
+                    let to = i.min(element.len());
+                    *key = Some(String::from_utf8_lossy(&element[from..to]).into_owned());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &frames {
+        match frame {
+            Frame::Object {
+                key: Some(key),
+                value: true,
+            } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object { .. } => break,
+            Frame::Array(index) => path.push_str(&format!("[{index}]")),
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_numbers() {
+        for yes in ["0", "-0", "12", "-12", "1.5", "1e5", "1E+5", "-0.5e-3"] {
+            assert!(json_number(yes.as_bytes()).is_some(), "{yes}");
+        }
+        for no in ["", "-", "01", "+1", ".5", "1.", "1e", "NaN", "1 ", "0x1", "12a"] {
+            assert!(json_number(no.as_bytes()).is_none(), "{no}");
+        }
+    }
+
+    #[test]
+    fn quote_state_matches_csv_core() {
+        let cases: &[(&str, QuoteState)] = &[
+            ("a,b\n", QuoteState::FieldStart),
+            ("a,\"b", QuoteState::Quoted),
+            ("a,\"b\"", QuoteState::QuoteInQuoted),
+            ("a,\"b\"\"", QuoteState::Quoted),
+            ("a,\"b\"\"\"", QuoteState::QuoteInQuoted),
+            ("a,b\"c", QuoteState::Unquoted),
+            ("a,\"b,\nc\"\n", QuoteState::FieldStart),
+        ];
+        for (text, want) in cases {
+            assert_eq!(QuoteState::FieldStart.advance(text.as_bytes()), *want, "{text:?}");
+            // The same through the 64-byte fast path.
+            let long = format!("{}\n{text}", "x".repeat(130));
+            assert_eq!(QuoteState::FieldStart.advance(long.as_bytes()), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        let element = br#"{"id":1,"images":[{"name":"a"},{"url":5}],"x":"y"}"#;
+        let at = |needle: &str| {
+            element
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+                .map(|i| i + needle.len())
+                .unwrap_or(0)
+        };
+        assert_eq!(json_path(element, at(r#""id":1"#)), "id");
+        assert_eq!(json_path(element, at(r#""url":5"#)), "images[1].url");
+        assert_eq!(json_path(element, at(r#"{"url":5}"#)), "images[1]");
+    }
+}

@@ -1,0 +1,367 @@
+//! Faults a test arms with [`FakeMangrove::inject`](super::FakeMangrove::inject).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::api::{Op, Reply};
+use super::storage::StorageFault;
+use super::Shared;
+
+/// A fault for the next matching requests, armed with
+/// [`FakeMangrove::inject`](super::FakeMangrove::inject).
+///
+/// **API faults** start with [`Fault::on`] (or [`Fault::any`]) and apply to the next
+/// [`times`](Self::times) (default 1) API requests that match the target, before authentication:
+///
+/// ```
+/// # use std::time::Duration;
+/// use mangrove::testing::Fault;
+/// Fault::on("GET /exports").times(2).status(503);          // JSON body {"message": "Service Unavailable"}
+/// Fault::on("list_projects").status(502).html_body();       // an HTML page from a "proxy"
+/// Fault::on("/exports").status(500).empty_body();           // any method, no body
+/// Fault::on("POST /exports").status(429).header("retry-after", "7");
+/// Fault::on("get_export").delay(Duration::from_millis(300)); // the real answer, late
+/// Fault::on("GET /projects").malformed_json();              // 200 with broken JSON
+/// ```
+///
+/// A target is `"*"` (every request), an `operationId` of `openapi.yaml` (`"get_export"`), a path
+/// prefix (`"/exports"`, any method) or a method and a path prefix (`"GET /exports"`). Paths are
+/// relative to `/api/v1` (a leading `/api/v1` is ignored) and match whole segments: `"/exports"`
+/// matches `/exports` and `/exports/exp_…`, not `/exportsx`. Without
+/// [`status`](Self::status) or [`malformed_json`](Self::malformed_json), a fault with a
+/// [`delay`](Self::delay) delays the real answer and one without is a `500`.
+///
+/// **Answer faults** change one part of the next answer of their kind:
+/// [`Fault::export_status`] (the `status` of the next `200` export status answer) and
+/// [`Fault::foreign_status_url`] (the `status_url` of the next export start).
+///
+/// **Storage faults** ([`Fault::storage`]) are handed to
+/// [`StorageOrigin::inject`](super::StorageOrigin::inject) and apply to the next file `GET`s.
+/// Stalls, truncated or reset bodies and wrong `Content-Length`s exist only there: the API server
+/// (wiremock) always writes whole bodies.
+///
+/// Delays on the API side are real time (they run on wiremock's own thread), even under a paused
+/// tokio clock.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Fault {
+    kind: Kind,
+    times: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Api(ApiSpec),
+    ExportStatus(String),
+    ForeignStatusUrl(String),
+    Storage(StorageFault),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ApiSpec {
+    target: Target,
+    action: Option<Action>,
+    body: Body,
+    headers: Vec<(String, String)>,
+    delay: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Target {
+    Any,
+    Operation(String),
+    Path { method: Option<String>, prefix: String },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Action {
+    Status(u16),
+    MalformedJson,
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    /// `{"message": <reason phrase>}`.
+    Message,
+    Json(Value),
+    Html,
+    Empty,
+}
+
+impl Fault {
+    /// An API fault for requests matching `target` (see the type's docs for the syntax).
+    pub fn on(target: &str) -> Fault {
+        Fault::api(parse_target(target))
+    }
+
+    /// An API fault for every API request.
+    pub fn any() -> Fault {
+        Fault::api(Target::Any)
+    }
+
+    fn api(target: Target) -> Fault {
+        Fault {
+            kind: Kind::Api(ApiSpec {
+                target,
+                action: None,
+                body: Body::Message,
+                headers: Vec::new(),
+                delay: None,
+            }),
+            times: 1,
+        }
+    }
+
+    /// The `status` of the next export status answer (`GET /exports/{id}` with `200`) is `value`
+    /// instead of the real one, e.g. `"expired"`; the rest of the answer is unchanged.
+    pub fn export_status(value: &str) -> Fault {
+        Fault { kind: Kind::ExportStatus(value.to_string()), times: 1 }
+    }
+
+    /// The `status_url` of the next export start (`summary_with_export` or `POST /exports`) is
+    /// `{origin}/api/v1/exports/{id}` on this foreign origin, e.g. `"http://127.0.0.2:9"`.
+    pub fn foreign_status_url(origin: &str) -> Fault {
+        Fault {
+            kind: Kind::ForeignStatusUrl(origin.trim_end_matches('/').to_string()),
+            times: 1,
+        }
+    }
+
+    /// A fault of the storage origin, for the next file `GET`s.
+    pub fn storage(fault: StorageFault) -> Fault {
+        Fault { kind: Kind::Storage(fault), times: 1 }
+    }
+
+    /// Applies to the next `n` matching requests or answers (default 1).
+    pub fn times(mut self, n: u32) -> Fault {
+        self.times = n;
+        self
+    }
+
+    /// Answer with this status (an invalid code becomes `500`) and, unless changed, a JSON body
+    /// `{"message": "<reason phrase>"}`. API faults only.
+    pub fn status(mut self, status: u16) -> Fault {
+        let status = if (100..=999).contains(&status) && http::StatusCode::from_u16(status).is_ok() {
+            status
+        } else {
+            500
+        };
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.action = Some(Action::Status(status));
+        }
+        self
+    }
+
+    /// The body of a [`status`](Self::status) fault is this JSON. API faults only.
+    pub fn json_body(mut self, body: Value) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.body = Body::Json(body);
+        }
+        self
+    }
+
+    /// The body of a [`status`](Self::status) fault is a small HTML error page (`text/html`), as a
+    /// proxy or load balancer sends. API faults only.
+    pub fn html_body(mut self) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.body = Body::Html;
+        }
+        self
+    }
+
+    /// A [`status`](Self::status) fault has no body at all. API faults only.
+    pub fn empty_body(mut self) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.body = Body::Empty;
+        }
+        self
+    }
+
+    /// Adds a header to a [`status`](Self::status) or
+    /// [`malformed_json`](Self::malformed_json) answer (e.g. `Retry-After`). API faults only.
+    pub fn header(mut self, name: &str, value: &str) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        }
+        self
+    }
+
+    /// Delays the answer by `delay` (real time). API faults only.
+    pub fn delay(mut self, delay: Duration) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.delay = Some(delay);
+        }
+        self
+    }
+
+    /// Answer `200` with a `Content-Type: application/json` body that is not valid JSON.
+    /// API faults only.
+    pub fn malformed_json(mut self) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.action = Some(Action::MalformedJson);
+        }
+        self
+    }
+}
+
+/// A path-prefix, operation or method-and-path target.
+fn parse_target(target: &str) -> Target {
+    let target = target.trim();
+    if target.is_empty() || target == "*" {
+        return Target::Any;
+    }
+    let (method, path) = match target.split_once(char::is_whitespace) {
+        Some((method, path)) => (Some(method.to_ascii_uppercase()), path.trim()),
+        None => (None, target),
+    };
+    if method.is_none() && !path.starts_with('/') {
+        return Target::Operation(path.to_string());
+    }
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    let prefix = path.trim_end_matches('/');
+    let prefix = if prefix.starts_with('/') { prefix.to_string() } else { format!("/{prefix}") };
+    Target::Path { method, prefix }
+}
+
+impl Target {
+    fn matches(&self, method: &str, path: &str, op: Option<Op>) -> bool {
+        match self {
+            Target::Any => true,
+            Target::Operation(id) => op.is_some_and(|op| op.id() == id),
+            Target::Path { method: m, prefix } => {
+                m.as_deref().is_none_or(|m| m == method)
+                    && (prefix == "/"
+                        || path == prefix
+                        || path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/')))
+            }
+        }
+    }
+}
+
+/// An API fault taken for one request.
+pub(crate) struct ApiFault {
+    pub(crate) delay: Option<Duration>,
+    reply: Option<Reply>,
+}
+
+impl ApiFault {
+    /// The answer that replaces the real one, if the fault has one.
+    pub(crate) fn into_reply(self) -> Option<Reply> {
+        self.reply
+    }
+}
+
+impl ApiSpec {
+    fn take(&self) -> ApiFault {
+        let reply = match self.action {
+            Some(Action::Status(status)) => Some(status_reply(status, &self.body)),
+            Some(Action::MalformedJson) => Some(Reply::raw(
+                200,
+                br#"{"data": [{"id": 1, "name": "Truncated proj"#.to_vec(),
+                Some("application/json"),
+            )),
+            None if self.delay.is_some() => None,
+            None => Some(status_reply(500, &self.body)),
+        };
+        let reply = reply.map(|mut reply| {
+            reply.headers.extend(self.headers.iter().cloned());
+            reply
+        });
+        ApiFault { delay: self.delay, reply }
+    }
+}
+
+fn status_reply(status: u16, body: &Body) -> Reply {
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    match body {
+        Body::Message => Reply::json(status, &json!({ "message": reason })),
+        Body::Json(value) => Reply::json(status, value),
+        Body::Html => Reply::raw(
+            status,
+            format!(
+                "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} \
+                 {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            )
+            .into_bytes(),
+            Some("text/html"),
+        ),
+        Body::Empty => Reply::raw(status, Vec::new(), None),
+    }
+}
+
+/// Armed faults of the API side.
+#[derive(Debug, Default)]
+pub(crate) struct Armed {
+    api: Vec<(ApiSpec, u32)>,
+    export_status: VecDeque<String>,
+    status_url: VecDeque<String>,
+}
+
+impl Armed {
+    /// Takes one use of the first armed API fault matching the request.
+    pub(crate) fn take_api(&mut self, method: &str, path: &str, op: Option<Op>) -> Option<ApiFault> {
+        let i = self.api.iter().position(|(spec, _)| spec.target.matches(method, path, op))?;
+        let fault = self.api[i].0.take();
+        self.api[i].1 -= 1;
+        if self.api[i].1 == 0 {
+            self.api.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// The next armed export status value.
+    pub(crate) fn take_export_status(&mut self) -> Option<String> {
+        self.export_status.pop_front()
+    }
+
+    /// The next armed foreign origin for a `status_url`.
+    pub(crate) fn take_status_url(&mut self) -> Option<String> {
+        self.status_url.pop_front()
+    }
+}
+
+/// Arms `fault` on the fake.
+pub(crate) fn arm(shared: &Shared, fault: Fault) {
+    if fault.times == 0 {
+        return;
+    }
+    match fault.kind {
+        Kind::Storage(storage) => shared.storage.inject(storage, fault.times),
+        Kind::Api(spec) => shared.lock().faults.api.push((spec, fault.times)),
+        Kind::ExportStatus(value) => {
+            let mut state = shared.lock();
+            state.faults.export_status.extend(std::iter::repeat_n(value, fault.times as usize));
+        }
+        Kind::ForeignStatusUrl(origin) => {
+            let mut state = shared.lock();
+            state.faults.status_url.extend(std::iter::repeat_n(origin, fault.times as usize));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_match() {
+        let t = parse_target("GET /exports");
+        assert!(t.matches("GET", "/exports/exp_1", Some(Op::GetExport)));
+        assert!(t.matches("GET", "/exports", None));
+        assert!(!t.matches("POST", "/exports", Some(Op::CreateExport)));
+        assert!(!t.matches("GET", "/exportsx", None));
+        let t = parse_target("/api/v1/projects/");
+        assert!(t.matches("GET", "/projects/1/events", Some(Op::ListEvents)));
+        assert!(t.matches("POST", "/projects/1/events", Some(Op::CreateEvent)));
+        let t = parse_target("get_export");
+        assert!(t.matches("GET", "/exports/x", Some(Op::GetExport)));
+        assert!(!t.matches("GET", "/exports/x", None));
+        assert_eq!(parse_target("*"), Target::Any);
+        assert!(parse_target("get /").matches("GET", "/anything", None));
+    }
+}
