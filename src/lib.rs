@@ -9,6 +9,7 @@ pub mod export;
 mod generated;
 pub mod open_enum;
 pub mod pagination;
+pub mod records;
 pub mod resource;
 pub mod retry;
 pub mod summary;

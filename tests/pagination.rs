@@ -1,0 +1,141 @@
+//! Every list as a stream: pages fetched lazily, stopping at the last page.
+
+use futures::{StreamExt, TryStreamExt};
+use mangrove::testing::{FakeMangrove, Fault, Resource, TokenKind};
+use mangrove::types::Batch;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+// 0, 1 and 2500 items: the stream yields exactly the rows, in order, in ceil(n/page_size) pages.
+#[tokio::test]
+async fn streams_zero_one_and_many_items() {
+    for (rows, page_size, pages) in [(0u64, 100i64, 1usize), (1, 100, 1), (2_500, 100, 25), (2_500, 7, 358)] {
+        let fake = FakeMangrove::builder().rows(Resource::Batches, rows).start().await;
+        let client = fake.client(TokenKind::Account);
+        let items: Vec<Batch> = client.list_batches().page_size(page_size).stream().try_collect().await.unwrap();
+        assert_eq!(items.len() as u64, rows, "rows={rows} page_size={page_size}");
+        for (i, item) in items.iter().enumerate() {
+            let expected = mangrove::testing::data::row(Resource::Batches, i as u64);
+            assert_eq!(Some(item.id.as_str()), expected["id"].as_str());
+        }
+        let journal = fake.journal();
+        let requests = journal.requests_to("list_batches");
+        assert_eq!(requests.len(), pages, "rows={rows} page_size={page_size}");
+        for (i, r) in requests.iter().enumerate() {
+            assert_eq!(r.query_param("page"), Some((i + 1).to_string()));
+            assert_eq!(r.query_param("page_size"), Some(page_size.to_string()));
+            assert_eq!(r.query_param("response_mode").as_deref(), Some("default"));
+        }
+    }
+}
+
+// Pages are fetched lazily: taking 3 items fetches one page.
+#[tokio::test]
+async fn pages_are_fetched_lazily() {
+    let fake = FakeMangrove::builder().rows(Resource::Projects, 1_000).start().await;
+    let client = fake.client(TokenKind::Account);
+    let first: Vec<_> = client.list_projects().page_size(10).stream().take(3).collect().await;
+    assert_eq!(first.len(), 3);
+    assert_eq!(fake.journal().requests_to("list_projects").len(), 1);
+}
+
+// Filters set on the builder are sent with every page.
+#[tokio::test]
+async fn filters_apply_to_every_page() {
+    let fake = FakeMangrove::builder().rows(Resource::Batches, 30).start().await;
+    let client = fake.client(TokenKind::Account);
+    let n = client.list_batches().filter_project_id_eq(7).page_size(10).stream().count().await;
+    assert_eq!(n, 30);
+    for r in fake.journal().requests_to("list_batches") {
+        assert_eq!(r.query_param("filter[project_id][eq]").as_deref(), Some("7"));
+    }
+}
+
+// 503 twice, then OK: the GET is retried and the stream completes.
+#[tokio::test(start_paused = true)]
+async fn transient_503_mid_stream_is_retried() {
+    let fake = FakeMangrove::builder().rows(Resource::Batches, 50).start().await;
+    let client = fake.client(TokenKind::Account);
+    let mut stream = client.list_batches().page_size(10).stream();
+    let mut got = Vec::new();
+    for _ in 0..15 {
+        got.push(stream.next().await.unwrap().unwrap());
+    }
+    fake.inject(Fault::on("list_batches").times(2).status(503));
+    while let Some(item) = stream.next().await {
+        got.push(item.unwrap());
+    }
+    assert_eq!(got.len(), 50);
+    let journal = fake.journal();
+    assert_eq!(journal.requests_with_status(503).len(), 2);
+}
+
+// A remaining error ends the stream with that error (status kept).
+#[tokio::test(start_paused = true)]
+async fn permanent_error_ends_the_stream() {
+    let fake = FakeMangrove::builder().rows(Resource::Batches, 50).start().await;
+    let client = fake.client(TokenKind::Account);
+    fake.inject(Fault::on("list_batches").times(10).status(500).html_body());
+    let result: Result<Vec<Batch>, _> = client.list_batches().stream().try_collect().await;
+    assert_eq!(result.unwrap_err().status().map(|s| s.as_u16()), Some(500));
+}
+
+fn batch(id: usize) -> serde_json::Value {
+    serde_json::json!({"id": format!("bat_{id}"), "state": "complete"})
+}
+
+async fn mock_page(server: &MockServer, page: &str, body: serde_json::Value) {
+    Mock::given(method("GET"))
+        .and(path("/batches"))
+        .and(query_param("page", page))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn client_for(server: &MockServer) -> mangrove::Client {
+    mangrove::Client::builder().token("t").base_url(server.uri()).build().unwrap()
+}
+
+// Without `info`, the stream stops on a page shorter than the first.
+#[tokio::test]
+async fn without_info_a_short_page_is_the_last() {
+    let server = MockServer::start().await;
+    mock_page(&server, "1", serde_json::json!({"data": [batch(1), batch(2), batch(3)]})).await;
+    mock_page(&server, "2", serde_json::json!({"data": [batch(4), batch(5), batch(6)]})).await;
+    mock_page(&server, "3", serde_json::json!({"data": [batch(7)]})).await;
+    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    assert_eq!(items.len(), 7);
+}
+
+// Without `info`, an empty page ends the stream.
+#[tokio::test]
+async fn without_info_an_empty_page_is_the_end() {
+    let server = MockServer::start().await;
+    mock_page(&server, "1", serde_json::json!({"data": [batch(1), batch(2)]})).await;
+    mock_page(&server, "2", serde_json::json!({"data": []})).await;
+    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    assert_eq!(items.len(), 2);
+}
+
+// A page shorter than page_size but with next_page set is not the end: next_page rules.
+#[tokio::test]
+async fn next_page_is_followed_even_after_a_short_page() {
+    let server = MockServer::start().await;
+    let info = |cur: i64, next: Option<i64>| serde_json::json!({"current_page": cur, "next_page": next, "total_pages": 3});
+    mock_page(&server, "1", serde_json::json!({"data": [batch(1), batch(2)], "info": info(1, Some(2))})).await;
+    mock_page(&server, "2", serde_json::json!({"data": [batch(3)], "info": info(2, Some(3))})).await;
+    mock_page(&server, "3", serde_json::json!({"data": [batch(4), batch(5)], "info": info(3, None)})).await;
+    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    assert_eq!(items.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(), ["bat_1", "bat_2", "bat_3", "bat_4", "bat_5"]);
+}
+
+// A next_page that does not move forward cannot loop the stream forever.
+#[tokio::test]
+async fn non_advancing_next_page_stops() {
+    let server = MockServer::start().await;
+    mock_page(&server, "1", serde_json::json!({"data": [batch(1)], "info": {"next_page": 1}})).await;
+    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    assert_eq!(items.len(), 1);
+}
