@@ -416,4 +416,42 @@ mod tests {
             assert!(j >= Duration::from_millis(500) && j <= Duration::from_millis(1000), "{j:?}");
         }
     }
+
+    fn normalized(status: u16, body: Vec<u8>) -> (u16, Vec<u8>) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut response = http::Response::new(body);
+            *response.status_mut() = StatusCode::from_u16(status).unwrap();
+            let out = normalize_error_body(reqwest::Response::from(response)).await;
+            let status = out.status().as_u16();
+            (status, out.bytes().await.unwrap().to_vec())
+        })
+    }
+
+    #[test]
+    fn html_and_empty_error_bodies_keep_status_and_gain_a_message() {
+        let (status, body) = normalized(403, b"<html><body>Forbidden by proxy</body></html>".to_vec());
+        assert_eq!(status, 403);
+        let err: crate::types::ApiError = serde_json::from_slice(&body).unwrap();
+        assert!(err.message.contains("403 Forbidden") && err.message.contains("Forbidden by proxy"), "{}", err.message);
+        let (_, body) = normalized(401, Vec::new());
+        let err: crate::types::ApiError = serde_json::from_slice(&body).unwrap();
+        assert_eq!(err.message, "401 Unauthorized (empty body)");
+        let documented = br#"{"message":"Record not found."}"#.to_vec();
+        assert_eq!(normalized(404, documented.clone()).1, documented, "documented bodies pass through unchanged");
+        let ok = b"<html>not json</html>".to_vec();
+        assert_eq!(normalized(200, ok.clone()).1, ok, "success bodies are never touched");
+    }
+
+    proptest::proptest! {
+        // Whatever bytes an error answer carries, the result decodes as ApiError with the status
+        // unchanged (so the generated client reports an error with its status).
+        #[test]
+        fn any_error_body_normalizes(status in 400u16..600, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let (out_status, out) = normalized(status, body);
+            proptest::prop_assert_eq!(out_status, status);
+            let decoded: Result<crate::types::ApiError, _> = serde_json::from_slice(&out);
+            proptest::prop_assert!(decoded.is_ok());
+        }
+    }
 }

@@ -221,6 +221,13 @@ impl ExportSnapshot {
     }
 }
 
+impl From<types::Export> for ExportSnapshot {
+    /// Interprets a raw status answer (for example one fetched with `client.get_export()`).
+    fn from(raw: types::Export) -> Self {
+        ExportSnapshot::new(raw, 0, Duration::ZERO)
+    }
+}
+
 /// A finished export: where its file is and what it is. Download it with
 /// [`download_to`](CompletedExport::download_to) or stream it
 /// ([`bytes_stream`](CompletedExport::bytes_stream), [`records`](CompletedExport::records)).

@@ -1,0 +1,136 @@
+//! Property tests on every decoder that a server's bytes reach: list bodies in all response
+//! modes, the export status, error bodies. CI runs proptest's default budget (256 cases per
+//! property); for a deep run:
+//!
+//! ```text
+//! PROPTEST_CASES=100000 cargo test --release --test properties
+//! ```
+
+use mangrove::types::{self, Project};
+use mangrove::{ExportSnapshot, ExportStatus, ListBody};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// Arbitrary JSON values, a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,8}", inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn project(id: i64) -> Value {
+    json!({"id": id, "name": format!("P{id}"), "credit_types": ["CORC"], "images": [{"name": "a.png", "url": "http://x"}]})
+}
+
+fn status_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("pending".to_string()),
+        Just("processing".to_string()),
+        Just("completed".to_string()),
+        Just("failed".to_string()),
+        Just("expired".to_string()),
+        "[a-z_]{1,12}",
+    ]
+}
+
+/// A well-formed list body in one of the three modes, plus arbitrary extra keys.
+fn list_body() -> impl Strategy<Value = (Value, bool, bool)> {
+    (
+        0u8..3,
+        prop::collection::vec(1i64..10_000, 0..12),
+        0u64..1_000_000,
+        status_value(),
+        prop::collection::btree_map("x_[a-z]{1,6}", any_json(), 0..4),
+    )
+        .prop_map(|(mode, ids, count, status, extra)| {
+            let items: Vec<Value> = ids.iter().map(|i| project(*i)).collect();
+            let mut body = match mode {
+                0 => json!({"data": items, "info": {"items": ids.len(), "page_size": 10, "current_page": 1, "next_page": null, "sort": [], "filter": []}}),
+                1 => json!({"count": count, "samples": items, "response_mode": "summary"}),
+                _ => json!({"count": count, "samples": items, "response_mode": "summary_with_export",
+                            "export": {"id": "exp_ABC", "status": status, "status_url": "https://app.gomangrove.com/api/v1/exports/exp_ABC"}}),
+            };
+            if let Value::Object(map) = &mut body {
+                map.extend(extra);
+            }
+            (body, mode >= 1, mode == 2)
+        })
+}
+
+proptest! {
+    // Any well-formed body, in any mode, with unknown extra keys and unknown statuses, decodes to
+    // the right shape; an export that is present is always kept.
+    #[test]
+    fn list_bodies_decode_in_every_mode((body, summary, export) in list_body()) {
+        let decoded: ListBody<Project> = serde_json::from_value(body.clone()).expect("well-formed body decodes");
+        prop_assert_eq!(decoded.export.is_some(), export);
+        prop_assert_eq!(decoded.count.is_some(), summary);
+        if export {
+            let status = body["export"]["status"].as_str().unwrap();
+            let got = decoded.export.and_then(|e| e.status).expect("status kept");
+            prop_assert_eq!(got.as_str(), status);
+        }
+    }
+
+    // Arbitrary JSON never panics the list decoder; if `export` is present and decoding succeeds,
+    // it is kept.
+    #[test]
+    fn arbitrary_json_never_panics_list_decoder(extra in prop::collection::btree_map("[a-z_]{1,10}", any_json(), 0..8), export in proptest::option::of(any_json())) {
+        let mut map: Map<String, Value> = extra.into_iter().collect();
+        if let Some(e) = &export {
+            map.insert("export".into(), e.clone());
+        }
+        if let Ok(decoded) = serde_json::from_value::<ListBody<Project>>(Value::Object(map)) {
+            if export.as_ref().is_some_and(|e| !e.is_null()) {
+                prop_assert!(decoded.export.is_some(), "export dropped silently");
+            }
+        }
+    }
+
+    // Arbitrary bytes never panic any decoder a response reaches.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = serde_json::from_slice::<ListBody<Project>>(&bytes);
+        let _ = serde_json::from_slice::<types::Export>(&bytes);
+        let _ = serde_json::from_slice::<types::ApiError>(&bytes);
+        let _ = serde_json::from_slice::<types::Order>(&bytes);
+    }
+
+    // Any export status object decodes when `id` is a string; the status (given or inferred) is
+    // consistent with the fields.
+    #[test]
+    fn export_status_objects_decode(status in proptest::option::of(status_value()), url in proptest::option::of("https://s\\.example/[a-z]{1,8}"), error in proptest::option::of(".{0,20}"), size in proptest::option::of(0i64..1_000_000_000), extra in prop::collection::btree_map("x_[a-z]{1,6}", any_json(), 0..3)) {
+        let mut map: Map<String, Value> = extra.into_iter().collect();
+        map.insert("id".into(), json!("exp_1"));
+        if let Some(s) = &status { map.insert("status".into(), json!(s)); }
+        if let Some(u) = &url { map.insert("download_url".into(), json!(u)); }
+        if let Some(e) = &error { map.insert("error".into(), json!(e)); }
+        if let Some(n) = size { map.insert("file_size_bytes".into(), json!(n)); }
+        let raw: types::Export = serde_json::from_value(Value::Object(map)).expect("decodes");
+        let snapshot = ExportSnapshot::from(raw);
+        match &status {
+            Some(s) => prop_assert_eq!(snapshot.status.as_str(), s.as_str()),
+            None if url.is_some() => prop_assert_eq!(snapshot.status, ExportStatus::Completed),
+            None if error.is_some() => prop_assert_eq!(snapshot.status, ExportStatus::Failed),
+            None => prop_assert_eq!(snapshot.status, ExportStatus::Pending),
+        }
+    }
+
+    // Open enums round-trip any string exactly.
+    #[test]
+    fn export_status_round_trips(s in ".{0,24}") {
+        let status: ExportStatus = serde_json::from_value(json!(s)).unwrap();
+        prop_assert_eq!(status.as_str(), s.as_str());
+        prop_assert_eq!(serde_json::to_value(&status).unwrap(), json!(s));
+    }
+}
