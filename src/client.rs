@@ -209,10 +209,12 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let token = self
-            .token
-            .ok_or_else(|| Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}")))?;
-        let base = self.base_url.unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let token = self.token.ok_or_else(|| {
+            Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}"))
+        })?;
+        let base = self
+            .base_url
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base = base.trim_end_matches('/').to_string();
         let parsed = url::Url::parse(&base)
             .map_err(|e| Error::Config(format!("base URL {base:?} is not a URL: {e}")))?;
@@ -225,7 +227,11 @@ impl ClientBuilder {
                      token unencrypted; use https:// or call .allow_insecure_http(true)"
                 )))
             }
-            other => return Err(Error::Config(format!("base URL scheme {other:?} is not http(s)"))),
+            other => {
+                return Err(Error::Config(format!(
+                    "base URL scheme {other:?} is not http(s)"
+                )))
+            }
         }
 
         let value = match self.auth_scheme {

@@ -1,25 +1,127 @@
-//! Downloading an export's file: a separate HTTP client, streams instead of buffers.
+//! Downloading an export's file: to disk, as a byte stream, as an [`AsyncRead`](tokio::io::AsyncRead), or as records.
 //!
-//! The file lives on a storage host behind a pre-signed `download_url`. It is fetched with a
-//! second HTTP client that carries **no `Authorization` header** (pre-signed URLs reject it, and
-//! the API token must not leave the API), has a connect time-out and a read-idle (stall)
-//! time-out but **no total time-out** (a 500 MB file may take minutes), and follows redirects.
+//! ```no_run
+//! # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
+//! // The file, atomically and size-checked:
+//! let file = completed.download_to("projects.csv").await?;
+//! println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
+//!
+//! // The same with a progress bar (any `Fn(Progress)`; here indicatif-style):
+//! completed
+//!     .download()
+//!     .on_progress(|p| {
+//!         if let Some(total) = p.total {
+//!             eprint!("\r{} / {total} bytes", p.bytes);
+//!         }
+//!     })
+//!     .to_file("projects.csv")
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How the file is fetched
+//!
+//! The file lives on a storage host behind the export's pre-signed `download_url`. It is fetched
+//! with the client's **second HTTP client**, which carries **no `Authorization` header** (pre-signed
+//! URLs reject it, and the API token must not leave the API), has a connect time-out and a
+//! read-idle (stall) time-out but **no total time-out** (a 500 MB file may take minutes), and
+//! follows redirects. Its settings are the client's [`DownloadPolicy`].
+//!
+//! # Resume, refresh, restart
+//!
+//! * **Interrupted** (connection dropped or reset, body cut short, nothing received for
+//!   [`read_timeout`](DownloadPolicy::read_timeout), a `5xx`/`408`/`429` answer): the download goes
+//!   on where it stopped with `Range: bytes=N-` and `If-Range: <ETag>`, after
+//!   [`resume_backoff`](DownloadPolicy::resume_backoff) (doubling each time), at most
+//!   [`max_resumes`](DownloadPolicy::max_resumes) times per download.
+//! * **URL expired** (`403` from the storage host; a `download_url` is valid 24 hours) or file not
+//!   found (`404`): the export's status is read again for a freshly signed URL
+//!   ([`Export::status`](crate::Export::status)) and the download goes on from where it was. If
+//!   the export itself is gone (status `404`, exports are cleaned up after 7 days) the error is
+//!   [`ExportError::Expired`].
+//! * **The file changed, or the host ignored `Range`** (`200` instead of `206`): a file download
+//!   ([`download_to`](CompletedExport::download_to)) starts again from byte 0, truncating its
+//!   temporary file. A stream ([`bytes_stream`](CompletedExport::bytes_stream)) cannot take back
+//!   bytes it has handed out: it skips the bytes it already gave if the `ETag` is unchanged, and
+//!   otherwise ends with [`DownloadError::Changed`].
+//! * **Any other `4xx`** ends the download with [`DownloadError::Status`].
+//!
+//! Every way ends with the byte count checked against the export's `file_size_bytes`
+//! ([`DownloadError::SizeMismatch`]).
+//!
+//! # Memory
+//!
+//! Memory stays bounded whatever the file size: [`download_to`](CompletedExport::download_to)
+//! collects the received bytes into blocks of 1 MiB and hands them to one writer thread through a
+//! queue of 4 blocks (about 6 MiB in flight at most); streams hold one received chunk at a time.
 
+use std::fmt;
+use std::future::Future;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::error::Error;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, TryStreamExt as _};
+use reqwest::header::{
+    HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
+};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncBufRead;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
-/// How export files are downloaded.
+use crate::error::{Error, ExportError};
+use crate::export::{redact_query, CompletedExport};
+use crate::open_enum::ExportFileFormat;
+use crate::records::{self, Layout, Records};
+
+/// Bytes per write to disk (and the size of the blocks queued for the writer thread).
+const WRITE_BLOCK: usize = 1024 * 1024;
+/// Blocks queued for the writer thread before the download waits for the disk.
+const WRITE_QUEUE: usize = 4;
+/// Progress callbacks are made at most once per this many bytes (plus at start, restart and end).
+const PROGRESS_STEP: u64 = 64 * 1024;
+/// Longest wait between resumes, however often the backoff has doubled.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Bytes of an error body kept for the error message.
+const ERROR_BODY: usize = 2048;
+
+/// How export files are downloaded. Set it with
+/// [`ClientBuilder::download_policy`](crate::ClientBuilder::download_policy).
+///
+/// ```
+/// use std::time::Duration;
+/// use mangrove::{Client, DownloadPolicy};
+/// # fn main() -> Result<(), mangrove::Error> {
+/// let client = Client::builder()
+///     .token("my-token")
+///     .download_policy(
+///         DownloadPolicy::default()
+///             .read_timeout(Duration::from_secs(60)) // slow storage host
+///             .max_resumes(10),
+///     )
+///     .build()?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct DownloadPolicy {
     /// Time limit for opening a connection to the storage host (default 10 s).
     pub connect_timeout: Duration,
-    /// Longest time without receiving a byte before the download counts as stalled (default 30 s).
+    /// Longest time without receiving a byte before the download counts as stalled and is resumed
+    /// (default 30 s). There is no limit on the total time of a download.
     pub read_timeout: Duration,
-    /// How many times an interrupted download is resumed (default 5).
+    /// How many times one download is resumed after an interruption (default 5). Each resume is
+    /// one more request; when they are used up the download fails with
+    /// [`DownloadError::Interrupted`]. Fetching a fresh URL after an expiry does not count.
     pub max_resumes: u32,
-    /// Wait before a resume (default 500 ms, doubling).
+    /// Wait before the first resume (default 500 ms); it doubles for each further resume, up to
+    /// 60 s.
     pub resume_backoff: Duration,
 }
 
@@ -53,14 +155,17 @@ impl DownloadPolicy {
         self
     }
 
-    /// Sets the wait before a resume.
+    /// Sets the wait before the first resume.
     pub fn resume_backoff(mut self, d: Duration) -> Self {
         self.resume_backoff = d;
         self
     }
 
     /// The storage-side HTTP client: no auth headers, no total time-out.
-    pub(crate) fn http_client(&self, pool_idle: Option<Duration>) -> Result<reqwest::Client, Error> {
+    pub(crate) fn http_client(
+        &self,
+        pool_idle: Option<Duration>,
+    ) -> Result<reqwest::Client, Error> {
         reqwest::Client::builder()
             .user_agent(crate::client::user_agent())
             .connect_timeout(self.connect_timeout)
@@ -70,40 +175,1269 @@ impl DownloadPolicy {
             .build()
             .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
     }
+
+    /// The wait before resume number `n` (from 1).
+    fn backoff(&self, n: u32) -> Duration {
+        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.resume_backoff.saturating_mul(factor).min(MAX_BACKOFF)
+    }
 }
 
-/// Why downloading an export file failed.
+/// Why downloading an export file failed (inside [`ExportError::Download`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DownloadError {
-    /// The storage host answered an error status.
+    /// The storage host answered an error status that resuming or a fresh URL cannot fix.
     #[error("the storage host answered HTTP {status}: {message}")]
     Status {
         /// HTTP status.
-        status: reqwest::StatusCode,
-        /// The start of the body.
+        status: StatusCode,
+        /// The storage host's message (S3-style `<Message>`, or the start of the body), followed
+        /// by what to do.
         message: String,
     },
-    /// The file's size differs from `file_size_bytes`.
-    #[error("downloaded {actual} bytes but the export reported {expected}; the file was not kept")]
+    /// The file's size differs from the export's `file_size_bytes`.
+    #[error(
+        "downloaded {actual} bytes but the export reported {expected}; the file is incomplete or \
+         corrupt and was not kept: download it again"
+    )]
     SizeMismatch {
         /// Size the server reported.
         expected: u64,
-        /// Bytes received.
+        /// Bytes received (when more arrived than expected: the count when the download stopped).
         actual: u64,
     },
-    /// The connection broke and could not be resumed.
-    #[error("the download broke after {received} bytes and could not be resumed ({attempts} attempts): {source}")]
+    /// The connection broke more often than [`DownloadPolicy::max_resumes`] allows, or a stream
+    /// could not be resumed safely.
+    #[error(
+        "the download broke after {received} bytes and could not be resumed ({attempts} \
+         attempts): {source}; try again later or allow more resumes (DownloadPolicy::max_resumes)"
+    )]
     Interrupted {
         /// Bytes received in all.
         received: u64,
-        /// Attempts made.
+        /// Requests made.
         attempts: u32,
-        /// The last transport error.
+        /// The last failure (a transport error or an error status).
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// Writing the file failed.
-    #[error("writing the export file failed: {0}")]
-    Io(#[from] std::io::Error),
+    /// The file changed on the storage host (new `ETag`) while it was being streamed; the bytes
+    /// already handed out belong to the old version. File downloads restart instead.
+    #[error(
+        "the export file changed on the storage host after {received} bytes had been streamed, \
+         so the stream cannot go on; read it again from the start (download_to restarts such \
+         downloads by itself)"
+    )]
+    Changed {
+        /// Bytes handed out before the change was seen.
+        received: u64,
+    },
+    /// Neither the export's `format`, the URL's extension nor the `Content-Type` says whether
+    /// the file is CSV or JSON, so [`records`](CompletedExport::records) will not guess.
+    #[error(
+        "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
+         Content-Type: {}); if you know it, read the file with \
+         `mangrove::records::from_reader(completed.reader(), Layout::Csv)` (or `Layout::Json`)",
+        .format.as_deref().unwrap_or("none"),
+        .extension.as_deref().unwrap_or("none"),
+        .content_type.as_deref().unwrap_or("none")
+    )]
+    UnknownFormat {
+        /// The export's `format`, if the server sent one.
+        format: Option<String>,
+        /// The extension of the download URL's path, if any.
+        extension: Option<String>,
+        /// The storage host's `Content-Type`, if any.
+        content_type: Option<String>,
+    },
+    /// The storage host's answer breaks HTTP's rules for ranges (e.g. a `206` without a usable
+    /// `Content-Range`), so the bytes cannot be placed.
+    #[error("the storage host's answer cannot be used: {message}; try again later")]
+    InvalidResponse {
+        /// What was wrong.
+        message: String,
+    },
+    /// Creating, writing or renaming the file failed.
+    #[error(
+        "writing the export file {} failed: {source}; check that the directory exists and is \
+         writable and that the disk has room",
+        .path.display()
+    )]
+    Io {
+        /// The file asked for.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// How far a download has got, passed to [`Download::on_progress`] callbacks.
+///
+/// `bytes` can go back to 0 when a file download has to start over (the file changed on the
+/// storage host); a progress bar should simply follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes received so far.
+    pub bytes: u64,
+    /// The file's size: the export's `file_size_bytes`, else what the storage host declared.
+    pub total: Option<u64>,
+    /// Resumes after interruptions so far.
+    pub resumes: u32,
+}
+
+impl Progress {
+    /// `bytes / total` between 0 and 1, if the total is known (an empty file is 1).
+    pub fn fraction(&self) -> Option<f64> {
+        self.total.map(|total| {
+            if total == 0 {
+                1.0
+            } else {
+                (self.bytes as f64 / total as f64).min(1.0)
+            }
+        })
+    }
+}
+
+/// A finished [`download_to`](CompletedExport::download_to): where the file is and how it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// The file's path, as passed to `download_to`.
+    pub path: PathBuf,
+    /// The file's size in bytes (checked against the export's `file_size_bytes`).
+    pub bytes: u64,
+    /// Resumes after interruptions.
+    pub resumes: u32,
+    /// Fresh download URLs fetched because the storage host refused the URL (expired).
+    pub url_refreshes: u32,
+    /// Times the download started again from byte 0 (the file changed on the storage host, or it
+    /// ignored `Range`).
+    pub restarts: u32,
+    /// Time from the first request until the file was in place.
+    pub elapsed: Duration,
+}
+
+type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync + 'static>;
+
+/// A download being set up: add a progress callback, then pick where the bytes go. Made by
+/// [`CompletedExport::download`]. Nothing is fetched until [`to_file`](Self::to_file),
+/// [`records`](Self::records) is awaited or the stream or reader is first polled.
+///
+/// ```no_run
+/// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
+/// // With indicatif:  let bar = indicatif::ProgressBar::no_length();
+/// completed
+///     .download()
+///     .on_progress(move |p| {
+///         // bar.set_length(p.total.unwrap_or(0)); bar.set_position(p.bytes);
+///         let _ = p.fraction();
+///     })
+///     .to_file("export.csv")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a download does nothing until `to_file`, `into_stream`, `into_reader` or `records` is used"]
+#[derive(Clone)]
+pub struct Download {
+    export: CompletedExport,
+    progress: Option<ProgressFn>,
+}
+
+impl fmt::Debug for Download {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Download")
+            .field("export", &self.export)
+            .field("on_progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl Download {
+    /// Calls `f` as bytes arrive: once when the first answer arrives (`bytes` 0 and the total),
+    /// at most once per 64 KiB after that, after a resume or restart, and once at the end with
+    /// `bytes == total`. Keep it quick: it runs on the task that downloads.
+    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Downloads the file to `path`; see [`CompletedExport::download_to`].
+    pub fn to_file(
+        self,
+        path: impl AsRef<Path>,
+    ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
+        let path = path.as_ref().to_path_buf();
+        let transfer = Transfer::new(self.export, self.progress, Mode::File);
+        to_file(transfer, path)
+    }
+
+    /// The file as a stream of byte chunks; see [`CompletedExport::bytes_stream`].
+    pub fn into_stream(self) -> DownloadStream {
+        DownloadStream::new(Transfer::new(self.export, self.progress, Mode::Stream))
+    }
+
+    /// The file as an [`AsyncBufRead`]; see [`CompletedExport::reader`].
+    pub fn into_reader(self) -> impl AsyncBufRead + Send + Unpin + 'static {
+        reader(self.into_stream())
+    }
+
+    /// The file's records; see [`CompletedExport::records`].
+    pub fn records<T>(
+        self,
+    ) -> impl Future<Output = Result<Records<T>, ExportError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let transfer = Transfer::new(self.export, self.progress, Mode::Stream);
+        async move {
+            let mut transfer = transfer;
+            transfer.prime().await?;
+            let layout = transfer.layout()?;
+            Ok(records::from_reader(
+                reader(DownloadStream::new(transfer)),
+                layout,
+            ))
+        }
+    }
+}
+
+impl CompletedExport {
+    /// Sets up a download with options (a progress callback); see [`Download`].
+    pub fn download(&self) -> Download {
+        Download {
+            export: self.clone(),
+            progress: None,
+        }
+    }
+
+    /// Downloads the file to `path` and returns its size and how the download went.
+    ///
+    /// The bytes go to a temporary file in the same directory (`.<name>.<random>.part`), which is
+    /// renamed to `path` only once every byte has arrived and the size matches the export's
+    /// `file_size_bytes`: there is never a partial file under `path`. An existing file at `path`
+    /// is replaced. On any error, and when the returned future is dropped, the temporary file is
+    /// removed. Interruptions are resumed, an expired URL is refreshed, a changed file is
+    /// fetched again from the start (see the [module docs](crate::download)).
+    ///
+    /// ```no_run
+    /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+    /// use mangrove::{download::DownloadError, ExportError};
+    /// let (_summary, export) = client.list_projects().summary_with_export().send().await?;
+    /// let completed = export.await?;
+    /// match completed.download_to("projects.csv").await {
+    ///     Ok(file) => println!("{} bytes, {} resumes", file.bytes, file.resumes),
+    ///     Err(ExportError::Expired { .. }) => eprintln!("the export was cleaned up; start a new one"),
+    ///     Err(ExportError::Download(DownloadError::SizeMismatch { .. })) => eprintln!("try again"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn download_to(
+        &self,
+        path: impl AsRef<Path>,
+    ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
+        self.download().to_file(path)
+    }
+
+    /// The file as a stream of byte chunks (`Result<Bytes, ExportError>`), for uploading it
+    /// elsewhere or parsing it yourself. Interruptions are resumed and an expired URL is
+    /// refreshed transparently; the stream ends with an error if the total differs from
+    /// `file_size_bytes`. Nothing is fetched until it is first polled.
+    ///
+    /// ```no_run
+    /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
+    /// use futures::TryStreamExt;
+    /// let mut stream = completed.bytes_stream();
+    /// let mut lines = 0;
+    /// while let Some(chunk) = stream.try_next().await? {
+    ///     lines += chunk.iter().filter(|&&b| b == b'\n').count();
+    /// }
+    /// println!("{lines} lines");
+    /// # Ok(()) }
+    /// ```
+    pub fn bytes_stream(&self) -> DownloadStream {
+        self.download().into_stream()
+    }
+
+    /// The file as an [`AsyncBufRead`] (and [`AsyncRead`](tokio::io::AsyncRead)), e.g. for
+    /// [`tokio::io::copy`] or a decompressor, over [`bytes_stream`](Self::bytes_stream).
+    ///
+    /// A failure surfaces as an [`io::Error`] whose inner error is the [`ExportError`]:
+    /// `e.get_ref().and_then(|e| e.downcast_ref::<ExportError>())`.
+    ///
+    /// ```no_run
+    /// # async fn run(completed: mangrove::CompletedExport) -> std::io::Result<()> {
+    /// use tokio::io::AsyncBufReadExt;
+    /// let mut lines = completed.reader().lines();
+    /// while let Some(line) = lines.next_line().await? {
+    ///     println!("{line}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn reader(&self) -> impl AsyncBufRead + Send + Unpin + 'static {
+        self.download().into_reader()
+    }
+
+    /// The file's records, decoded into `T` as the bytes arrive (memory stays flat however large
+    /// the file); see [`records`](crate::records) for the CSV and JSON conventions and the
+    /// per-record errors.
+    ///
+    /// The layout comes from the export's `format`; if the server did not say, from the download
+    /// URL's extension (`.csv`, `.json`), then from the storage host's `Content-Type`. If none of
+    /// them tells, the error is [`DownloadError::UnknownFormat`] (no guessing). The first request
+    /// is made before this returns, so an expired export or a refused URL is an error here; later
+    /// download failures end the stream with a [`RecordError::Io`](crate::records::RecordError::Io)
+    /// whose inner error is the [`ExportError`].
+    ///
+    /// ```no_run
+    /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), Box<dyn std::error::Error>> {
+    /// use futures::TryStreamExt;
+    /// use mangrove::types::Project;
+    /// let mut projects = completed.records::<Project>().await?;
+    /// while let Some(project) = projects.try_next().await? {
+    ///     println!("{:?}", project.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn records<T>(
+        &self,
+    ) -> impl Future<Output = Result<Records<T>, ExportError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.download().records()
+    }
+}
+
+/// The bytes of an export file as a [`Stream`] of `Result<Bytes, ExportError>`, made by
+/// [`CompletedExport::bytes_stream`] or [`Download::into_stream`]. Resumes by itself; ends after
+/// the first error.
+#[must_use = "streams do nothing unless polled"]
+pub struct DownloadStream {
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes, ExportError>> + Send + 'static>>,
+}
+
+impl fmt::Debug for DownloadStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DownloadStream").finish_non_exhaustive()
+    }
+}
+
+impl DownloadStream {
+    fn new(transfer: Transfer) -> Self {
+        let inner = futures::stream::unfold(Some(transfer), |state| async move {
+            let mut transfer = state?;
+            match transfer.next().await {
+                Ok(Some(Event::Data(chunk))) => Some((Ok(chunk), Some(transfer))),
+                // A stream transfer never restarts; should it, the bytes handed out are void.
+                Ok(Some(Event::Restart)) => {
+                    let received = transfer.handed_out;
+                    Some((Err(DownloadError::Changed { received }.into()), None))
+                }
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        DownloadStream {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl Stream for DownloadStream {
+    type Item = Result<Bytes, ExportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+fn reader(stream: DownloadStream) -> impl AsyncBufRead + Send + Unpin + 'static {
+    tokio_util::io::StreamReader::new(stream.map_err(io::Error::other))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transfer: one logical download over as many HTTP requests as it takes.
+
+/// Whether the consumer can take back bytes (a file can be truncated, a stream cannot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    File,
+    Stream,
+}
+
+/// What a transfer yields.
+enum Event {
+    /// The next bytes of the file.
+    Data(Bytes),
+    /// Everything handed out so far is void: the file starts again at byte 0.
+    Restart,
+}
+
+struct Transfer {
+    export: CompletedExport,
+    http: reqwest::Client,
+    policy: DownloadPolicy,
+    mode: Mode,
+    progress: Option<ProgressFn>,
+    /// The current pre-signed URL (refreshed when it expires).
+    url: String,
+    /// The body being read.
+    response: Option<reqwest::Response>,
+    /// The strong ETag of the object being read, for `If-Range`.
+    etag: Option<String>,
+    /// The storage host's `Content-Type`.
+    content_type: Option<String>,
+    /// The object's size as the storage host declared it.
+    total: Option<u64>,
+    /// Bytes of the file handed to the consumer (the position of the next byte).
+    handed_out: u64,
+    /// Leading bytes of the current body that were handed out already.
+    skip: u64,
+    /// The next request asks for the whole file, not a range.
+    from_start: bool,
+    resumes: u32,
+    url_refreshes: u32,
+    restarts: u32,
+    /// A fresh URL was fetched and has not delivered a byte yet.
+    refreshed: bool,
+    /// `handed_out` at the last progress callback.
+    reported: Option<u64>,
+    finished: bool,
+    started: Option<Instant>,
+}
+
+impl Transfer {
+    fn new(export: CompletedExport, progress: Option<ProgressFn>, mode: Mode) -> Self {
+        let state = export.client.state();
+        Transfer {
+            http: state.download.clone(),
+            policy: state.download_policy.clone(),
+            url: export.download_url.clone(),
+            export,
+            mode,
+            progress,
+            response: None,
+            etag: None,
+            content_type: None,
+            total: None,
+            handed_out: 0,
+            skip: 0,
+            from_start: false,
+            resumes: 0,
+            url_refreshes: 0,
+            restarts: 0,
+            refreshed: false,
+            reported: None,
+            finished: false,
+            started: None,
+        }
+    }
+
+    fn expected(&self) -> Option<u64> {
+        self.export.file_size_bytes
+    }
+
+    /// Makes requests until a body is open (or the file turns out complete).
+    async fn prime(&mut self) -> Result<(), ExportError> {
+        // Nothing has been handed out yet, so `open` cannot ask for a restart here.
+        while self.response.is_none() && !self.finished {
+            self.open().await?;
+        }
+        Ok(())
+    }
+
+    /// The next bytes, a restart, or `None` at the end of a complete file.
+    async fn next(&mut self) -> Result<Option<Event>, ExportError> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            let Some(response) = self.response.as_mut() else {
+                if let Some(event) = self.open().await? {
+                    return Ok(Some(event));
+                }
+                continue;
+            };
+            match response.chunk().await {
+                Ok(Some(mut chunk)) => {
+                    if self.skip > 0 {
+                        let skip = usize::try_from(self.skip)
+                            .unwrap_or(usize::MAX)
+                            .min(chunk.len());
+                        let _ = chunk.split_to(skip);
+                        self.skip -= skip as u64;
+                    }
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    self.handed_out += chunk.len() as u64;
+                    self.refreshed = false;
+                    if let Some(expected) = self.expected() {
+                        if self.handed_out > expected {
+                            self.finished = true;
+                            self.response = None;
+                            return Err(DownloadError::SizeMismatch {
+                                expected,
+                                actual: self.handed_out,
+                            }
+                            .into());
+                        }
+                    }
+                    self.report(false);
+                    return Ok(Some(Event::Data(chunk)));
+                }
+                Ok(None) => {
+                    self.response = None;
+                    match self.total {
+                        Some(total) if self.handed_out < total => {
+                            let received = self.handed_out;
+                            self.interrupted(
+                                format!("the body ended after {received} of {total} bytes").into(),
+                            )
+                            .await?;
+                        }
+                        _ => {
+                            self.complete()?;
+                            return Ok(None);
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.response = None;
+                    tracing::debug!(
+                        export_id = %self.export.id,
+                        received = self.handed_out,
+                        timeout = e.is_timeout(),
+                        "download interrupted: {e}"
+                    );
+                    self.interrupted(Box::new(e)).await?;
+                }
+            }
+        }
+    }
+
+    /// The end of the file: checks the size and reports the last progress.
+    fn complete(&mut self) -> Result<(), DownloadError> {
+        self.finished = true;
+        self.response = None;
+        if let Some(expected) = self.expected() {
+            if self.handed_out != expected {
+                return Err(DownloadError::SizeMismatch {
+                    expected,
+                    actual: self.handed_out,
+                });
+            }
+        }
+        self.report(true);
+        Ok(())
+    }
+
+    /// One request. `Ok(None)`: a body is open, or the caller should try again (after a resume
+    /// or refresh); `Ok(Some(Restart))`: a body from byte 0 is open and what was handed out is
+    /// void.
+    async fn open(&mut self) -> Result<Option<Event>, ExportError> {
+        self.started.get_or_insert_with(Instant::now);
+        let mut request = self.http.get(&self.url);
+        if self.handed_out > 0 && !self.from_start {
+            match &self.etag {
+                Some(etag) => {
+                    request = request
+                        .header(RANGE, format!("bytes={}-", self.handed_out))
+                        .header(IF_RANGE, etag.as_str());
+                }
+                // Without a validator a range could splice two versions of the file.
+                None if self.mode == Mode::File => {}
+                None => {
+                    return Err(DownloadError::Interrupted {
+                        received: self.handed_out,
+                        attempts: self.resumes + 1,
+                        source: "the storage host sent no ETag, so the stream cannot be resumed \
+                                 safely (download_to can: it starts the file again)"
+                            .into(),
+                    }
+                    .into())
+                }
+            }
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::debug!(export_id = %self.export.id, "download request failed: {e}");
+                self.interrupted(Box::new(e)).await?;
+                return Ok(None);
+            }
+        };
+        match response.status() {
+            StatusCode::OK => Ok(self.accept_whole(response)?),
+            StatusCode::PARTIAL_CONTENT => self.accept_range(response).await,
+            StatusCode::RANGE_NOT_SATISFIABLE => self.range_not_satisfiable(response).await,
+            status @ (StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => {
+                let error = status_error(response).await;
+                self.refresh(status, error).await?;
+                Ok(None)
+            }
+            status
+                if status.is_server_error()
+                    || status == StatusCode::REQUEST_TIMEOUT
+                    || status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                let error = status_error(response).await;
+                self.interrupted(Box::new(error)).await?;
+                Ok(None)
+            }
+            _ => Err(status_error(response).await.into()),
+        }
+    }
+
+    /// A `200`: the whole file from byte 0.
+    fn accept_whole(
+        &mut self,
+        response: reqwest::Response,
+    ) -> Result<Option<Event>, DownloadError> {
+        let headers = response.headers();
+        let etag = strong_etag(headers);
+        let length = header_u64(headers, CONTENT_LENGTH);
+        let content_type = header_str(headers, CONTENT_TYPE);
+        let restart = if self.handed_out == 0 {
+            false
+        } else {
+            match self.mode {
+                Mode::File => true,
+                // The host ignored `Range` but the file is the same: skip what was handed out.
+                Mode::Stream if etag.is_some() && etag == self.etag => {
+                    self.skip = self.handed_out;
+                    false
+                }
+                Mode::Stream => {
+                    self.finished = true;
+                    return Err(DownloadError::Changed {
+                        received: self.handed_out,
+                    });
+                }
+            }
+        };
+        if restart {
+            tracing::info!(
+                export_id = %self.export.id,
+                received = self.handed_out,
+                "the storage host sent the whole file instead of the rest (the file changed or \
+                 Range was ignored); starting again from byte 0"
+            );
+            self.handed_out = 0;
+            self.skip = 0;
+            self.restarts += 1;
+        }
+        self.from_start = false;
+        self.etag = etag;
+        self.total = length;
+        self.content_type = content_type;
+        self.response = Some(response);
+        self.report(true);
+        Ok(restart.then_some(Event::Restart))
+    }
+
+    /// A `206`: the rest of the file from where the `Content-Range` says.
+    async fn accept_range(
+        &mut self,
+        response: reqwest::Response,
+    ) -> Result<Option<Event>, ExportError> {
+        let headers = response.headers();
+        let range = header_str(headers, CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
+        let Some(ContentRange::Bytes { first, size, .. }) = range else {
+            let value = header_str(headers, CONTENT_RANGE);
+            return Err(DownloadError::InvalidResponse {
+                message: format!(
+                    "a 206 answer without a usable Content-Range (got {})",
+                    value.as_deref().unwrap_or("none")
+                ),
+            }
+            .into());
+        };
+        let etag = strong_etag(headers);
+        if etag.is_some() && self.etag.is_some() && etag != self.etag {
+            // `If-Range` should have prevented this: the host does not honour it.
+            drop(response);
+            return match self.mode {
+                Mode::File => {
+                    self.from_start = true;
+                    self.interrupted("the file changed on the storage host".into())
+                        .await?;
+                    Ok(None)
+                }
+                Mode::Stream => {
+                    self.finished = true;
+                    Err(DownloadError::Changed {
+                        received: self.handed_out,
+                    }
+                    .into())
+                }
+            };
+        }
+        if first > self.handed_out {
+            return Err(DownloadError::InvalidResponse {
+                message: format!(
+                    "asked for bytes from {} but the answer starts at byte {first}",
+                    self.handed_out
+                ),
+            }
+            .into());
+        }
+        self.skip = self.handed_out - first;
+        if size.is_some() {
+            self.total = size;
+        }
+        if self.etag.is_none() {
+            self.etag = etag;
+        }
+        if let Some(content_type) = header_str(headers, CONTENT_TYPE) {
+            self.content_type = Some(content_type);
+        }
+        self.response = Some(response);
+        self.report(true);
+        Ok(None)
+    }
+
+    /// A `416`: either everything has been received already, or the file is not what it was.
+    async fn range_not_satisfiable(
+        &mut self,
+        response: reqwest::Response,
+    ) -> Result<Option<Event>, ExportError> {
+        let range =
+            header_str(response.headers(), CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
+        drop(response);
+        if let Some(ContentRange::Unsatisfied { size }) = range {
+            if size == self.handed_out {
+                // The previous body declared more than the file holds; the file is complete.
+                self.total = Some(size);
+                self.complete()?;
+                return Ok(None);
+            }
+        }
+        match self.mode {
+            Mode::File => {
+                self.from_start = true;
+                self.interrupted("the storage host cannot serve the rest of the file (416)".into())
+                    .await?;
+                Ok(None)
+            }
+            Mode::Stream => {
+                self.finished = true;
+                Err(DownloadError::Changed {
+                    received: self.handed_out,
+                }
+                .into())
+            }
+        }
+    }
+
+    /// The storage host refused the URL (`403`, usually expired) or lost the file (`404`): read
+    /// the export's status for a fresh URL. A fresh URL refused again is final.
+    async fn refresh(
+        &mut self,
+        status: StatusCode,
+        error: DownloadError,
+    ) -> Result<(), ExportError> {
+        if self.refreshed {
+            self.finished = true;
+            return Err(match error {
+                DownloadError::Status { status, message } => DownloadError::Status {
+                    status,
+                    message: format!(
+                        "{message} (a freshly signed download URL was refused too; if this \
+                         persists start a new export)"
+                    ),
+                },
+                other => other,
+            }
+            .into());
+        }
+        tracing::info!(
+            export_id = %self.export.id,
+            %status,
+            url = %redact_query(&self.url),
+            "the storage host refused the download URL; fetching a fresh one from the export's status"
+        );
+        let snapshot = self
+            .export
+            .export()
+            .status()
+            .await
+            .inspect_err(|_| self.finished = true)?;
+        let url = snapshot
+            .raw
+            .download_url
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                self.finished = true;
+                ExportError::InvalidResponse {
+                    id: self.export.id.clone(),
+                    message: format!(
+                    "the download URL was refused (HTTP {status}) and the export's status ({}) \
+                     carries no new download_url",
+                    snapshot.status
+                ),
+                }
+            })?;
+        self.url = url;
+        self.refreshed = true;
+        self.url_refreshes += 1;
+        Ok(())
+    }
+
+    /// An interruption: wait and let the caller resume, or give up.
+    async fn interrupted(
+        &mut self,
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    ) -> Result<(), ExportError> {
+        if self.resumes >= self.policy.max_resumes {
+            self.finished = true;
+            return Err(DownloadError::Interrupted {
+                received: self.handed_out,
+                attempts: self.resumes + 1,
+                source,
+            }
+            .into());
+        }
+        self.resumes += 1;
+        let wait = self.policy.backoff(self.resumes);
+        tracing::info!(
+            export_id = %self.export.id,
+            received = self.handed_out,
+            resume = self.resumes,
+            ?wait,
+            "download interrupted ({source}); resuming"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    fn report(&mut self, force: bool) {
+        let Some(callback) = &self.progress else {
+            return;
+        };
+        let due = match self.reported {
+            None => true,
+            Some(last) => {
+                force || self.handed_out < last || self.handed_out - last >= PROGRESS_STEP
+            }
+        };
+        if due {
+            self.reported = Some(self.handed_out);
+            callback(Progress {
+                bytes: self.handed_out,
+                total: self.expected().or(self.total),
+                resumes: self.resumes,
+            });
+        }
+    }
+
+    /// The records layout: the export's format, else the URL's extension, else `Content-Type`.
+    fn layout(&self) -> Result<Layout, DownloadError> {
+        let format = self.export.format.as_ref();
+        match format {
+            Some(ExportFileFormat::Csv) => return Ok(Layout::Csv),
+            Some(ExportFileFormat::Json) => return Ok(Layout::Json),
+            _ => {}
+        }
+        let extension = url_extension(&self.export.download_url);
+        match extension.as_deref() {
+            Some("csv") => return Ok(Layout::Csv),
+            Some("json") => return Ok(Layout::Json),
+            _ => {}
+        }
+        let content_type = self.content_type.clone();
+        if let Some(layout) = content_type.as_deref().and_then(layout_of_content_type) {
+            return Ok(layout);
+        }
+        Err(DownloadError::UnknownFormat {
+            format: format.map(|f| f.as_str().to_owned()),
+            extension,
+            content_type,
+        })
+    }
+}
+
+/// The lower-case extension of a URL's last path segment.
+fn url_extension(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let name = url.path_segments()?.next_back()?;
+    let (_, extension) = name.rsplit_once('.')?;
+    (!extension.is_empty()).then(|| extension.to_ascii_lowercase())
+}
+
+fn layout_of_content_type(value: &str) -> Option<Layout> {
+    let essence = value.split(';').next()?.trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "text/csv" | "application/csv" | "text/comma-separated-values" => Some(Layout::Csv),
+        "application/json" | "text/json" => Some(Layout::Json),
+        other if other.ends_with("+json") => Some(Layout::Json),
+        _ => None,
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)?
+        .to_str()
+        .ok()
+        .map(|v| v.trim().to_owned())
+}
+
+fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<u64> {
+    header_str(headers, name)?.parse().ok()
+}
+
+/// The `ETag` if it is strong (`If-Range` needs a strong validator).
+fn strong_etag(headers: &HeaderMap) -> Option<String> {
+    header_str(headers, ETAG).filter(|etag| etag.starts_with('"') && etag.len() >= 2)
+}
+
+/// A `Content-Range` header.
+#[derive(Debug, PartialEq, Eq)]
+enum ContentRange {
+    /// `bytes first-last/size` (`size` may be `*`).
+    Bytes {
+        first: u64,
+        last: u64,
+        size: Option<u64>,
+    },
+    /// `bytes */size` (on a 416).
+    Unsatisfied { size: u64 },
+}
+
+impl ContentRange {
+    fn parse(value: &str) -> Option<ContentRange> {
+        let rest = value.trim().strip_prefix("bytes")?.trim_start();
+        let (range, size) = rest.split_once('/')?;
+        let size = size.trim();
+        if range.trim() == "*" {
+            return Some(ContentRange::Unsatisfied {
+                size: size.parse().ok()?,
+            });
+        }
+        let (first, last) = range.split_once('-')?;
+        let first: u64 = first.trim().parse().ok()?;
+        let last: u64 = last.trim().parse().ok()?;
+        let size = if size == "*" {
+            None
+        } else {
+            Some(size.parse().ok()?)
+        };
+        if last < first || size.is_some_and(|s| last >= s) {
+            return None;
+        }
+        Some(ContentRange::Bytes { first, last, size })
+    }
+}
+
+/// A [`DownloadError::Status`] from an error answer, with the storage host's message and a hint.
+async fn status_error(response: reqwest::Response) -> DownloadError {
+    let status = response.status();
+    let mut body = Vec::new();
+    let mut response = response;
+    // Only the start of the body: it is for a message, not for parsing.
+    while body.len() < ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(ERROR_BODY);
+    let text = String::from_utf8_lossy(&body);
+    let said = match (xml_element(&text, "Code"), xml_element(&text, "Message")) {
+        (Some(code), Some(message)) => format!("{message} ({code})"),
+        (None, Some(message)) => message.to_owned(),
+        _ => {
+            let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut flat: String = flat.chars().take(200).collect();
+            if flat.is_empty() {
+                flat = status.canonical_reason().unwrap_or("no message").to_owned();
+            }
+            flat
+        }
+    };
+    let hint = match status.as_u16() {
+        400 => "; the storage host rejected the request: check for a proxy that adds headers",
+        403 => "; the download URL was refused (pre-signed URLs expire after 24 hours)",
+        404 => "; the file is no longer on the storage host: start a new export",
+        408 | 429 | 500..=599 => "; the storage host kept failing: try again later",
+        _ => "",
+    };
+    DownloadError::Status {
+        status,
+        message: format!("{said}{hint}"),
+    }
+}
+
+/// The text of the first `<name>…</name>` element, if any.
+fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    Some(text[start..end].trim())
+}
+
+// ---------------------------------------------------------------------------------------------
+// download_to: a temporary file, one writer thread, an atomic rename.
+
+/// What the download task sends the writer thread.
+enum Block {
+    Bytes(Bytes),
+    /// Truncate the file and write from byte 0 again.
+    Restart,
+}
+
+async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
+    let io_error = |path: &Path, source: io::Error| DownloadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // Typed answers (expired export, refused URL) come before anything touches the disk.
+    transfer.prime().await?;
+
+    let target = path.clone();
+    let (file, temp) = tokio::task::spawn_blocking(move || create_temp(&target))
+        .await
+        .map_err(|e| io_error(&path, io::Error::other(e)))?
+        .map_err(|e| io_error(&path, e))?;
+    // From here on `temp` removes the temporary file when dropped: on errors and when this future
+    // is dropped, even while the writer thread still holds the file open.
+    let (blocks, queue) = mpsc::channel::<Block>(WRITE_QUEUE);
+    // A plain thread, not `spawn_blocking`: a blocking task that lives as long as the transfer
+    // would stop tokio's paused test clock from auto-advancing, so stall timeouts could never
+    // fire in users' tests. The thread ends when `blocks` is dropped.
+    let (done, writer) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("mangrove-download-writer".into())
+        .spawn(move || {
+            let _ = done.send(write_blocks(file, queue));
+        })
+        .map_err(|e| io_error(&path, e))?;
+
+    let fetched = fetch_blocks(&mut transfer, &blocks).await;
+    drop(blocks);
+    let written = writer
+        .await
+        .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+    match (fetched, written) {
+        (Ok(()), Ok(bytes)) if bytes == transfer.handed_out => {}
+        (Ok(()), Ok(bytes)) => {
+            return Err(io_error(
+                &path,
+                io::Error::other(format!(
+                    "{bytes} bytes were written but {} were received",
+                    transfer.handed_out
+                )),
+            )
+            .into())
+        }
+        // The writer stopped first (disk full, …): its error is the cause.
+        (Err(Fetch::WriterGone) | Ok(()), Err(e)) => return Err(io_error(&path, e).into()),
+        (Err(Fetch::WriterGone), Ok(_)) => {
+            return Err(io_error(&path, io::Error::other("the writer thread stopped")).into())
+        }
+        (Err(Fetch::Failed(e)), _) => return Err(e),
+    }
+
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || temp.persist(&target))
+        .await
+        .map_err(|e| io_error(&path, io::Error::other(e)))?
+        .map_err(|e| io_error(&path, e.error))?;
+    Ok(Downloaded {
+        path,
+        bytes: transfer.handed_out,
+        resumes: transfer.resumes,
+        url_refreshes: transfer.url_refreshes,
+        restarts: transfer.restarts,
+        elapsed: transfer.started.map(|s| s.elapsed()).unwrap_or_default(),
+    })
+}
+
+enum Fetch {
+    Failed(ExportError),
+    WriterGone,
+}
+
+/// Reads the transfer and queues blocks of [`WRITE_BLOCK`] bytes for the writer thread.
+async fn fetch_blocks(transfer: &mut Transfer, blocks: &mpsc::Sender<Block>) -> Result<(), Fetch> {
+    let mut pending = BytesMut::new();
+    loop {
+        match transfer.next().await.map_err(Fetch::Failed)? {
+            Some(Event::Data(chunk)) => {
+                if pending.is_empty() && chunk.len() >= WRITE_BLOCK {
+                    blocks
+                        .send(Block::Bytes(chunk))
+                        .await
+                        .map_err(|_| Fetch::WriterGone)?;
+                    continue;
+                }
+                if pending.capacity() == 0 {
+                    pending.reserve(WRITE_BLOCK);
+                }
+                pending.extend_from_slice(&chunk);
+                if pending.len() >= WRITE_BLOCK {
+                    let block = pending.split().freeze();
+                    blocks
+                        .send(Block::Bytes(block))
+                        .await
+                        .map_err(|_| Fetch::WriterGone)?;
+                }
+            }
+            Some(Event::Restart) => {
+                pending.clear();
+                blocks
+                    .send(Block::Restart)
+                    .await
+                    .map_err(|_| Fetch::WriterGone)?;
+            }
+            None => break,
+        }
+    }
+    if !pending.is_empty() {
+        let block = pending.split().freeze();
+        blocks
+            .send(Block::Bytes(block))
+            .await
+            .map_err(|_| Fetch::WriterGone)?;
+    }
+    Ok(())
+}
+
+/// The writer thread: writes blocks in order until the queue closes; returns the file's length.
+fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<u64> {
+    use std::io::Seek as _;
+    let mut file = file;
+    let mut written: u64 = 0;
+    while let Some(block) = queue.blocking_recv() {
+        match block {
+            Block::Bytes(bytes) => {
+                file.write_all(&bytes)?;
+                written += bytes.len() as u64;
+            }
+            Block::Restart => {
+                file.set_len(0)?;
+                file.rewind()?;
+                written = 0;
+            }
+        }
+    }
+    file.flush()?;
+    Ok(written)
+}
+
+/// A temporary file next to `path`: `.<name>.<random>.part`, with the permissions a new file
+/// normally gets (not the 0600 of temporary files).
+fn create_temp(path: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    Ok(builder.tempfile_in(dir)?.into_parts())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range() {
+        assert_eq!(
+            ContentRange::parse("bytes 10-19/20"),
+            Some(ContentRange::Bytes {
+                first: 10,
+                last: 19,
+                size: Some(20)
+            })
+        );
+        assert_eq!(
+            ContentRange::parse("bytes 0-0/*"),
+            Some(ContentRange::Bytes {
+                first: 0,
+                last: 0,
+                size: None
+            })
+        );
+        assert_eq!(
+            ContentRange::parse("bytes */20"),
+            Some(ContentRange::Unsatisfied { size: 20 })
+        );
+        for bad in [
+            "bytes 5-4/20",
+            "bytes 0-20/20",
+            "items 0-1/2",
+            "bytes 0-1",
+            "bytes a-b/c",
+            "",
+        ] {
+            assert_eq!(ContentRange::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn extensions_and_content_types() {
+        assert_eq!(
+            url_extension("https://s3.example/x/exp_1.CSV?sig=a.json").as_deref(),
+            Some("csv")
+        );
+        assert_eq!(url_extension("https://s3.example/x/exp_1?sig=a.json"), None);
+        assert_eq!(url_extension("https://s3.example/x/exp.1/"), None);
+        assert_eq!(
+            layout_of_content_type("text/csv; charset=utf-8"),
+            Some(Layout::Csv)
+        );
+        assert_eq!(
+            layout_of_content_type("application/vnd.api+json"),
+            Some(Layout::Json)
+        );
+        assert_eq!(layout_of_content_type("application/octet-stream"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let policy = DownloadPolicy::default().resume_backoff(Duration::from_millis(100));
+        assert_eq!(policy.backoff(1), Duration::from_millis(100));
+        assert_eq!(policy.backoff(3), Duration::from_millis(400));
+        assert_eq!(policy.backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn s3_messages() {
+        let xml = "<?xml version=\"1.0\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+        assert_eq!(xml_element(xml, "Message"), Some("Request has expired"));
+        assert_eq!(xml_element(xml, "Code"), Some("AccessDenied"));
+        assert_eq!(xml_element("<html>", "Code"), None);
+    }
+
+    #[test]
+    fn temp_file_is_hidden_next_to_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_file, temp) = create_temp(&dir.path().join("out.csv")).unwrap();
+        let name = temp.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".out.csv.") && name.ends_with(".part"),
+            "{name}"
+        );
+        assert_eq!(temp.parent(), Some(dir.path()));
+        drop(temp);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }

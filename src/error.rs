@@ -21,12 +21,19 @@ pub enum Error {
     /// The client could not be built (missing token, bad base URL, …).
     #[error("invalid client configuration: {0}")]
     Config(String),
-    /// An API call failed; the generated client's error is kept as the source.
+    /// An API call failed; the generated client's error is kept as the source (boxed, so
+    /// that `Result<_, Error>` stays small).
     #[error("{}", describe(.0))]
-    Api(#[from] GeneratedError),
+    Api(#[source] Box<GeneratedError>),
     /// The server answered 2xx with a body that is not what the API documents.
     #[error("unexpected response from Mangrove: {0}")]
     Unexpected(String),
+}
+
+impl From<GeneratedError> for Error {
+    fn from(e: GeneratedError) -> Self {
+        Error::Api(Box::new(e))
+    }
 }
 
 impl Error {
@@ -41,7 +48,10 @@ impl Error {
     /// The server's `message`, if it sent one.
     pub fn message(&self) -> Option<&str> {
         match self {
-            Error::Api(progenitor_client::Error::ErrorResponse(rv)) => Some(rv.message.as_str()),
+            Error::Api(e) => match e.as_ref() {
+                progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -69,7 +79,9 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
             format!("Mangrove answered with a body this SDK cannot decode: {err}")
         }
         E::ResponseBodyError(err) => format!("reading the response body failed: {err}"),
-        E::UnexpectedResponse(resp) => format!("unexpected HTTP status {} from Mangrove", resp.status()),
+        E::UnexpectedResponse(resp) => {
+            format!("unexpected HTTP status {} from Mangrove", resp.status())
+        }
         other => other.to_string(),
     }
 }
@@ -155,7 +167,7 @@ pub enum ExportError {
 
 impl From<GeneratedError> for ExportError {
     fn from(e: GeneratedError) -> Self {
-        ExportError::Api(Error::Api(e))
+        ExportError::Api(Error::from(e))
     }
 }
 

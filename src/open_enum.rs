@@ -193,6 +193,9 @@ mod tests {
         let known: ExportStatus = serde_json::from_str("\"completed\"").unwrap();
         assert_eq!(known, ExportStatus::Completed);
         assert!(known.is_terminal());
-        assert_eq!("draft".parse::<ReportStatus>().unwrap(), ReportStatus::Draft);
+        assert_eq!(
+            "draft".parse::<ReportStatus>().unwrap(),
+            ReportStatus::Draft
+        );
     }
 }

@@ -57,10 +57,22 @@ struct Cursor<R> {
 
 /// The pages of a list request, as a stream of [`Page`]s.
 pub fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R::Item>, Error>> {
-    let start = Cursor { request, next: Some(1), first_len: None };
+    let start = Cursor {
+        request,
+        next: Some(1),
+        first_len: None,
+    };
     futures::stream::try_unfold(start, |cursor| async move {
-        let Some(page_no) = cursor.next else { return Ok(None) };
-        let body = cursor.request.clone().with_mode(ResponseMode::Default).with_page(page_no).fetch().await?;
+        let Some(page_no) = cursor.next else {
+            return Ok(None);
+        };
+        let body = cursor
+            .request
+            .clone()
+            .with_mode(ResponseMode::Default)
+            .with_page(page_no)
+            .fetch()
+            .await?;
         let page = body.into_page();
         let n = page.items.len();
         let next = if n == 0 {
@@ -70,14 +82,24 @@ pub fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R:
                 Some(info) => match info.next_page {
                     Some(next) if next > page_no => Some(next),
                     Some(_) => None,
-                    None => info.total_pages.filter(|total| page_no < *total).map(|_| page_no + 1),
+                    None => info
+                        .total_pages
+                        .filter(|total| page_no < *total)
+                        .map(|_| page_no + 1),
                 },
                 None if cursor.first_len.is_some_and(|full| n < full) => None,
                 None => Some(page_no + 1),
             }
         };
         let first_len = cursor.first_len.or(Some(n));
-        Ok(Some((page, Cursor { request: cursor.request, next, first_len })))
+        Ok(Some((
+            page,
+            Cursor {
+                request: cursor.request,
+                next,
+                first_len,
+            },
+        )))
     })
     .boxed()
 }

@@ -59,7 +59,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries (rate-limit waits included).
     pub fn none() -> Self {
-        RetryPolicy { max_attempts: 1, ..Self::default() }
+        RetryPolicy {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// Sets the attempts per request, the first included (at least 1).
@@ -90,7 +93,9 @@ impl RetryPolicy {
     /// Backoff before retry number `retry` (1-based), without jitter.
     pub(crate) fn backoff_for(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
@@ -122,7 +127,10 @@ struct RateState {
 
 impl RateLimiter {
     pub(crate) fn new(pacing: bool) -> Self {
-        RateLimiter { pacing, state: Mutex::new(RateState::default()) }
+        RateLimiter {
+            pacing,
+            state: Mutex::new(RateState::default()),
+        }
     }
 
     pub(crate) fn last(&self) -> Option<RateLimit> {
@@ -159,7 +167,10 @@ impl RateLimiter {
             };
             match wait {
                 Some(w) => {
-                    tracing::debug!(wait_ms = w.as_millis() as u64, "pacing: rate-limit window used up");
+                    tracing::debug!(
+                        wait_ms = w.as_millis() as u64,
+                        "pacing: rate-limit window used up"
+                    );
                     tokio::time::sleep(w).await;
                 }
                 None => return,
@@ -169,7 +180,9 @@ impl RateLimiter {
 
     /// Records the `RateLimit-*` headers of a response.
     fn observe(&self, headers: &reqwest::header::HeaderMap) {
-        let Some(reading) = read_rate_limit(headers) else { return };
+        let Some(reading) = read_rate_limit(headers) else {
+            return;
+        };
         let reset_in = until(reading.reset, headers);
         let mut s = self.lock();
         s.last = Some(reading);
@@ -192,7 +205,11 @@ fn read_rate_limit(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
     let limit = header_str(headers, "ratelimit-limit")?.parse().ok()?;
     let remaining = header_str(headers, "ratelimit-remaining")?.parse().ok()?;
     let reset: u64 = header_str(headers, "ratelimit-reset")?.parse().ok()?;
-    Some(RateLimit { limit, remaining, reset: UNIX_EPOCH + Duration::from_secs(reset) })
+    Some(RateLimit {
+        limit,
+        remaining,
+        reset: UNIX_EPOCH + Duration::from_secs(reset),
+    })
 }
 
 /// The server's idea of "now": its `Date` header, else our clock.
@@ -205,7 +222,8 @@ fn server_now(headers: &reqwest::header::HeaderMap) -> SystemTime {
 
 /// Time from the response's "now" until `at` (zero if past).
 fn until(at: SystemTime, headers: &reqwest::header::HeaderMap) -> Duration {
-    at.duration_since(server_now(headers)).unwrap_or(Duration::ZERO)
+    at.duration_since(server_now(headers))
+        .unwrap_or(Duration::ZERO)
 }
 
 /// How long a 429 (or 503) asks us to wait: `Retry-After` (seconds or HTTP date), else the
@@ -265,13 +283,20 @@ pub(crate) async fn execute(
 async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
     let state = client.state();
     let policy = &state.retry_policy;
-    let idempotent = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let idempotent = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     let mut current = request;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         // Keep a copy for a retry while retries are left (JSON bodies always clone).
-        let spare = if attempt < policy.max_attempts { current.try_clone() } else { None };
+        let spare = if attempt < policy.max_attempts {
+            current.try_clone()
+        } else {
+            None
+        };
         state.rate.acquire().await;
         let result = client.client().execute(current).await;
         let span = tracing::Span::current();
@@ -286,12 +311,21 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
                         rate_limit_wait(response.headers(), policy)
                     } else if idempotent && transient_status(status, policy) {
                         let backoff = jittered(policy.backoff_for(attempt));
-                        Some(retry_after(response.headers()).map_or(backoff, |ra| ra.max(backoff)).min(policy.max_rate_limit_wait))
+                        Some(
+                            retry_after(response.headers())
+                                .map_or(backoff, |ra| ra.max(backoff))
+                                .min(policy.max_rate_limit_wait),
+                        )
                     } else {
                         None
                     };
                     if let Some(wait) = wait {
-                        tracing::debug!(status = status.as_u16(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                        tracing::debug!(
+                            status = status.as_u16(),
+                            attempt,
+                            wait_ms = wait.as_millis() as u64,
+                            "retrying"
+                        );
                         tokio::time::sleep(wait).await;
                         current = spare;
                         continue;
@@ -300,7 +334,8 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
                 return Ok(normalize_error_body(response).await);
             }
             Err(err) => {
-                let retryable = err.is_connect() || (idempotent && (err.is_timeout() || err.is_request() || err.is_body()));
+                let retryable = err.is_connect()
+                    || (idempotent && (err.is_timeout() || err.is_request() || err.is_body()));
                 match spare {
                     Some(spare) if retryable => {
                         let wait = jittered(policy.backoff_for(attempt));
@@ -382,7 +417,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let p = RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(350));
+        let p =
+            RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(350));
         assert_eq!(p.backoff_for(1), Duration::from_millis(100));
         assert_eq!(p.backoff_for(2), Duration::from_millis(200));
         assert_eq!(p.backoff_for(3), Duration::from_millis(350));
@@ -396,29 +432,44 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("date", "Sun, 22 Nov 2026 10:00:00 GMT".parse().unwrap());
-        h.insert("retry-after", "Sun, 22 Nov 2026 10:00:30 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Sun, 22 Nov 2026 10:00:30 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::from_secs(30)));
         let mut h = reqwest::header::HeaderMap::new();
         let date = chrono::DateTime::parse_from_rfc2822("Sun, 22 Nov 2026 10:00:00 GMT").unwrap();
         h.insert("date", "Sun, 22 Nov 2026 10:00:00 GMT".parse().unwrap());
         h.insert("ratelimit-limit", "1000".parse().unwrap());
         h.insert("ratelimit-remaining", "0".parse().unwrap());
-        h.insert("ratelimit-reset", (date.timestamp() + 42).to_string().parse().unwrap());
+        h.insert(
+            "ratelimit-reset",
+            (date.timestamp() + 42).to_string().parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::from_secs(42)));
         h.insert("ratelimit-remaining", "3".parse().unwrap());
-        assert_eq!(retry_after(&h), None, "a window with requests left is not a rate limit");
+        assert_eq!(
+            retry_after(&h),
+            None,
+            "a window with requests left is not a rate limit"
+        );
     }
 
     #[test]
     fn jitter_stays_within_half_to_full() {
         for _ in 0..1000 {
             let j = jittered(Duration::from_millis(1000));
-            assert!(j >= Duration::from_millis(500) && j <= Duration::from_millis(1000), "{j:?}");
+            assert!(
+                j >= Duration::from_millis(500) && j <= Duration::from_millis(1000),
+                "{j:?}"
+            );
         }
     }
 
     fn normalized(status: u16, body: Vec<u8>) -> (u16, Vec<u8>) {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let mut response = http::Response::new(body);
             *response.status_mut() = StatusCode::from_u16(status).unwrap();
@@ -430,17 +481,32 @@ mod tests {
 
     #[test]
     fn html_and_empty_error_bodies_keep_status_and_gain_a_message() {
-        let (status, body) = normalized(403, b"<html><body>Forbidden by proxy</body></html>".to_vec());
+        let (status, body) = normalized(
+            403,
+            b"<html><body>Forbidden by proxy</body></html>".to_vec(),
+        );
         assert_eq!(status, 403);
         let err: crate::types::ApiError = serde_json::from_slice(&body).unwrap();
-        assert!(err.message.contains("403 Forbidden") && err.message.contains("Forbidden by proxy"), "{}", err.message);
+        assert!(
+            err.message.contains("403 Forbidden") && err.message.contains("Forbidden by proxy"),
+            "{}",
+            err.message
+        );
         let (_, body) = normalized(401, Vec::new());
         let err: crate::types::ApiError = serde_json::from_slice(&body).unwrap();
         assert_eq!(err.message, "401 Unauthorized (empty body)");
         let documented = br#"{"message":"Record not found."}"#.to_vec();
-        assert_eq!(normalized(404, documented.clone()).1, documented, "documented bodies pass through unchanged");
+        assert_eq!(
+            normalized(404, documented.clone()).1,
+            documented,
+            "documented bodies pass through unchanged"
+        );
         let ok = b"<html>not json</html>".to_vec();
-        assert_eq!(normalized(200, ok.clone()).1, ok, "success bodies are never touched");
+        assert_eq!(
+            normalized(200, ok.clone()).1,
+            ok,
+            "success bodies are never touched"
+        );
     }
 
     proptest::proptest! {

@@ -17,7 +17,11 @@ use crate::types;
 #[serde(bound(deserialize = "T: Deserialize<'de>", serialize = "T: Serialize"))]
 pub struct ListBody<T> {
     /// The page's items (`default` mode).
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub data: Vec<T>,
     /// Pagination info (`default` mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -26,7 +30,11 @@ pub struct ListBody<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     /// Up to 10 sample items (summary modes).
-    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub samples: Vec<T>,
     /// The echoed response mode (summary modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,15 +76,26 @@ impl<T> ListBody<T> {
 
     /// The body as a page (items and pagination info).
     pub fn into_page(self) -> Page<T> {
-        Page { items: self.data, info: self.info }
+        Page {
+            items: self.data,
+            info: self.info,
+        }
     }
 
     /// The body as a summary, and the export object if there is one.
     pub fn into_summary(self) -> Result<(Summary<T>, Option<types::ExportRef>), Error> {
         let count = self.count.ok_or_else(|| {
-            Error::Unexpected("a summary response without `count` (was response_mode ignored?)".into())
+            Error::Unexpected(
+                "a summary response without `count` (was response_mode ignored?)".into(),
+            )
         })?;
-        Ok((Summary { count, samples: self.samples }, self.export))
+        Ok((
+            Summary {
+                count,
+                samples: self.samples,
+            },
+            self.export,
+        ))
     }
 }
 
@@ -135,9 +154,14 @@ pub type SummaryFuture<'a, T> =
 
 /// `response_mode=summary` on any list request. Boxed here, in generic code, so that the `Send`
 /// proof is made over the type parameter (rust-lang/rust#100013 trips on the concrete builders).
-pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(request: R) -> SummaryFuture<'a, R::Item> {
+pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
+    request: R,
+) -> SummaryFuture<'a, R::Item> {
     Box::pin(async move {
-        let body = request.with_mode(types::ResponseMode::Summary).fetch().await?;
+        let body = request
+            .with_mode(types::ResponseMode::Summary)
+            .fetch()
+            .await?;
         Ok(body.into_summary()?.0)
     })
 }

@@ -26,12 +26,26 @@ async fn fetch(url: &str) -> (u16, Vec<u8>) {
 async fn collections_export_via_response_mode() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, projects) = client.list_projects().summary_with_export().send().await.unwrap();
-    let (_, events) = client.list_events().project_id(1).summary_with_export().send().await.unwrap();
+    let (_, projects) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
+    let (_, events) = client
+        .list_events()
+        .project_id(1)
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let journal = fake.journal();
     for op in ["list_projects", "list_events"] {
         let req = journal.requests_to(op)[0];
-        assert_eq!(req.query_param("response_mode").as_deref(), Some("summary_with_export"));
+        assert_eq!(
+            req.query_param("response_mode").as_deref(),
+            Some("summary_with_export")
+        );
     }
     assert_ne!(projects.id(), events.id());
 }
@@ -39,9 +53,18 @@ async fn collections_export_via_response_mode() {
 // "This lets you export full datasets without pagination limits."
 #[tokio::test]
 async fn export_contains_the_full_dataset_not_a_page() {
-    let fake = FakeMangrove::builder().rows(Resource::Batches, 1_234).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Batches, 1_234)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (summary, export) = client.list_batches().page_size(10).summary_with_export().send().await.unwrap();
+    let (summary, export) = client
+        .list_batches()
+        .page_size(10)
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(summary.count, 1_234);
     let done = export.with_policy(quick()).await.unwrap();
     let (status, body) = fetch(done.download_url()).await;
@@ -54,9 +77,18 @@ async fn export_contains_the_full_dataset_not_a_page() {
 // "default: Standard paginated response"
 #[tokio::test]
 async fn default_mode_is_a_page() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 25).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 25)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let body = client.list_projects().page_size(10).send().await.unwrap().into_inner();
+    let body = client
+        .list_projects()
+        .page_size(10)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(body.kind(), mangrove::summary::BodyKind::Page);
     let page = body.into_page();
     assert_eq!(page.items.len(), 10);
@@ -66,22 +98,38 @@ async fn default_mode_is_a_page() {
 // "summary: Returns a count and 10 samples, no pagination"
 #[tokio::test]
 async fn summary_mode_is_count_and_ten_samples() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 25).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 25)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let summary = client.list_projects().summary().await.unwrap();
     assert_eq!(summary.count, 25);
     assert_eq!(summary.samples.len(), 10);
     assert_eq!(summary.samples[0].id, 1);
     let journal = fake.journal();
-    assert_eq!(journal.requests_to("list_projects")[0].query_param("response_mode").as_deref(), Some("summary"));
+    assert_eq!(
+        journal.requests_to("list_projects")[0]
+            .query_param("response_mode")
+            .as_deref(),
+        Some("summary")
+    );
 }
 
 // "summary_with_export: Returns a summary and triggers an async CSV or JSON export"
 #[tokio::test]
 async fn summary_with_export_returns_summary_and_export() {
-    let fake = FakeMangrove::builder().rows(Resource::Reports, 7).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Reports, 7)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (summary, export) = client.list_reports().summary_with_export().send().await.unwrap();
+    let (summary, export) = client
+        .list_reports()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     assert_eq!(summary.count, 7);
     assert_eq!(summary.samples.len(), 7);
     assert!(export.id().starts_with("exp_"));
@@ -90,28 +138,58 @@ async fn summary_with_export_returns_summary_and_export() {
 // "export_format ... csv: Comma-separated values (default)"
 #[tokio::test]
 async fn csv_is_the_default_format() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 3).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 3)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let done = export.with_policy(quick()).await.unwrap();
     assert_eq!(done.format().map(|f| f.as_str()), Some("csv"));
     let (_, body) = fetch(done.download_url()).await;
     let header = body.split(|b| *b == b'\n').next().unwrap();
-    assert_eq!(String::from_utf8_lossy(header), data::columns(Resource::Projects).join(","));
-    assert_eq!(fake.journal().requests_to("list_projects")[0].query_param("export_format").as_deref(), Some("csv"));
+    assert_eq!(
+        String::from_utf8_lossy(header),
+        data::columns(Resource::Projects).join(",")
+    );
+    assert_eq!(
+        fake.journal().requests_to("list_projects")[0]
+            .query_param("export_format")
+            .as_deref(),
+        Some("csv")
+    );
 }
 
 // "json: JSON array of objects" / "?response_mode=summary_with_export&export_format=json"
 #[tokio::test]
 async fn json_format_is_an_array_of_objects() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 3).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 3)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().format(ExportFormat::Json).send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .format(ExportFormat::Json)
+        .send()
+        .await
+        .unwrap();
     let done = export.with_policy(quick()).await.unwrap();
     let (_, body) = fetch(done.download_url()).await;
     let rows: Vec<mangrove::types::Project> = serde_json::from_slice(&body).unwrap();
     assert_eq!(rows.len(), 3);
-    assert_eq!(fake.journal().requests_to("list_projects")[0].query_param("export_format").as_deref(), Some("json"));
+    assert_eq!(
+        fake.journal().requests_to("list_projects")[0]
+            .query_param("export_format")
+            .as_deref(),
+        Some("json")
+    );
 }
 
 // "When you request response_mode=summary_with_export, the response includes an export object"
@@ -130,19 +208,34 @@ async fn response_includes_export_object() {
     let export = body.export.expect("export object");
     assert!(export.id.starts_with("exp_"));
     assert_eq!(export.status, Some(ExportStatus::Pending));
-    assert_eq!(export.status_url.as_deref(), Some(format!("{}/exports/{}", fake.base_url(), export.id).as_str()));
+    assert_eq!(
+        export.status_url.as_deref(),
+        Some(format!("{}/exports/{}", fake.base_url(), export.id).as_str())
+    );
 }
 
 // "Poll the status_url until status changes to completed. The response will then include a
 // download_url" (+ file_size_bytes, format).
 #[tokio::test]
 async fn polling_ends_with_download_url_size_and_format() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(3)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(3))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_models().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_models()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let id = export.id().to_string();
     let done = export.with_policy(quick()).await.unwrap();
-    assert_eq!(fake.journal().polls_of(&id), 3, "polled until completed, not longer");
+    assert_eq!(
+        fake.journal().polls_of(&id),
+        3,
+        "polled until completed, not longer"
+    );
     let (status, body) = fetch(done.download_url()).await;
     assert_eq!(status, 200);
     assert_eq!(Some(body.len() as u64), done.file_size_bytes());
@@ -154,27 +247,48 @@ async fn polling_ends_with_download_url_size_and_format() {
 async fn download_url_valid_for_24_hours() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_orders().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_orders()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let done = export.with_policy(quick()).await.unwrap();
     fake.advance(Duration::from_secs(23 * 3600));
-    assert_eq!(fetch(done.download_url()).await.0, 200, "still valid after 23 h");
+    assert_eq!(
+        fetch(done.download_url()).await.0,
+        200,
+        "still valid after 23 h"
+    );
     fake.advance(Duration::from_secs(2 * 3600));
-    assert_eq!(fetch(done.download_url()).await.0, 403, "expired after 25 h");
+    assert_eq!(
+        fetch(done.download_url()).await.0,
+        403,
+        "expired after 25 h"
+    );
     // A new status answer carries a fresh URL.
     let fresh = done.export().status().await.unwrap();
     let url = fresh.raw.download_url.expect("fresh url");
     assert_eq!(fetch(&url).await.0, 200);
 }
 
-async fn export_one<'a, R: Exportable<'a>>(request: R) -> Result<mangrove::CompletedExport, ExportError> {
-    let (_, export) = mangrove::export::SummaryWithExport::new(request).send().await?;
+async fn export_one<'a, R: Exportable<'a>>(
+    request: R,
+) -> Result<mangrove::CompletedExport, ExportError> {
+    let (_, export) = mangrove::export::SummaryWithExport::new(request)
+        .send()
+        .await?;
     export.with_policy(quick()).await
 }
 
 // "Supported Endpoints": the twelve list endpoints of the table produce a file.
 #[tokio::test]
 async fn every_supported_endpoint_produces_a_file() {
-    let fake = FakeMangrove::builder().default_rows(3).export_limit(None).start().await;
+    let fake = FakeMangrove::builder()
+        .default_rows(3)
+        .export_limit(None)
+        .start()
+        .await;
     let c = fake.client(TokenKind::Account);
     let done = vec![
         export_one(c.list_projects()).await,
@@ -202,9 +316,17 @@ async fn every_supported_endpoint_produces_a_file() {
 // compile on them; see the compile_fail doctest in `mangrove::resource`).
 #[tokio::test]
 async fn summary_works_on_non_exportable_lists() {
-    let fake = FakeMangrove::builder().rows(Resource::LedgerBatches, 12).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::LedgerBatches, 12)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let summary = client.list_ledger_batches().ledger_id("lgr_1").summary().await.unwrap();
+    let summary = client
+        .list_ledger_batches()
+        .ledger_id("lgr_1")
+        .summary()
+        .await
+        .unwrap();
     assert_eq!(summary.count, 12);
     assert_eq!(summary.samples.len(), 10);
 }
@@ -212,7 +334,10 @@ async fn summary_works_on_non_exportable_lists() {
 // "Requesting an export on an unsupported endpoint returns a summary without a file."
 #[tokio::test]
 async fn unsupported_endpoint_answers_summary_without_export() {
-    let fake = FakeMangrove::builder().rows(Resource::ModelRuns, 4).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::ModelRuns, 4)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let body = client
         .list_model_runs()
@@ -234,14 +359,25 @@ async fn missing_export_object_is_not_supported_with_summary_kept() {
     let server = wiremock::MockServer::start().await;
     wiremock::Mock::given(method("GET"))
         .and(path("/projects"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
-            "count": 3, "response_mode": "summary",
-            "samples": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}, {"id": 3, "name": "C"}]
-        })))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "count": 3, "response_mode": "summary",
+                "samples": [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}, {"id": 3, "name": "C"}]
+            })),
+        )
         .mount(&server)
         .await;
-    let client = mangrove::Client::builder().token("t").base_url(server.uri()).build().unwrap();
-    let err = client.list_projects().summary_with_export().send().await.unwrap_err();
+    let client = mangrove::Client::builder()
+        .token("t")
+        .base_url(server.uri())
+        .build()
+        .unwrap();
+    let err = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap_err();
     match err {
         ExportError::NotSupported { resource, summary } => {
             assert_eq!(resource, "projects");
@@ -256,9 +392,17 @@ async fn missing_export_object_is_not_supported_with_summary_kept() {
 // "Deliveries are exportable by resource type (POST /exports with resource_type: "Delivery")"
 #[tokio::test]
 async fn deliveries_export_by_resource_type() {
-    let fake = FakeMangrove::builder().rows(Resource::Deliveries, 5).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Deliveries, 5)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let export = client.export_resource("Delivery").format(ExportFormat::Json).send().await.unwrap();
+    let export = client
+        .export_resource("Delivery")
+        .format(ExportFormat::Json)
+        .send()
+        .await
+        .unwrap();
     let done = export.with_policy(quick()).await.unwrap();
     let (_, body) = fetch(done.download_url()).await;
     let rows: Vec<mangrove::types::Delivery> = serde_json::from_slice(&body).unwrap();
@@ -276,13 +420,27 @@ async fn customer_and_partner_tokens_get_forbidden() {
     let fake = FakeMangrove::start().await;
     for kind in [TokenKind::Customer, TokenKind::Partner] {
         let client = fake.client(kind);
-        let err = client.list_projects().summary_with_export().send().await.unwrap_err();
-        assert!(matches!(err, ExportError::Forbidden { .. }), "{kind:?}: {err:?}");
+        let err = client
+            .list_projects()
+            .summary_with_export()
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ExportError::Forbidden { .. }),
+            "{kind:?}: {err:?}"
+        );
         assert_eq!(err.status().map(|s| s.as_u16()), Some(403));
         let text = err.to_string();
-        assert!(text.contains("account-level"), "message says what to do: {text}");
+        assert!(
+            text.contains("account-level"),
+            "message says what to do: {text}"
+        );
         let err = client.export_resource("Delivery").send().await.unwrap_err();
-        assert!(matches!(err, ExportError::Forbidden { .. }), "{kind:?} POST /exports: {err:?}");
+        assert!(
+            matches!(err, ExportError::Forbidden { .. }),
+            "{kind:?} POST /exports: {err:?}"
+        );
         // Reading is still fine.
         assert!(client.list_projects().summary().await.is_ok());
     }
@@ -291,7 +449,11 @@ async fn customer_and_partner_tokens_get_forbidden() {
 // "Max 5 concurrent exports per account." — the client never has more than 5 in flight.
 #[tokio::test(start_paused = true)]
 async fn at_most_five_concurrent_exports() {
-    let fake = FakeMangrove::builder().default_rows(2).schedule(Schedule::AfterPolls(3)).start().await;
+    let fake = FakeMangrove::builder()
+        .default_rows(2)
+        .schedule(Schedule::AfterPolls(3))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let mut tasks = Vec::new();
     for _ in 0..50 {
@@ -306,9 +468,19 @@ async fn at_most_five_concurrent_exports() {
     }
     let journal = fake.journal();
     assert_eq!(journal.polls.len(), 50, "50 exports ran");
-    assert!(journal.max_exports_in_flight <= 5, "{} in flight", journal.max_exports_in_flight);
-    assert_eq!(journal.max_exports_in_flight, 5, "and the limiter lets 5 run at once");
-    assert!(journal.requests_with_status(429).is_empty(), "never ran into the server's limit");
+    assert!(
+        journal.max_exports_in_flight <= 5,
+        "{} in flight",
+        journal.max_exports_in_flight
+    );
+    assert_eq!(
+        journal.max_exports_in_flight, 5,
+        "and the limiter lets 5 run at once"
+    );
+    assert!(
+        journal.requests_with_status(429).is_empty(),
+        "never ran into the server's limit"
+    );
 }
 
 // "Max 500 MB file size per export." The server fails an export over the limit; its reason
@@ -316,14 +488,26 @@ async fn at_most_five_concurrent_exports() {
 #[tokio::test]
 async fn oversized_export_failure_reason_is_surfaced() {
     let fake = FakeMangrove::builder()
-        .schedule(Schedule::FailAfterPolls { polls: 2, message: "Export exceeds the 500 MB file size limit".into() })
+        .schedule(Schedule::FailAfterPolls {
+            polls: 2,
+            message: "Export exceeds the 500 MB file size limit".into(),
+        })
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_data_points().project_id(1).summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_data_points()
+        .project_id(1)
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let id = export.id().to_string();
     match export.with_policy(quick()).await {
-        Err(ExportError::Failed { id: failed, message }) => {
+        Err(ExportError::Failed {
+            id: failed,
+            message,
+        }) => {
             assert_eq!(failed, id);
             assert!(message.contains("500 MB"));
         }
@@ -336,9 +520,20 @@ async fn oversized_export_failure_reason_is_surfaced() {
 async fn cleaned_up_export_is_expired() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_feedstocks().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_feedstocks()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let saved = export.saved();
     fake.advance(Duration::from_secs(8 * 24 * 3600));
-    let err = Export::attach(&client, saved.clone()).with_policy(quick()).await.unwrap_err();
-    assert!(matches!(&err, ExportError::Expired { id } if *id == saved.id), "{err:?}");
+    let err = Export::attach(&client, saved.clone())
+        .with_policy(quick())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ExportError::Expired { id } if *id == saved.id),
+        "{err:?}"
+    );
 }

@@ -15,15 +15,27 @@ fn secs(d: Duration) -> f64 {
 // the fake's journal in virtual time, with no real sleeping.
 #[tokio::test(start_paused = true)]
 async fn default_poll_schedule_on_a_paused_clock() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(6)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(6))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let real = std::time::Instant::now();
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let done = export.await.unwrap();
     assert_eq!(done.polls(), 6);
     let journal = fake.journal();
     let started = journal.requests_to("list_projects")[0].at;
-    let polls: Vec<f64> = journal.requests_to("get_export").iter().map(|r| secs(r.at - started)).collect();
+    let polls: Vec<f64> = journal
+        .requests_to("get_export")
+        .iter()
+        .map(|r| secs(r.at - started))
+        .collect();
     assert_eq!(polls, vec![1.0, 3.0, 7.0, 15.0, 25.0, 35.0]);
     assert!(real.elapsed() < Duration::from_secs(5), "no real sleeping");
 }
@@ -31,9 +43,17 @@ async fn default_poll_schedule_on_a_paused_clock() {
 // A minute-long export (fake schedule by duration) takes 9 polls with the default policy.
 #[tokio::test(start_paused = true)]
 async fn sixty_second_export_takes_nine_polls() {
-    let fake = FakeMangrove::builder().schedule(Schedule::After(Duration::from_secs(60))).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::After(Duration::from_secs(60)))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_batches().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_batches()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let done = export.await.unwrap();
     assert_eq!(done.polls(), 9);
 }
@@ -41,15 +61,31 @@ async fn sixty_second_export_takes_nine_polls() {
 // The time limit ends polling with TimedOut carrying id, elapsed and polls.
 #[tokio::test(start_paused = true)]
 async fn time_limit_gives_timed_out() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(10_000)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(10_000))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let policy = PollPolicy::default().time_limit(Duration::from_secs(120));
-    let (_, export) = client.list_ledgers().summary_with_export().poll_policy(policy).send().await.unwrap();
+    let (_, export) = client
+        .list_ledgers()
+        .summary_with_export()
+        .poll_policy(policy)
+        .send()
+        .await
+        .unwrap();
     let id = export.id().to_string();
     match export.await {
-        Err(ExportError::TimedOut { id: timed_out, elapsed, polls }) => {
+        Err(ExportError::TimedOut {
+            id: timed_out,
+            elapsed,
+            polls,
+        }) => {
             assert_eq!(timed_out, id);
-            assert!(elapsed >= Duration::from_secs(120) && elapsed < Duration::from_secs(131), "{elapsed:?}");
+            assert!(
+                elapsed >= Duration::from_secs(120) && elapsed < Duration::from_secs(131),
+                "{elapsed:?}"
+            );
             assert_eq!(polls, fake.journal().polls_of(&id));
             assert!(polls >= 12, "{polls}");
         }
@@ -60,30 +96,63 @@ async fn time_limit_gives_timed_out() {
 // A 429 on a status poll (not a rate-limit window: requests remain) waits for Retry-After.
 #[tokio::test(start_paused = true)]
 async fn status_429_waits_for_retry_after() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(2)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(2))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
-    fake.inject(Fault::on("GET /exports").status(429).header("retry-after", "7"));
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
+    fake.inject(
+        Fault::on("GET /exports")
+            .status(429)
+            .header("retry-after", "7"),
+    );
     export.await.unwrap();
     let journal = fake.journal();
     let polls = journal.requests_to("get_export");
     assert_eq!(polls[0].status, 429);
-    assert!(polls[1].at - polls[0].at >= Duration::from_secs(7), "{:?}", polls[1].at - polls[0].at);
+    assert!(
+        polls[1].at - polls[0].at >= Duration::from_secs(7),
+        "{:?}",
+        polls[1].at - polls[0].at
+    );
 }
 
 // Real rate limiting: the window is used up, the 429 waits until RateLimit-Reset and retries.
 #[tokio::test(start_paused = true)]
 async fn rate_limit_window_is_waited_out() {
-    let fake = FakeMangrove::builder().rate_limit(3).schedule(Schedule::AfterPolls(4)).start().await;
-    let client = fake.client_builder(TokenKind::Account).pacing(false).build().unwrap();
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let fake = FakeMangrove::builder()
+        .rate_limit(3)
+        .schedule(Schedule::AfterPolls(4))
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .pacing(false)
+        .build()
+        .unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     export.await.unwrap();
     let journal = fake.journal();
     let limited = journal.requests_with_status(429);
     assert!(!limited.is_empty(), "the test must hit the limit");
     // Every 429 was followed by a successful request in a later window.
     let last_429 = limited.last().unwrap().at;
-    let after: Vec<_> = journal.requests.iter().filter(|r| r.at > last_429).collect();
+    let after: Vec<_> = journal
+        .requests
+        .iter()
+        .filter(|r| r.at > last_429)
+        .collect();
     assert!(after.iter().any(|r| r.status == 200));
     assert!(client.rate_limit().is_some());
 }
@@ -91,22 +160,49 @@ async fn rate_limit_window_is_waited_out() {
 // Transient failures while polling (503 twice) are retried; the export completes.
 #[tokio::test(start_paused = true)]
 async fn transient_503_while_polling_is_retried() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(2)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(2))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     fake.inject(Fault::on("GET /exports").times(2).status(503));
     let done = export.await.unwrap();
     let journal = fake.journal();
-    assert_eq!(journal.requests_to("get_export").iter().filter(|r| r.status == 503).count(), 2);
+    assert_eq!(
+        journal
+            .requests_to("get_export")
+            .iter()
+            .filter(|r| r.status == 503)
+            .count(),
+        2
+    );
     assert!(done.download_url().starts_with("http://127.0.0.1"));
 }
 
 // 502/504 with HTML bodies (a proxy) and malformed JSON are transient too.
 #[tokio::test(start_paused = true)]
 async fn proxy_pages_and_malformed_status_are_transient() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(2)).start().await;
-    let client = fake.client_builder(TokenKind::Account).retry_policy(mangrove::RetryPolicy::none()).build().unwrap();
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(2))
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .retry_policy(mangrove::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     fake.inject(Fault::on("GET /exports").status(502).html_body());
     fake.inject(Fault::on("GET /exports").status(504).empty_body());
     fake.inject(Fault::on("GET /exports").malformed_json());
@@ -116,22 +212,47 @@ async fn proxy_pages_and_malformed_status_are_transient() {
 // Permanent failures (401) end polling at once, with the status kept.
 #[tokio::test(start_paused = true)]
 async fn permanent_failure_stops_at_once() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(5)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(5))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     fake.inject(Fault::on("GET /exports").times(100).status(401));
     let err = export.await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401), "{err:?}");
-    assert_eq!(fake.journal().requests_to("get_export").len(), 1, "no retry of a 401");
+    assert_eq!(
+        fake.journal().requests_to("get_export").len(),
+        1,
+        "no retry of a 401"
+    );
 }
 
 // Too many transient failures in a row end polling with the last one.
 #[tokio::test(start_paused = true)]
 async fn endless_503_ends_after_max_consecutive_errors() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(5)).start().await;
-    let client = fake.client_builder(TokenKind::Account).retry_policy(mangrove::RetryPolicy::none()).build().unwrap();
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(5))
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .retry_policy(mangrove::RetryPolicy::none())
+        .build()
+        .unwrap();
     let policy = PollPolicy::default().max_consecutive_errors(4);
-    let (_, export) = client.list_projects().summary_with_export().poll_policy(policy).send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .poll_policy(policy)
+        .send()
+        .await
+        .unwrap();
     fake.inject(Fault::on("GET /exports").times(1000).status(503));
     let err = export.await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
@@ -144,13 +265,23 @@ async fn foreign_status_url_is_not_followed() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::foreign_status_url("http://127.0.0.2:9"));
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
-    assert!(export.status_url().unwrap().starts_with("http://127.0.0.2:9"));
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
+    assert!(export
+        .status_url()
+        .unwrap()
+        .starts_with("http://127.0.0.2:9"));
     let done = export.await.unwrap();
     let journal = fake.journal();
     let polls = journal.requests_to("get_export");
     assert_eq!(polls.len(), 2);
-    assert!(polls.iter().all(|r| r.path == format!("/api/v1/exports/{}", done.id())));
+    assert!(polls
+        .iter()
+        .all(|r| r.path == format!("/api/v1/exports/{}", done.id())));
 }
 
 // Same-origin status_url is followed as given.
@@ -158,7 +289,12 @@ async fn foreign_status_url_is_not_followed() {
 async fn same_origin_status_url_is_followed() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let expected = export.status_url().unwrap().to_string();
     export.await.unwrap();
     for r in fake.journal().requests_to("get_export") {
@@ -170,10 +306,18 @@ async fn same_origin_status_url_is_followed() {
 // An export saved by one process (serde) is attached by another and completes.
 #[tokio::test(start_paused = true)]
 async fn attach_after_restart() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(3)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(3))
+        .start()
+        .await;
     let stored = {
         let client = fake.client(TokenKind::Account);
-        let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+        let (_, export) = client
+            .list_projects()
+            .summary_with_export()
+            .send()
+            .await
+            .unwrap();
         serde_json::to_string(&export.saved()).unwrap()
     }; // client and handle dropped: the "process" ended
     let saved: SavedExport = serde_json::from_str(&stored).unwrap();
@@ -182,7 +326,10 @@ async fn attach_after_restart() {
     assert_eq!(done.id(), saved.id);
     assert_eq!(fake.journal().polls_of(&saved.id), 3);
     // Attaching by id alone works too.
-    let again = Export::attach(&client, saved.id.as_str()).status().await.unwrap();
+    let again = Export::attach(&client, saved.id.as_str())
+        .status()
+        .await
+        .unwrap();
     assert_eq!(again.status, ExportStatus::Completed);
 }
 
@@ -190,27 +337,53 @@ async fn attach_after_restart() {
 // goes on.
 #[tokio::test(start_paused = true)]
 async fn unknown_status_value_is_kept_and_polling_goes_on() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(3)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(3))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     fake.inject(Fault::export_status("expired"));
     let seen: Vec<_> = export.statuses().collect().await;
-    let statuses: Vec<ExportStatus> = seen.iter().map(|s| s.as_ref().unwrap().status.clone()).collect();
+    let statuses: Vec<ExportStatus> = seen
+        .iter()
+        .map(|s| s.as_ref().unwrap().status.clone())
+        .collect();
     assert_eq!(
         statuses,
-        vec![ExportStatus::Unknown("expired".into()), ExportStatus::Processing, ExportStatus::Completed]
+        vec![
+            ExportStatus::Unknown("expired".into()),
+            ExportStatus::Processing,
+            ExportStatus::Completed
+        ]
     );
 }
 
 // The status stream reports progress and the observer sees every status.
 #[tokio::test(start_paused = true)]
 async fn on_status_sees_every_status() {
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(4)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(4))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
-    export.on_status(move |s| sink.lock().unwrap().push((s.polls, s.status.clone()))).await.unwrap();
+    export
+        .on_status(move |s| sink.lock().unwrap().push((s.polls, s.status.clone())))
+        .await
+        .unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 4);
     assert_eq!(seen.last().unwrap(), &(4, ExportStatus::Completed));
@@ -220,11 +393,19 @@ async fn on_status_sees_every_status() {
 #[tokio::test(start_paused = true)]
 async fn failed_export_message_is_surfaced() {
     let fake = FakeMangrove::builder()
-        .schedule(Schedule::FailAfterPolls { polls: 2, message: "model run crashed".into() })
+        .schedule(Schedule::FailAfterPolls {
+            polls: 2,
+            message: "model run crashed".into(),
+        })
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let items: Vec<_> = export.statuses().collect().await;
     assert_eq!(items.len(), 2);
     match &items[1] {
@@ -239,10 +420,30 @@ async fn failed_export_message_is_surfaced() {
 // with the client limiter off so the server limit is reached.
 #[tokio::test(start_paused = true)]
 async fn server_concurrency_limit_is_waited_out() {
-    let fake = FakeMangrove::builder().export_limit(Some(2)).schedule(Schedule::AfterPolls(2)).start().await;
-    let client = fake.client_builder(TokenKind::Account).export_concurrency(None).build().unwrap();
-    let a = client.list_projects().summary_with_export().send().await.unwrap().1;
-    let b = client.list_projects().summary_with_export().send().await.unwrap().1;
+    let fake = FakeMangrove::builder()
+        .export_limit(Some(2))
+        .schedule(Schedule::AfterPolls(2))
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .export_concurrency(None)
+        .build()
+        .unwrap();
+    let a = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap()
+        .1;
+    let b = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap()
+        .1;
     let third = {
         let client = client.clone();
         tokio::spawn(async move { client.list_projects().summary_with_export().send().await })
@@ -252,18 +453,49 @@ async fn server_concurrency_limit_is_waited_out() {
     b.unwrap();
     let (_, c) = third.await.unwrap().unwrap();
     c.await.unwrap();
-    assert!(!fake.journal().requests_with_status(429).is_empty(), "the limit was hit");
+    assert!(
+        !fake.journal().requests_with_status(429).is_empty(),
+        "the limit was hit"
+    );
 }
 
 // When the limit does not clear within the time limit: ConcurrencyLimit.
 #[tokio::test(start_paused = true)]
 async fn server_concurrency_limit_gives_typed_error() {
-    let fake = FakeMangrove::builder().export_limit(Some(1)).schedule(Schedule::AfterPolls(1000)).start().await;
-    let client = fake.client_builder(TokenKind::Account).export_concurrency(None).build().unwrap();
-    let _first = client.list_projects().summary_with_export().send().await.unwrap();
+    let fake = FakeMangrove::builder()
+        .export_limit(Some(1))
+        .schedule(Schedule::AfterPolls(1000))
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .export_concurrency(None)
+        .build()
+        .unwrap();
+    let _first = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let policy = PollPolicy::default().time_limit(Duration::from_secs(30));
-    let err = client.list_projects().summary_with_export().poll_policy(policy).send().await.unwrap_err();
-    assert!(matches!(err, ExportError::ConcurrencyLimit { retry_after: Some(_), .. }), "{err:?}");
+    let err = client
+        .list_projects()
+        .summary_with_export()
+        .poll_policy(policy)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExportError::ConcurrencyLimit {
+                retry_after: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 // Exports are Send + 'static: they can be spawned and kept in maps.

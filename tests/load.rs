@@ -14,7 +14,11 @@ fn rss_kib() -> Option<u64> {
 // within a bounded virtual time), and memory does not grow with the number of exports.
 #[tokio::test(start_paused = true)]
 async fn two_hundred_concurrent_exports() {
-    let fake = FakeMangrove::builder().default_rows(3).schedule(Schedule::AfterPolls(3)).start().await;
+    let fake = FakeMangrove::builder()
+        .default_rows(3)
+        .schedule(Schedule::AfterPolls(3))
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let run = |n: usize| {
         let client = client.clone();
@@ -23,14 +27,17 @@ async fn two_hundred_concurrent_exports() {
                 .map(|_| {
                     let client = client.clone();
                     tokio::spawn(async move {
-                        let (_, export) = client.list_projects().summary_with_export().send().await?;
+                        let (_, export) =
+                            client.list_projects().summary_with_export().send().await?;
                         export.await
                     })
                 })
                 .collect();
             let mut ok = 0;
             for t in tasks {
-                t.await.expect("task did not panic").expect("export completed");
+                t.await
+                    .expect("task did not panic")
+                    .expect("export completed");
                 ok += 1;
             }
             ok
@@ -44,13 +51,28 @@ async fn two_hundred_concurrent_exports() {
     // waits for the fake's thread. "No task stuck" = every task finished, in bounded virtual time.
     let finished = run(200).await;
     assert_eq!(finished, 200);
-    assert!(started.elapsed() < Duration::from_secs(3_600), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3_600),
+        "{:?}",
+        started.elapsed()
+    );
     let after = rss_kib();
     let journal = fake.journal();
     assert_eq!(journal.polls.len(), 220);
-    assert!(journal.max_exports_in_flight <= 5, "{}", journal.max_exports_in_flight);
+    assert!(
+        journal.max_exports_in_flight <= 5,
+        "{}",
+        journal.max_exports_in_flight
+    );
     if let (Some(b), Some(a)) = (before, after) {
-        println!("200 exports: {:?} virtual, RSS {b} KiB -> {a} KiB", started.elapsed());
-        assert!(a.saturating_sub(b) < 32 * 1024, "memory grew by {} KiB", a - b);
+        println!(
+            "200 exports: {:?} virtual, RSS {b} KiB -> {a} KiB",
+            started.elapsed()
+        );
+        assert!(
+            a.saturating_sub(b) < 32 * 1024,
+            "memory grew by {} KiB",
+            a - b
+        );
     }
 }

@@ -9,11 +9,29 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 // 0, 1 and 2500 items: the stream yields exactly the rows, in order, in ceil(n/page_size) pages.
 #[tokio::test]
 async fn streams_zero_one_and_many_items() {
-    for (rows, page_size, pages) in [(0u64, 100i64, 1usize), (1, 100, 1), (2_500, 100, 25), (2_500, 7, 358)] {
-        let fake = FakeMangrove::builder().rows(Resource::Batches, rows).start().await;
+    for (rows, page_size, pages) in [
+        (0u64, 100i64, 1usize),
+        (1, 100, 1),
+        (2_500, 100, 25),
+        (2_500, 7, 358),
+    ] {
+        let fake = FakeMangrove::builder()
+            .rows(Resource::Batches, rows)
+            .start()
+            .await;
         let client = fake.client(TokenKind::Account);
-        let items: Vec<Batch> = client.list_batches().page_size(page_size).stream().try_collect().await.unwrap();
-        assert_eq!(items.len() as u64, rows, "rows={rows} page_size={page_size}");
+        let items: Vec<Batch> = client
+            .list_batches()
+            .page_size(page_size)
+            .stream()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            items.len() as u64,
+            rows,
+            "rows={rows} page_size={page_size}"
+        );
         for (i, item) in items.iter().enumerate() {
             let expected = mangrove::testing::data::row(Resource::Batches, i as u64);
             assert_eq!(Some(item.id.as_str()), expected["id"].as_str());
@@ -32,9 +50,18 @@ async fn streams_zero_one_and_many_items() {
 // Pages are fetched lazily: taking 3 items fetches one page.
 #[tokio::test]
 async fn pages_are_fetched_lazily() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 1_000).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 1_000)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let first: Vec<_> = client.list_projects().page_size(10).stream().take(3).collect().await;
+    let first: Vec<_> = client
+        .list_projects()
+        .page_size(10)
+        .stream()
+        .take(3)
+        .collect()
+        .await;
     assert_eq!(first.len(), 3);
     assert_eq!(fake.journal().requests_to("list_projects").len(), 1);
 }
@@ -42,19 +69,34 @@ async fn pages_are_fetched_lazily() {
 // Filters set on the builder are sent with every page.
 #[tokio::test]
 async fn filters_apply_to_every_page() {
-    let fake = FakeMangrove::builder().rows(Resource::Batches, 30).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Batches, 30)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
-    let n = client.list_batches().filter_project_id_eq(7).page_size(10).stream().count().await;
+    let n = client
+        .list_batches()
+        .filter_project_id_eq(7)
+        .page_size(10)
+        .stream()
+        .count()
+        .await;
     assert_eq!(n, 30);
     for r in fake.journal().requests_to("list_batches") {
-        assert_eq!(r.query_param("filter[project_id][eq]").as_deref(), Some("7"));
+        assert_eq!(
+            r.query_param("filter[project_id][eq]").as_deref(),
+            Some("7")
+        );
     }
 }
 
 // 503 twice, then OK: the GET is retried and the stream completes.
 #[tokio::test(start_paused = true)]
 async fn transient_503_mid_stream_is_retried() {
-    let fake = FakeMangrove::builder().rows(Resource::Batches, 50).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Batches, 50)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let mut stream = client.list_batches().page_size(10).stream();
     let mut got = Vec::new();
@@ -73,7 +115,10 @@ async fn transient_503_mid_stream_is_retried() {
 // A remaining error ends the stream with that error (status kept).
 #[tokio::test(start_paused = true)]
 async fn permanent_error_ends_the_stream() {
-    let fake = FakeMangrove::builder().rows(Resource::Batches, 50).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Batches, 50)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("list_batches").times(10).status(500).html_body());
     let result: Result<Vec<Batch>, _> = client.list_batches().stream().try_collect().await;
@@ -95,17 +140,36 @@ async fn mock_page(server: &MockServer, page: &str, body: serde_json::Value) {
 }
 
 fn client_for(server: &MockServer) -> mangrove::Client {
-    mangrove::Client::builder().token("t").base_url(server.uri()).build().unwrap()
+    mangrove::Client::builder()
+        .token("t")
+        .base_url(server.uri())
+        .build()
+        .unwrap()
 }
 
 // Without `info`, the stream stops on a page shorter than the first.
 #[tokio::test]
 async fn without_info_a_short_page_is_the_last() {
     let server = MockServer::start().await;
-    mock_page(&server, "1", serde_json::json!({"data": [batch(1), batch(2), batch(3)]})).await;
-    mock_page(&server, "2", serde_json::json!({"data": [batch(4), batch(5), batch(6)]})).await;
+    mock_page(
+        &server,
+        "1",
+        serde_json::json!({"data": [batch(1), batch(2), batch(3)]}),
+    )
+    .await;
+    mock_page(
+        &server,
+        "2",
+        serde_json::json!({"data": [batch(4), batch(5), batch(6)]}),
+    )
+    .await;
     mock_page(&server, "3", serde_json::json!({"data": [batch(7)]})).await;
-    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    let items: Vec<Batch> = client_for(&server)
+        .list_batches()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(items.len(), 7);
 }
 
@@ -113,9 +177,19 @@ async fn without_info_a_short_page_is_the_last() {
 #[tokio::test]
 async fn without_info_an_empty_page_is_the_end() {
     let server = MockServer::start().await;
-    mock_page(&server, "1", serde_json::json!({"data": [batch(1), batch(2)]})).await;
+    mock_page(
+        &server,
+        "1",
+        serde_json::json!({"data": [batch(1), batch(2)]}),
+    )
+    .await;
     mock_page(&server, "2", serde_json::json!({"data": []})).await;
-    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    let items: Vec<Batch> = client_for(&server)
+        .list_batches()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(items.len(), 2);
 }
 
@@ -124,18 +198,51 @@ async fn without_info_an_empty_page_is_the_end() {
 async fn next_page_is_followed_even_after_a_short_page() {
     let server = MockServer::start().await;
     let info = |cur: i64, next: Option<i64>| serde_json::json!({"current_page": cur, "next_page": next, "total_pages": 3});
-    mock_page(&server, "1", serde_json::json!({"data": [batch(1), batch(2)], "info": info(1, Some(2))})).await;
-    mock_page(&server, "2", serde_json::json!({"data": [batch(3)], "info": info(2, Some(3))})).await;
-    mock_page(&server, "3", serde_json::json!({"data": [batch(4), batch(5)], "info": info(3, None)})).await;
-    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
-    assert_eq!(items.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(), ["bat_1", "bat_2", "bat_3", "bat_4", "bat_5"]);
+    mock_page(
+        &server,
+        "1",
+        serde_json::json!({"data": [batch(1), batch(2)], "info": info(1, Some(2))}),
+    )
+    .await;
+    mock_page(
+        &server,
+        "2",
+        serde_json::json!({"data": [batch(3)], "info": info(2, Some(3))}),
+    )
+    .await;
+    mock_page(
+        &server,
+        "3",
+        serde_json::json!({"data": [batch(4), batch(5)], "info": info(3, None)}),
+    )
+    .await;
+    let items: Vec<Batch> = client_for(&server)
+        .list_batches()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        items.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+        ["bat_1", "bat_2", "bat_3", "bat_4", "bat_5"]
+    );
 }
 
 // A next_page that does not move forward cannot loop the stream forever.
 #[tokio::test]
 async fn non_advancing_next_page_stops() {
     let server = MockServer::start().await;
-    mock_page(&server, "1", serde_json::json!({"data": [batch(1)], "info": {"next_page": 1}})).await;
-    let items: Vec<Batch> = client_for(&server).list_batches().stream().try_collect().await.unwrap();
+    mock_page(
+        &server,
+        "1",
+        serde_json::json!({"data": [batch(1)], "info": {"next_page": 1}}),
+    )
+    .await;
+    let items: Vec<Batch> = client_for(&server)
+        .list_batches()
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(items.len(), 1);
 }

@@ -25,9 +25,23 @@ async fn rate_limit_headers_are_exposed() {
 // A 429 in the middle of a stream waits until the window resets and the stream goes on.
 #[tokio::test(start_paused = true)]
 async fn rate_limited_mid_stream_waits_for_reset() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 100).rate_limit(4).start().await;
-    let client = fake.client_builder(TokenKind::Account).pacing(false).build().unwrap();
-    let items: Vec<Project> = client.list_projects().page_size(10).stream().try_collect().await.unwrap();
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 100)
+        .rate_limit(4)
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .pacing(false)
+        .build()
+        .unwrap();
+    let items: Vec<Project> = client
+        .list_projects()
+        .page_size(10)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(items.len(), 100);
     let journal = fake.journal();
     let limited = journal.requests_with_status(429);
@@ -36,40 +50,74 @@ async fn rate_limited_mid_stream_waits_for_reset() {
     // clock), not hammered within the same window.
     let epoch = fake.clock().unix_at(Duration::ZERO);
     for r in &limited {
-        let next = journal.requests.iter().find(|x| x.at > r.at).expect("a retry");
+        let next = journal
+            .requests
+            .iter()
+            .find(|x| x.at > r.at)
+            .expect("a retry");
         let window = |at: Duration| (epoch + at.as_secs()) / 60;
-        assert!(window(next.at) > window(r.at), "retried at {:?}, 429 at {:?}", next.at, r.at);
+        assert!(
+            window(next.at) > window(r.at),
+            "retried at {:?}, 429 at {:?}",
+            next.at,
+            r.at
+        );
         assert_eq!(next.status, 200);
     }
-    assert_eq!(journal.requests_to("list_projects").iter().filter(|r| r.status == 200).count(), 10);
+    assert_eq!(
+        journal
+            .requests_to("list_projects")
+            .iter()
+            .filter(|r| r.status == 200)
+            .count(),
+        10
+    );
 }
 
 // Pacing keeps a 1500-request run under 1000 requests per minute without a single 429.
 #[tokio::test(start_paused = true)]
 async fn pacing_avoids_429_on_a_bulk_run() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 5).start().await;
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 5)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account); // pacing is on by default
     for _ in 0..1_500 {
         client.get_project().project_id(1).send().await.unwrap();
     }
     let journal = fake.journal();
     assert_eq!(journal.requests.len(), 1_500);
-    assert!(journal.requests_with_status(429).is_empty(), "no 429 at all");
+    assert!(
+        journal.requests_with_status(429).is_empty(),
+        "no 429 at all"
+    );
     let mut per_window: BTreeMap<u64, usize> = BTreeMap::new();
     let epoch_offset = fake.clock().unix_at(Duration::ZERO);
     for r in &journal.requests {
-        *per_window.entry((epoch_offset + r.at.as_secs()) / 60).or_default() += 1;
+        *per_window
+            .entry((epoch_offset + r.at.as_secs()) / 60)
+            .or_default() += 1;
     }
     assert!(per_window.values().all(|n| *n <= 1_000), "{per_window:?}");
     let span = journal.requests.last().unwrap().at - journal.requests[0].at;
-    assert!(span < Duration::from_secs(125), "no needless waiting: {span:?}");
+    assert!(
+        span < Duration::from_secs(125),
+        "no needless waiting: {span:?}"
+    );
 }
 
 // Without pacing, the same run hits 429s (so the pacing test above can fail) but still completes.
 #[tokio::test(start_paused = true)]
 async fn without_pacing_the_bulk_run_hits_429_and_recovers() {
-    let fake = FakeMangrove::builder().rows(Resource::Projects, 5).start().await;
-    let client = fake.client_builder(TokenKind::Account).pacing(false).build().unwrap();
+    let fake = FakeMangrove::builder()
+        .rows(Resource::Projects, 5)
+        .start()
+        .await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .pacing(false)
+        .build()
+        .unwrap();
     for _ in 0..1_050 {
         client.get_project().project_id(1).send().await.unwrap();
     }
@@ -87,8 +135,16 @@ async fn post_is_not_retried_after_503() {
     assert_eq!(fake.journal().requests_to("create_export").len(), 1);
 
     fake.inject(Fault::on("create_event").status(503));
-    let body = mangrove::types::EventRequest { event: Default::default() };
-    let err = client.create_event().project_id(1).body(body).send().await.unwrap_err();
+    let body = mangrove::types::EventRequest {
+        event: Default::default(),
+    };
+    let err = client
+        .create_event()
+        .project_id(1)
+        .body(body)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
     assert_eq!(fake.journal().requests_to("create_event").len(), 1);
 }
@@ -121,5 +177,9 @@ async fn post_is_retried_when_the_connection_never_opened() {
     let err = client.export_resource("Delivery").send().await.unwrap_err();
     assert!(err.to_string().contains("could not reach"), "{err}");
     // Two backoffs were slept (250 ms and 500 ms, jittered to 50-100 %).
-    assert!(started.elapsed() >= Duration::from_millis(375), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(375),
+        "{:?}",
+        started.elapsed()
+    );
 }

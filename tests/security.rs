@@ -35,7 +35,12 @@ fn debug_output_never_shows_the_token() {
     let builder = Client::builder().token(secret);
     let client = builder.clone().build().unwrap();
     let export = mangrove::Export::attach(&client, "exp_1");
-    for text in [format!("{builder:?}"), format!("{client:?}"), format!("{client:#?}"), format!("{export:?}")] {
+    for text in [
+        format!("{builder:?}"),
+        format!("{client:?}"),
+        format!("{client:#?}"),
+        format!("{export:?}"),
+    ] {
         assert!(!text.contains(secret), "leaked in: {text}");
         assert!(!text.contains("DO_NOT_LEAK"), "partially leaked in: {text}");
     }
@@ -54,24 +59,51 @@ async fn tracing_and_errors_never_show_the_token() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let fake = FakeMangrove::builder().schedule(Schedule::AfterPolls(3)).start().await;
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(3))
+        .start()
+        .await;
     let token = fake.token(TokenKind::Account);
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("GET /exports").times(2).status(503));
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let done = export.await.unwrap();
     fake.inject(Fault::on("get_project").status(401).html_body());
     let err = client.get_project().project_id(1).send().await.unwrap_err();
     let err = mangrove::Error::from(err);
-    let forbidden: ExportError =
-        fake.client(TokenKind::Customer).list_projects().summary_with_export().send().await.unwrap_err();
+    let forbidden: ExportError = fake
+        .client(TokenKind::Customer)
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap_err();
 
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("mangrove.request"), "the capture works: {logs}");
-    assert!(logs.contains("mangrove.export"), "export spans are recorded");
-    for text in [logs, format!("{err} {err:?}"), format!("{forbidden} {forbidden:?}"), format!("{done:?}")] {
+    assert!(
+        logs.contains("mangrove.request"),
+        "the capture works: {logs}"
+    );
+    assert!(
+        logs.contains("mangrove.export"),
+        "export spans are recorded"
+    );
+    for text in [
+        logs,
+        format!("{err} {err:?}"),
+        format!("{forbidden} {forbidden:?}"),
+        format!("{done:?}"),
+    ] {
         assert!(!text.contains(token), "token leaked");
-        assert!(!text.contains(fake.token(TokenKind::Customer)), "customer token leaked");
+        assert!(
+            !text.contains(fake.token(TokenKind::Customer)),
+            "customer token leaked"
+        );
     }
     // The pre-signed download URL's signature is a credential too: Debug hides it.
     assert!(!format!("{done:?}").contains("signature="));
@@ -82,15 +114,25 @@ async fn tracing_and_errors_never_show_the_token() {
 async fn token_never_reaches_the_storage_origin() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client.list_projects().summary_with_export().send().await.unwrap();
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .unwrap();
     let done = export
-        .with_policy(mangrove::PollPolicy::default().initial_delay(std::time::Duration::from_millis(1)))
+        .with_policy(
+            mangrove::PollPolicy::default().initial_delay(std::time::Duration::from_millis(1)),
+        )
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     done.download_to(dir.path().join("p.csv")).await.unwrap();
     let journal = fake.journal();
-    assert!(!journal.downloads().is_empty(), "the file was fetched from storage");
+    assert!(
+        !journal.downloads().is_empty(),
+        "the file was fetched from storage"
+    );
     assert!(journal.requests_to_storage_with_authorization().is_empty());
     // ... while every API request carried it.
     assert!(journal.requests.iter().all(|r| r.authorization().is_some()));
@@ -100,15 +142,31 @@ async fn token_never_reaches_the_storage_origin() {
 #[test]
 fn plain_http_only_for_loopback_or_opt_in() {
     let build = |url: &str| Client::builder().token("t").base_url(url).build();
-    for refused in ["http://api.example.com/api/v1", "http://10.0.0.5", "http://localhost.example.com"] {
+    for refused in [
+        "http://api.example.com/api/v1",
+        "http://10.0.0.5",
+        "http://localhost.example.com",
+    ] {
         let err = build(refused).unwrap_err();
         assert!(matches!(err, mangrove::Error::Config(_)), "{refused}");
-        assert!(err.to_string().contains("allow_insecure_http"), "says what to do: {err}");
+        assert!(
+            err.to_string().contains("allow_insecure_http"),
+            "says what to do: {err}"
+        );
     }
-    for accepted in ["http://127.0.0.1:8080/api/v1", "http://localhost:3000", "http://[::1]:9", "https://example.com"] {
+    for accepted in [
+        "http://127.0.0.1:8080/api/v1",
+        "http://localhost:3000",
+        "http://[::1]:9",
+        "https://example.com",
+    ] {
         assert!(build(accepted).is_ok(), "{accepted}");
     }
-    let opted_in = Client::builder().token("t").base_url("http://api.example.com").allow_insecure_http(true).build();
+    let opted_in = Client::builder()
+        .token("t")
+        .base_url("http://api.example.com")
+        .allow_insecure_http(true)
+        .build();
     assert!(opted_in.is_ok());
     assert!(build("ftp://example.com").is_err());
     assert!(build("not a url").is_err());
@@ -117,6 +175,9 @@ fn plain_http_only_for_loopback_or_opt_in() {
 // A token that cannot be an HTTP header value is a configuration error that does not echo it.
 #[test]
 fn invalid_token_error_does_not_echo_it() {
-    let err = Client::builder().token("bad\ntoken-xyz").build().unwrap_err();
+    let err = Client::builder()
+        .token("bad\ntoken-xyz")
+        .build()
+        .unwrap_err();
     assert!(!err.to_string().contains("token-xyz"));
 }

@@ -14,7 +14,8 @@ use crate::Client;
 
 /// The boxed `Send` future that starts an export ([`SummaryWithExport::send`]); boxed so it can be
 /// spawned from generic code without higher-ranked lifetime trouble.
-pub type StartFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ExportError>> + Send + 'a>>;
+pub type StartFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ExportError>> + Send + 'a>>;
 
 /// `response_mode=summary_with_export` on an exportable list endpoint. Made by
 /// `.summary_with_export()` on the 12 exportable list builders, after their filters and sort:
@@ -44,7 +45,12 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
     /// Wraps any exportable list request; the same as calling `.summary_with_export()` on it.
     /// Useful in code that is generic over [`Exportable`] builders.
     pub fn new(request: R) -> Self {
-        SummaryWithExport { request, format: ExportFormat::Csv, policy: None, _client: std::marker::PhantomData }
+        SummaryWithExport {
+            request,
+            format: ExportFormat::Csv,
+            policy: None,
+            _client: std::marker::PhantomData,
+        }
     }
 
     /// The file format (default CSV).
@@ -68,15 +74,23 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
     pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
         Box::pin(async move {
             let client = self.request.client().clone();
-            let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
+            let policy = self
+                .policy
+                .unwrap_or_else(|| client.state().poll_policy.clone());
             let slot = Slot::acquire(&client).await;
             let span = tracing::info_span!("mangrove.export.start", resource = R::RESOURCE, format = %self.format);
-            let request = self.request.with_mode(ResponseMode::SummaryWithExport).with_format(self.format);
+            let request = self
+                .request
+                .with_mode(ResponseMode::SummaryWithExport)
+                .with_format(self.format);
             let body = with_limit_retries(&policy, || request.clone().fetch(), span).await?;
             let (summary, export) = body.into_summary()?;
             match export {
                 Some(r) => Ok((summary, Export::started(client, r, policy, slot))),
-                None => Err(ExportError::NotSupported { resource: R::RESOURCE, summary: summary.to_json() }),
+                None => Err(ExportError::NotSupported {
+                    resource: R::RESOURCE,
+                    summary: summary.to_json(),
+                }),
             }
         })
     }
@@ -113,20 +127,36 @@ impl CreateExport {
 
     async fn start(self) -> Result<Export, ExportError> {
         let client = self.client;
-        let policy = self.policy.unwrap_or_else(|| client.state().poll_policy.clone());
+        let policy = self
+            .policy
+            .unwrap_or_else(|| client.state().poll_policy.clone());
         let slot = Slot::acquire(&client).await;
         let span = tracing::info_span!("mangrove.export.start", resource = %self.resource_type, format = %self.format);
-        let body = types::CreateExportRequest { resource_type: self.resource_type, format: Some(self.format) };
+        let body = types::CreateExportRequest {
+            resource_type: self.resource_type,
+            format: Some(self.format),
+        };
         let created = with_limit_retries(
             &policy,
             || {
                 let (client, body) = (&client, body.clone());
-                async move { client.create_export().body(body).send().await.map(progenitor_client::ResponseValue::into_inner) }
+                async move {
+                    client
+                        .create_export()
+                        .body(body)
+                        .send()
+                        .await
+                        .map(progenitor_client::ResponseValue::into_inner)
+                }
             },
             span,
         )
         .await?;
-        let r = types::ExportRef { id: created.id, status: created.status, status_url: created.status_url };
+        let r = types::ExportRef {
+            id: created.id,
+            status: created.status,
+            status_url: created.status_url,
+        };
         Ok(Export::started(client.clone(), r, policy, slot))
     }
 }
@@ -141,13 +171,22 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn export_resource(&self, resource_type: impl Into<String>) -> CreateExport {
-        CreateExport { client: self.clone(), resource_type: resource_type.into(), format: ExportFormat::Csv, policy: None }
+        CreateExport {
+            client: self.clone(),
+            resource_type: resource_type.into(),
+            format: ExportFormat::Csv,
+            policy: None,
+        }
     }
 }
 
 /// Sends an export-starting request; waits out the server's concurrent-export limit within the
 /// policy's time limit, and maps a 403 to [`ExportError::Forbidden`].
-async fn with_limit_retries<T, F, Fut>(policy: &PollPolicy, mut send: F, span: tracing::Span) -> Result<T, ExportError>
+async fn with_limit_retries<T, F, Fut>(
+    policy: &PollPolicy,
+    mut send: F,
+    span: tracing::Span,
+) -> Result<T, ExportError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, GeneratedError>>,
@@ -161,14 +200,23 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let progenitor_client::Error::ErrorResponse(rv) = &err else { return Err(err.into()) };
+        let progenitor_client::Error::ErrorResponse(rv) = &err else {
+            return Err(err.into());
+        };
         match rv.status().as_u16() {
-            403 => return Err(ExportError::Forbidden { message: rv.message.clone() }),
+            403 => {
+                return Err(ExportError::Forbidden {
+                    message: rv.message.clone(),
+                })
+            }
             429 => {
                 let retry_after = crate::retry::retry_after(rv.headers());
                 let wait = retry_after.unwrap_or_else(|| policy.delay_after(attempt));
                 if started.elapsed() + wait > policy.time_limit {
-                    return Err(ExportError::ConcurrencyLimit { message: rv.message.clone(), retry_after });
+                    return Err(ExportError::ConcurrencyLimit {
+                        message: rv.message.clone(),
+                        retry_after,
+                    });
                 }
                 let _enter = span.enter();
                 tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting");

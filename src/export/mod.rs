@@ -97,19 +97,38 @@ pub struct SavedExport {
 
 impl From<&str> for SavedExport {
     fn from(id: &str) -> Self {
-        SavedExport { id: id.to_string(), status_url: None }
+        SavedExport {
+            id: id.to_string(),
+            status_url: None,
+        }
     }
 }
 
 impl From<String> for SavedExport {
     fn from(id: String) -> Self {
-        SavedExport { id, status_url: None }
+        SavedExport {
+            id,
+            status_url: None,
+        }
     }
 }
 
 impl Export {
-    pub(crate) fn started(client: Client, r: types::ExportRef, policy: PollPolicy, slot: Arc<Slot>) -> Self {
-        Export { client, id: r.id, status_url: r.status_url, policy, slot: Some(slot), observer: None, fresh: true }
+    pub(crate) fn started(
+        client: Client,
+        r: types::ExportRef,
+        policy: PollPolicy,
+        slot: Arc<Slot>,
+    ) -> Self {
+        Export {
+            client,
+            id: r.id,
+            status_url: r.status_url,
+            policy,
+            slot: Some(slot),
+            observer: None,
+            fresh: true,
+        }
     }
 
     /// Resumes an export started earlier (by this or another process) from its id or a
@@ -139,7 +158,10 @@ impl Export {
 
     /// The id and status URL, to store and [`attach`](Export::attach) to later.
     pub fn saved(&self) -> SavedExport {
-        SavedExport { id: self.id.clone(), status_url: self.status_url.clone() }
+        SavedExport {
+            id: self.id.clone(),
+            status_url: self.status_url.clone(),
+        }
     }
 
     /// The polling policy of this export.
@@ -169,7 +191,9 @@ impl Export {
 
     /// Asks for the export's status once (no waiting, no polling loop).
     pub async fn status(&self) -> Result<ExportSnapshot, ExportError> {
-        let raw = poller::fetch_status(self).await.map_err(poller::PollFailure::into_error)?;
+        let raw = poller::fetch_status(self)
+            .await
+            .map_err(poller::PollFailure::into_error)?;
         Ok(ExportSnapshot::new(raw, 1, Duration::ZERO))
     }
 
@@ -177,13 +201,16 @@ impl Export {
     ///
     /// The stream ends after the first terminal status: the last item is the `completed`
     /// snapshot, or an error ([`ExportError::Failed`], [`ExportError::TimedOut`], …).
-    pub fn statuses(&self) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
+    pub fn statuses(
+        &self,
+    ) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
         poller::Poller::new(self.clone()).into_stream()
     }
 }
 
 /// The future returned by awaiting an [`Export`].
-pub type ExportFuture = Pin<Box<dyn Future<Output = Result<CompletedExport, ExportError>> + Send + 'static>>;
+pub type ExportFuture =
+    Pin<Box<dyn Future<Output = Result<CompletedExport, ExportError>> + Send + 'static>>;
 
 impl IntoFuture for Export {
     type Output = Result<CompletedExport, ExportError>;
@@ -217,7 +244,12 @@ impl ExportSnapshot {
             None if raw.error.is_some() => ExportStatus::Failed,
             None => ExportStatus::Pending,
         };
-        ExportSnapshot { status, raw, polls, elapsed }
+        ExportSnapshot {
+            status,
+            raw,
+            polls,
+            elapsed,
+        }
     }
 }
 
@@ -267,14 +299,26 @@ pub(crate) fn redact_query(url: &str) -> String {
 }
 
 impl CompletedExport {
-    pub(crate) fn from_snapshot(client: Client, status_url: Option<String>, s: ExportSnapshot) -> Result<Self, ExportError> {
+    pub(crate) fn from_snapshot(
+        client: Client,
+        status_url: Option<String>,
+        s: ExportSnapshot,
+    ) -> Result<Self, ExportError> {
         let raw = s.raw;
-        let download_url = raw.download_url.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
-            ExportError::InvalidResponse { id: raw.id.clone(), message: "status is completed but there is no download_url".into() }
-        })?;
+        let download_url = raw
+            .download_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| ExportError::InvalidResponse {
+                id: raw.id.clone(),
+                message: "status is completed but there is no download_url".into(),
+            })?;
         let file_size_bytes = match raw.file_size_bytes {
             Some(n) if n < 0 => {
-                return Err(ExportError::InvalidResponse { id: raw.id.clone(), message: format!("negative file_size_bytes {n}") })
+                return Err(ExportError::InvalidResponse {
+                    id: raw.id.clone(),
+                    message: format!("negative file_size_bytes {n}"),
+                })
             }
             Some(n) => u64::try_from(n).ok(),
             None => None,
@@ -335,6 +379,12 @@ impl CompletedExport {
 
     /// The export handle again (e.g. to fetch a fresh download URL).
     pub fn export(&self) -> Export {
-        Export::attach(&self.client, SavedExport { id: self.id.clone(), status_url: self.status_url.clone() })
+        Export::attach(
+            &self.client,
+            SavedExport {
+                id: self.id.clone(),
+                status_url: self.status_url.clone(),
+            },
+        )
     }
 }

@@ -93,8 +93,14 @@ impl PollPolicy {
 
     /// The wait before poll number `poll` (1-based): `initial × multiplier^(poll-1)`, capped.
     pub fn delay_after(&self, poll: u32) -> Duration {
-        let m = if self.multiplier.is_finite() { self.multiplier.max(1.0) } else { 1.0 };
-        let exp = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX).min(64);
+        let m = if self.multiplier.is_finite() {
+            self.multiplier.max(1.0)
+        } else {
+            1.0
+        };
+        let exp = i32::try_from(poll.saturating_sub(1))
+            .unwrap_or(i32::MAX)
+            .min(64);
         let secs = self.initial_delay.as_secs_f64() * m.powi(exp);
         if !secs.is_finite() || secs >= self.max_delay.as_secs_f64() {
             self.max_delay.max(self.initial_delay.min(self.max_delay))

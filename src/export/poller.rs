@@ -31,7 +31,11 @@ impl PollFailure {
 
 /// Reads the export's status once: from `status_url` when it is on the API's origin, else by id.
 pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollFailure> {
-    let result = match export.status_url.as_deref().filter(|u| same_origin(export, u)) {
+    let result = match export
+        .status_url
+        .as_deref()
+        .filter(|u| same_origin(export, u))
+    {
         Some(url) => get_url(export, url).await,
         None => {
             if let Some(url) = export.status_url.as_deref() {
@@ -41,14 +45,22 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollF
                     "status_url is not on the API origin; reading the status by id from the base URL instead"
                 );
             }
-            export.client.get_export().export_id(export.id.as_str()).send().await.map(ResponseValue::into_inner)
+            export
+                .client
+                .get_export()
+                .export_id(export.id.as_str())
+                .send()
+                .await
+                .map(ResponseValue::into_inner)
         }
     };
     result.map_err(|e| classify(&export.id, e))
 }
 
 fn origin_of(url: &str) -> String {
-    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| "<not a URL>".into())
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "<not a URL>".into())
 }
 
 fn same_origin(export: &Export, url: &str) -> bool {
@@ -64,18 +76,27 @@ async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedE
         .header(reqwest::header::ACCEPT, "application/json")
         .build()
         .map_err(GeneratedError::CommunicationError)?;
-    let response = crate::retry::execute(client, request, "get_export").await.map_err(GeneratedError::CommunicationError)?;
+    let response = crate::retry::execute(client, request, "get_export")
+        .await
+        .map_err(GeneratedError::CommunicationError)?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(GeneratedError::ResponseBodyError)?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(GeneratedError::ResponseBodyError)?;
     if status.is_success() {
         serde_json::from_slice(&body).map_err(|e| GeneratedError::InvalidResponsePayload(body, e))
     } else if status.is_client_error() || status.is_server_error() {
-        let err: types::ApiError =
-            serde_json::from_slice(&body).map_err(|e| GeneratedError::InvalidResponsePayload(body.clone(), e))?;
-        Err(GeneratedError::ErrorResponse(ResponseValue::new(err, status, headers)))
+        let err: types::ApiError = serde_json::from_slice(&body)
+            .map_err(|e| GeneratedError::InvalidResponsePayload(body.clone(), e))?;
+        Err(GeneratedError::ErrorResponse(ResponseValue::new(
+            err, status, headers,
+        )))
     } else {
-        Err(GeneratedError::InvalidRequest(format!("unexpected HTTP status {status} from the status URL")))
+        Err(GeneratedError::InvalidRequest(format!(
+            "unexpected HTTP status {status} from the status URL"
+        )))
     }
 }
 
@@ -86,9 +107,13 @@ fn classify(id: &str, e: GeneratedError) -> PollFailure {
             let status = rv.status();
             let retry_after = crate::retry::retry_after(rv.headers());
             match status {
-                StatusCode::NOT_FOUND => PollFailure::Permanent(ExportError::Expired { id: id.to_string() }),
+                StatusCode::NOT_FOUND => {
+                    PollFailure::Permanent(ExportError::Expired { id: id.to_string() })
+                }
                 StatusCode::TOO_MANY_REQUESTS => PollFailure::Transient(e.into(), retry_after),
-                s if matches!(s.as_u16(), 500 | 502..=504) => PollFailure::Transient(e.into(), retry_after),
+                s if matches!(s.as_u16(), 500 | 502..=504) => {
+                    PollFailure::Transient(e.into(), retry_after)
+                }
                 _ => PollFailure::Permanent(e.into()),
             }
         }
@@ -119,7 +144,15 @@ impl Poller {
             elapsed_ms = tracing::field::Empty,
             final_status = tracing::field::Empty,
         );
-        Poller { export, started: None, polls: 0, errors_in_a_row: 0, next_wait: None, done: false, span }
+        Poller {
+            export,
+            started: None,
+            polls: 0,
+            errors_in_a_row: 0,
+            next_wait: None,
+            done: false,
+            span,
+        }
     }
 
     fn finish(&mut self, status: &str) {
@@ -156,7 +189,11 @@ impl Poller {
                 let elapsed = started.elapsed();
                 if elapsed >= policy.time_limit {
                     self.finish("timed_out");
-                    return Some(Err(ExportError::TimedOut { id: self.export.id.clone(), elapsed, polls: self.polls }));
+                    return Some(Err(ExportError::TimedOut {
+                        id: self.export.id.clone(),
+                        elapsed,
+                        polls: self.polls,
+                    }));
                 }
                 tokio::time::sleep(wait.min(policy.time_limit - elapsed)).await;
             }
@@ -182,7 +219,10 @@ impl Poller {
                                 .error
                                 .clone()
                                 .unwrap_or_else(|| "the server gave no reason".to_string());
-                            return Some(Err(ExportError::Failed { id: self.export.id.clone(), message }));
+                            return Some(Err(ExportError::Failed {
+                                id: self.export.id.clone(),
+                                message,
+                            }));
                         }
                         _ => {
                             self.next_wait = Some(pause);
@@ -207,7 +247,9 @@ impl Poller {
         }
     }
 
-    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
+    pub(crate) fn into_stream(
+        self,
+    ) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
         Box::pin(futures::stream::unfold(self, |mut poller| async move {
             let item = poller.next().await?;
             Some((item, poller))
@@ -223,7 +265,11 @@ impl Poller {
             match item {
                 Some(Ok(s)) if s.status == ExportStatus::Completed => {
                     let export = &self.export;
-                    return CompletedExport::from_snapshot(export.client.clone(), export.status_url.clone(), s);
+                    return CompletedExport::from_snapshot(
+                        export.client.clone(),
+                        export.status_url.clone(),
+                        s,
+                    );
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),

@@ -72,7 +72,13 @@ impl Reply {
 
     /// `status` with a raw body.
     pub(crate) fn raw(status: u16, body: Vec<u8>, content_type: Option<&'static str>) -> Reply {
-        Reply { status, body, content_type, headers: Vec::new(), delay: None }
+        Reply {
+            status,
+            body,
+            content_type,
+            headers: Vec::new(),
+            delay: None,
+        }
     }
 
     /// Adds a header.
@@ -83,10 +89,17 @@ impl Reply {
 
     fn into_template(self) -> ResponseTemplate {
         // Statuses come from the fake itself or from `Fault::status`, which only keeps valid ones.
-        let status = http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let status = http::StatusCode::from_u16(self.status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut template = ResponseTemplate::new(status);
         for (name, value) in self.headers {
-            template = template.append_header(name.as_str(), value.as_str());
+            // Fault headers come from test code; skip any that are not valid HTTP.
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                template = template.append_header(name, value);
+            }
         }
         template = match self.content_type {
             Some(mime) => template.set_body_raw(self.body, mime),
@@ -234,7 +247,10 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// The first query parameter called `name`.
     pub(crate) fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Path parameter number `i` (0-based), or `""`.
@@ -281,7 +297,8 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
     };
 
     let mut reply = if reading.exceeded {
-        Reply::message(429, "Too Many Requests").header("retry-after", reading.retry_after.to_string())
+        Reply::message(429, "Too Many Requests")
+            .header("retry-after", reading.retry_after.to_string())
     } else {
         let delay = fault.as_ref().and_then(|f| f.delay);
         let mut reply = match fault.and_then(faults::ApiFault::into_reply) {
@@ -296,7 +313,11 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
                             shared,
                             op,
                             params,
-                            query: request.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+                            query: request
+                                .url
+                                .query_pairs()
+                                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                                .collect(),
                             body: &request.body,
                             token: kind,
                             at,
@@ -310,10 +331,18 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
         reply
     };
 
-    reply.headers.push(("ratelimit-limit".into(), reading.limit.to_string()));
-    reply.headers.push(("ratelimit-remaining".into(), reading.remaining.to_string()));
-    reply.headers.push(("ratelimit-reset".into(), reading.reset.to_string()));
-    reply.headers.push(("date".into(), http_date(shared.clock.system_now())));
+    reply
+        .headers
+        .push(("ratelimit-limit".into(), reading.limit.to_string()));
+    reply
+        .headers
+        .push(("ratelimit-remaining".into(), reading.remaining.to_string()));
+    reply
+        .headers
+        .push(("ratelimit-reset".into(), reading.reset.to_string()));
+    reply
+        .headers
+        .push(("date".into(), http_date(shared.clock.system_now())));
 
     let entry = ApiRequest {
         method: method.to_string(),
@@ -322,7 +351,12 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
         headers: request
             .headers
             .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         status: reply.status,
         at,
@@ -417,7 +451,10 @@ mod tests {
     fn routes_match_patterns_and_methods() {
         assert_eq!(route("GET", "/projects"), Ok((Op::ListProjects, vec![])));
         assert_eq!(route("GET", "/projects/"), Ok((Op::ListProjects, vec![])));
-        assert_eq!(route("GET", "/projects/7/events"), Ok((Op::ListEvents, vec!["7"])));
+        assert_eq!(
+            route("GET", "/projects/7/events"),
+            Ok((Op::ListEvents, vec!["7"]))
+        );
         assert_eq!(
             route("GET", "/projects/7/events/evt_x/data_points/in_y"),
             Ok((Op::GetDataPoint, vec!["7", "evt_x", "in_y"]))
@@ -438,7 +475,10 @@ mod tests {
 
     #[test]
     fn every_list_operation_has_a_resource() {
-        let lists = ROUTES.iter().filter(|(_, _, op)| op.list_resource().is_some()).count();
+        let lists = ROUTES
+            .iter()
+            .filter(|(_, _, op)| op.list_resource().is_some())
+            .count();
         assert_eq!(lists, 15);
     }
 }

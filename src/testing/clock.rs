@@ -45,7 +45,8 @@ impl FakeClock {
 
     /// Time elapsed since the fake started (runtime time plus manual advances).
     pub fn now(&self) -> Duration {
-        let elapsed = read_instant(self.inner.handle.as_ref()).saturating_duration_since(self.inner.start);
+        let elapsed =
+            read_instant(self.inner.handle.as_ref()).saturating_duration_since(self.inner.start);
         elapsed + *self.inner.offset.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -61,12 +62,18 @@ impl FakeClock {
 
     /// The fake's current wall-clock time in whole seconds since the Unix epoch.
     pub fn unix_now(&self) -> u64 {
-        self.system_now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        self.system_now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     /// Converts a point on this clock (a value returned by [`now`](Self::now)) into Unix seconds.
     pub fn unix_at(&self, at: Duration) -> u64 {
-        (self.inner.epoch + at).duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+        (self.inner.epoch + at)
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     /// RFC 3339 timestamp (UTC, milliseconds, `Z`) for a point on this clock.

@@ -74,7 +74,11 @@ impl Record {
     fn phase(&self, now: Duration) -> Phase {
         match &self.outcome {
             Some(Outcome::Completed { at }) => return Phase::Completed { at: *at },
-            Some(Outcome::Failed { message }) => return Phase::Failed { message: message.clone() },
+            Some(Outcome::Failed { message }) => {
+                return Phase::Failed {
+                    message: message.clone(),
+                }
+            }
             None => {}
         }
         if let Schedule::After(d) = &self.schedule {
@@ -96,9 +100,13 @@ impl Record {
         self.polls = self.polls.saturating_add(1);
         if self.outcome.is_none() {
             self.outcome = match &self.schedule {
-                Schedule::AfterPolls(n) if self.polls >= (*n).max(1) => Some(Outcome::Completed { at: now }),
+                Schedule::AfterPolls(n) if self.polls >= (*n).max(1) => {
+                    Some(Outcome::Completed { at: now })
+                }
                 Schedule::FailAfterPolls { polls, message } if self.polls >= (*polls).max(1) => {
-                    Some(Outcome::Failed { message: message.clone() })
+                    Some(Outcome::Failed {
+                        message: message.clone(),
+                    })
                 }
                 Schedule::After(_) => match self.phase(now) {
                     Phase::Completed { at } => Some(Outcome::Completed { at }),
@@ -125,7 +133,9 @@ fn new_id() -> String {
     const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     static SEED: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(std::process::id()));
+    let seed = *SEED.get_or_init(|| {
+        std::collections::hash_map::RandomState::new().hash_one(std::process::id())
+    });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut a = mix(seed ^ n);
     let mut b = mix(a ^ n.rotate_left(32));
@@ -178,7 +188,11 @@ pub(crate) fn start(ctx: &Ctx<'_>, resource: Resource, format: FileFormat) -> Re
     let shared = ctx.shared;
     let now = ctx.at;
     let mut state = shared.lock();
-    let in_flight = state.exports.values().filter(|r| !r.phase(now).terminal()).count();
+    let in_flight = state
+        .exports
+        .values()
+        .filter(|r| !r.phase(now).terminal())
+        .count();
     if let Some(limit) = shared.config.export_limit {
         if in_flight >= limit {
             return Err(Reply::message(
@@ -232,13 +246,18 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
             .collect();
         return Reply::message(
             422,
-            format!("Unknown resource_type {resource_type:?}: expected one of {}.", known.join(", ")),
+            format!(
+                "Unknown resource_type {resource_type:?}: expected one of {}.",
+                known.join(", ")
+            ),
         );
     };
     let format = match body.get("format") {
         None | Some(Value::Null) => Ok(FileFormat::Csv),
         Some(Value::String(s)) => export_format(Some(s)),
-        Some(other) => Err(format!("Invalid export format {other}: expected csv or json.")),
+        Some(other) => Err(format!(
+            "Invalid export format {other}: expected csv or json."
+        )),
     };
     let format = match format {
         Ok(format) => format,
@@ -248,7 +267,9 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
         Ok(export) => {
             let id = export["id"].as_str().unwrap_or_default();
             let status_url = export["status_url"].as_str().unwrap_or_default();
-            let body = base_body(ctx.shared, id, "pending", status_url, resource, format, ctx.at);
+            let body = base_body(
+                ctx.shared, id, "pending", status_url, resource, format, ctx.at,
+            );
             Reply::json(201, &Value::Object(body))
         }
         Err(reply) => reply,
@@ -300,9 +321,21 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
                 record.format,
             ));
         }
-        let (resource, format, created, job) = (record.resource, record.format, record.created, record.job.clone());
+        let (resource, format, created, job) = (
+            record.resource,
+            record.format,
+            record.created,
+            record.job.clone(),
+        );
         *state.polls.entry(id.to_string()).or_default() += 1;
-        (phase, resource, format, created, job, state.faults.take_export_status())
+        (
+            phase,
+            resource,
+            format,
+            created,
+            job,
+            state.faults.take_export_status(),
+        )
     };
 
     let own_url = format!("{}/exports/{id}", shared.base_url);
@@ -319,19 +352,31 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
             Err(message) => {
                 let message = format!("The export file could not be written: {message}");
                 if let Some(record) = shared.lock().exports.get_mut(id) {
-                    record.outcome = Some(Outcome::Failed { message: message.clone() });
+                    record.outcome = Some(Outcome::Failed {
+                        message: message.clone(),
+                    });
                 }
                 phase = Phase::Failed { message };
             }
         }
     }
 
-    let mut body = base_body(shared, id, phase.name(), &own_url, resource, format, created);
+    let mut body = base_body(
+        shared,
+        id,
+        phase.name(),
+        &own_url,
+        resource,
+        format,
+        created,
+    );
     match &phase {
         Phase::Completed { at } => {
             body.insert("completed_at".into(), json!(shared.clock.rfc3339_at(*at)));
             if let Some(object) = &stored {
-                let url = shared.storage.presign(&key(id, format), shared.config.url_ttl);
+                let url = shared
+                    .storage
+                    .presign(&key(id, format), shared.config.url_ttl);
                 body.insert("download_url".into(), json!(url));
                 body.insert("file_size_bytes".into(), json!(object.size));
             }
@@ -440,9 +485,14 @@ mod tests {
         let mut r = record(Schedule::After(Duration::from_secs(30)));
         assert_eq!(r.poll(Duration::from_secs(39)).name(), "processing");
         assert!(r.phase(Duration::from_secs(40)).terminal());
-        assert!(matches!(r.poll(Duration::from_secs(99)), Phase::Completed { at } if at == Duration::from_secs(40)));
+        assert!(
+            matches!(r.poll(Duration::from_secs(99)), Phase::Completed { at } if at == Duration::from_secs(40))
+        );
 
-        let mut r = record(Schedule::FailAfterPolls { polls: 1, message: "boom".into() });
+        let mut r = record(Schedule::FailAfterPolls {
+            polls: 1,
+            message: "boom".into(),
+        });
         assert!(matches!(r.poll(t), Phase::Failed { message, .. } if message == "boom"));
         assert!(!r.produces_file());
     }

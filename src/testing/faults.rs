@@ -72,7 +72,10 @@ pub(crate) struct ApiSpec {
 enum Target {
     Any,
     Operation(String),
-    Path { method: Option<String>, prefix: String },
+    Path {
+        method: Option<String>,
+        prefix: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -117,7 +120,10 @@ impl Fault {
     /// The `status` of the next export status answer (`GET /exports/{id}` with `200`) is `value`
     /// instead of the real one, e.g. `"expired"`; the rest of the answer is unchanged.
     pub fn export_status(value: &str) -> Fault {
-        Fault { kind: Kind::ExportStatus(value.to_string()), times: 1 }
+        Fault {
+            kind: Kind::ExportStatus(value.to_string()),
+            times: 1,
+        }
     }
 
     /// The `status_url` of the next export start (`summary_with_export` or `POST /exports`) is
@@ -131,7 +137,10 @@ impl Fault {
 
     /// A fault of the storage origin, for the next file `GET`s.
     pub fn storage(fault: StorageFault) -> Fault {
-        Fault { kind: Kind::Storage(fault), times: 1 }
+        Fault {
+            kind: Kind::Storage(fault),
+            times: 1,
+        }
     }
 
     /// Applies to the next `n` matching requests or answers (default 1).
@@ -143,7 +152,8 @@ impl Fault {
     /// Answer with this status (an invalid code becomes `500`) and, unless changed, a JSON body
     /// `{"message": "<reason phrase>"}`. API faults only.
     pub fn status(mut self, status: u16) -> Fault {
-        let status = if (100..=999).contains(&status) && http::StatusCode::from_u16(status).is_ok() {
+        let status = if (100..=999).contains(&status) && http::StatusCode::from_u16(status).is_ok()
+        {
             status
         } else {
             500
@@ -180,10 +190,12 @@ impl Fault {
     }
 
     /// Adds a header to a [`status`](Self::status) or
-    /// [`malformed_json`](Self::malformed_json) answer (e.g. `Retry-After`). API faults only.
+    /// [`malformed_json`](Self::malformed_json) answer (e.g. `Retry-After`); a name or value
+    /// that is not valid in HTTP is left out. API faults only.
     pub fn header(mut self, name: &str, value: &str) -> Fault {
         if let Kind::Api(spec) = &mut self.kind {
-            spec.headers.push((name.to_ascii_lowercase(), value.to_string()));
+            spec.headers
+                .push((name.to_ascii_lowercase(), value.to_string()));
         }
         self
     }
@@ -221,7 +233,11 @@ fn parse_target(target: &str) -> Target {
     }
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
     let prefix = path.trim_end_matches('/');
-    let prefix = if prefix.starts_with('/') { prefix.to_string() } else { format!("/{prefix}") };
+    let prefix = if prefix.starts_with('/') {
+        prefix.to_string()
+    } else {
+        format!("/{prefix}")
+    };
     Target::Path { method, prefix }
 }
 
@@ -234,7 +250,9 @@ impl Target {
                 m.as_deref().is_none_or(|m| m == method)
                     && (prefix == "/"
                         || path == prefix
-                        || path.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                        || path
+                            .strip_prefix(prefix.as_str())
+                            .is_some_and(|rest| rest.starts_with('/')))
             }
         }
     }
@@ -269,7 +287,10 @@ impl ApiSpec {
             reply.headers.extend(self.headers.iter().cloned());
             reply
         });
-        ApiFault { delay: self.delay, reply }
+        ApiFault {
+            delay: self.delay,
+            reply,
+        }
     }
 }
 
@@ -304,8 +325,16 @@ pub(crate) struct Armed {
 
 impl Armed {
     /// Takes one use of the first armed API fault matching the request.
-    pub(crate) fn take_api(&mut self, method: &str, path: &str, op: Option<Op>) -> Option<ApiFault> {
-        let i = self.api.iter().position(|(spec, _)| spec.target.matches(method, path, op))?;
+    pub(crate) fn take_api(
+        &mut self,
+        method: &str,
+        path: &str,
+        op: Option<Op>,
+    ) -> Option<ApiFault> {
+        let i = self
+            .api
+            .iter()
+            .position(|(spec, _)| spec.target.matches(method, path, op))?;
         let fault = self.api[i].0.take();
         self.api[i].1 -= 1;
         if self.api[i].1 == 0 {
@@ -335,11 +364,17 @@ pub(crate) fn arm(shared: &Shared, fault: Fault) {
         Kind::Api(spec) => shared.lock().faults.api.push((spec, fault.times)),
         Kind::ExportStatus(value) => {
             let mut state = shared.lock();
-            state.faults.export_status.extend(std::iter::repeat_n(value, fault.times as usize));
+            state
+                .faults
+                .export_status
+                .extend(std::iter::repeat_n(value, fault.times as usize));
         }
         Kind::ForeignStatusUrl(origin) => {
             let mut state = shared.lock();
-            state.faults.status_url.extend(std::iter::repeat_n(origin, fault.times as usize));
+            state
+                .faults
+                .status_url
+                .extend(std::iter::repeat_n(origin, fault.times as usize));
         }
     }
 }

@@ -72,7 +72,10 @@ impl Journal {
 
     /// API requests answered with `status`.
     pub fn requests_with_status(&self, status: u16) -> Vec<&ApiRequest> {
-        self.requests.iter().filter(|r| r.status == status).collect()
+        self.requests
+            .iter()
+            .filter(|r| r.status == status)
+            .collect()
     }
 
     /// Storage requests that carried an `Authorization` header (a client leaking its API token

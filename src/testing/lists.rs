@@ -42,14 +42,29 @@ fn answer(ctx: &Ctx<'_>, resource: Resource) -> Result<Reply, Reply> {
     let total = ctx.shared.config.rows(resource);
 
     match mode {
-        Mode::Default => Ok(Reply::json(200, &page_body(resource, total, page, page_size, ctx.shared.config.page_size_max))),
-        Mode::Summary => Ok(Reply::json(200, &Value::Object(summary(resource, total, "summary")))),
+        Mode::Default => Ok(Reply::json(
+            200,
+            &page_body(
+                resource,
+                total,
+                page,
+                page_size,
+                ctx.shared.config.page_size_max,
+            ),
+        )),
+        Mode::Summary => Ok(Reply::json(
+            200,
+            &Value::Object(summary(resource, total, "summary")),
+        )),
         Mode::SummaryWithExport => {
             if ctx.token != TokenKind::Account {
                 return Err(exports::forbidden());
             }
             if !resource.exportable() {
-                return Ok(Reply::json(200, &Value::Object(summary(resource, total, "summary"))));
+                return Ok(Reply::json(
+                    200,
+                    &Value::Object(summary(resource, total, "summary")),
+                ));
             }
             let export = exports::start(ctx, resource, format)?;
             let mut body = summary(resource, total, "summary_with_export");
@@ -64,7 +79,9 @@ pub(crate) fn export_format(value: Option<&str>) -> Result<FileFormat, String> {
     match value {
         None | Some("csv") => Ok(FileFormat::Csv),
         Some("json") => Ok(FileFormat::Json),
-        Some(other) => Err(format!("Invalid export format {other:?}: expected csv or json.")),
+        Some(other) => Err(format!(
+            "Invalid export format {other:?}: expected csv or json."
+        )),
     }
 }
 
@@ -74,7 +91,10 @@ fn positive(value: Option<&str>, default: u64, name: &str) -> Result<u64, Reply>
         None => Ok(default),
         Some(text) => match text.trim().parse::<u64>() {
             Ok(n) if n >= 1 && i64::try_from(n).is_ok() => Ok(n),
-            _ => Err(Reply::message(400, format!("{name} must be a positive integer, got {text:?}."))),
+            _ => Err(Reply::message(
+                400,
+                format!("{name} must be a positive integer, got {text:?}."),
+            )),
         },
     }
 }
@@ -85,7 +105,9 @@ fn page_body(resource: Resource, total: u64, page: u64, page_size: u64, max: u64
     let total_pages = total.div_ceil(size).max(1);
     let start = (page - 1).saturating_mul(size);
     let end = start.saturating_add(size).min(total);
-    let data: Vec<Value> = (start..end).map(|i| Value::Object(data::row(resource, i))).collect();
+    let data: Vec<Value> = (start..end)
+        .map(|i| Value::Object(data::row(resource, i)))
+        .collect();
     json!({
         "data": data,
         "info": {

@@ -23,7 +23,11 @@ pub(crate) fn find(resource: Resource, rows: u64, id: &str) -> Option<Map<String
         return None;
     }
     let row = data::row(resource, index);
-    let key = if resource == Resource::Deliveries { "friendly_id" } else { "id" };
+    let key = if resource == Resource::Deliveries {
+        "friendly_id"
+    } else {
+        "id"
+    };
     let same = match row.get(key)? {
         Value::Number(n) => n.as_u64().is_some_and(|n| n.to_string() == id),
         Value::String(s) => s == id,
@@ -106,14 +110,22 @@ mod tests {
         for resource in Resource::ALL {
             for index in [0u64, 1, 96, 12_345] {
                 let row = data::row(resource, index);
-                let key = if resource == Resource::Deliveries { "friendly_id" } else { "id" };
+                let key = if resource == Resource::Deliveries {
+                    "friendly_id"
+                } else {
+                    "id"
+                };
                 let id = match row.get(key) {
                     Some(Value::String(s)) => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
                     _ => continue,
                 };
                 assert_eq!(find(resource, 20_000, &id), Some(row), "{resource:?} {id}");
-                assert_eq!(find(resource, index, &id), None, "{resource:?} {id} past the end");
+                assert_eq!(
+                    find(resource, index, &id),
+                    None,
+                    "{resource:?} {id} past the end"
+                );
             }
         }
         assert_eq!(find(Resource::Batches, 10, "bat_nonexistent00000"), None);

@@ -12,8 +12,9 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use mangrove::testing::{FakeMangrove, TokenKind};
 //! let fake = FakeMangrove::start().await;
-//! let page = fake.client(TokenKind::Account).list_projects().page_size(5).send().await.unwrap();
-//! assert_eq!(page.into_inner().data.len(), 5);
+//! let client = fake.client(TokenKind::Account);
+//! let page = client.list_projects().page_size(5).send().await.unwrap().into_inner();
+//! assert_eq!(page.data.len(), 5);
 //! # }
 //! ```
 //!
@@ -38,7 +39,9 @@
 //! file (CSV with a header row, or one JSON array; see [`data`]) and registers it on the storage
 //! origin; every status answer of a completed export carries a freshly pre-signed `download_url`
 //! valid [`url_ttl`](FakeMangroveBuilder::url_ttl) from that answer, and the real
-//! `file_size_bytes`.
+//! `file_size_bytes`. The file is written on a thread of the fake's own, started by the first
+//! poll; the poll that first answers `completed` waits for it (and the API server answers nothing
+//! else meanwhile), so exporting millions of rows takes as long as writing that file.
 //!
 //! # Time
 //!
@@ -47,6 +50,12 @@
 //! (virtual under `#[tokio::test(start_paused = true)]`) plus whatever
 //! [`FakeMangrove::advance`] added. `advance` is the cheap way to jump past the 24 h URL expiry
 //! or the 7-day retention.
+//!
+//! The API server runs on a thread of its own (wiremock's), the storage origin on your runtime,
+//! and the fake never runs `spawn_blocking` work on your runtime (which would stop a paused clock
+//! from auto-advancing). Use [`FakeMangrove::client`] (or
+//! [`client_builder`](FakeMangrove::client_builder)): its clients have no request, connect or
+//! idle timeouts, which a paused clock would fire while waiting for the other thread.
 //!
 //! # Faults
 //!
@@ -203,7 +212,10 @@ pub(crate) struct Config {
 
 impl Config {
     pub(crate) fn rows(&self, resource: Resource) -> u64 {
-        self.rows.get(&resource).copied().unwrap_or(self.default_rows)
+        self.rows
+            .get(&resource)
+            .copied()
+            .unwrap_or(self.default_rows)
     }
 
     pub(crate) fn schedule(&self, resource: Resource) -> &Schedule {
@@ -327,7 +339,9 @@ impl FakeMangroveBuilder {
     pub async fn try_start(self) -> io::Result<FakeMangrove> {
         let clock = FakeClock::new();
         let storage = storage::start(clock.clone()).await?;
-        let files = tempfile::Builder::new().prefix("mangrove-fake-").tempdir()?;
+        let files = tempfile::Builder::new()
+            .prefix("mangrove-fake-")
+            .tempdir()?;
         // Bind the port here so a failure is an error, not a panic inside wiremock.
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         let server = wiremock::MockServer::builder()
@@ -493,4 +507,29 @@ pub(crate) struct State {
     pub(crate) windows: HashMap<String, api::Window>,
     pub(crate) polls: std::collections::BTreeMap<String, u32>,
     pub(crate) max_in_flight: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_can_be_shared_across_tasks() {
+        fn check<T: Send + Sync>() {}
+        check::<FakeMangrove>();
+        check::<Journal>();
+        check::<Fault>();
+        check::<Schedule>();
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        for kind in TokenKind::ALL {
+            assert_eq!(TokenKind::from_token(kind.token()), Some(kind));
+        }
+        assert_eq!(
+            TokenKind::from_token("Bearer fake-mangrove-account-token"),
+            None
+        );
+    }
 }

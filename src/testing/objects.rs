@@ -50,11 +50,15 @@ type Answer = Result<Reply, Reply>;
 
 /// The row of `resource` whose id is path parameter `param`, or `404`.
 fn find(ctx: &Ctx<'_>, resource: Resource, param: usize) -> Result<Map<String, Value>, Reply> {
-    lookup::find(resource, ctx.shared.config.rows(resource), ctx.param(param)).ok_or_else(Reply::not_found)
+    lookup::find(resource, ctx.shared.config.rows(resource), ctx.param(param))
+        .ok_or_else(Reply::not_found)
 }
 
 fn get(ctx: &Ctx<'_>, resource: Resource, param: usize) -> Answer {
-    Ok(Reply::json(200, &Value::Object(find(ctx, resource, param)?)))
+    Ok(Reply::json(
+        200,
+        &Value::Object(find(ctx, resource, param)?),
+    ))
 }
 
 fn now(ctx: &Ctx<'_>) -> String {
@@ -77,16 +81,25 @@ fn object(ctx: &Ctx<'_>) -> Result<Map<String, Value>, Reply> {
 fn wrapped(ctx: &Ctx<'_>, root: &str) -> Result<Map<String, Value>, Reply> {
     match object(ctx)?.remove(root) {
         Some(Value::Object(map)) => Ok(map),
-        _ => Err(unprocessable(format!("param is missing or the value is empty: {root}"))),
+        _ => Err(unprocessable(format!(
+            "param is missing or the value is empty: {root}"
+        ))),
     }
 }
 
 /// A required RFC 3339 timestamp field.
-fn timestamp(body: &Map<String, Value>, field: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, Reply> {
+fn timestamp(
+    body: &Map<String, Value>,
+    field: &str,
+) -> Result<chrono::DateTime<chrono::FixedOffset>, Reply> {
     body.get(field)
         .and_then(Value::as_str)
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .ok_or_else(|| unprocessable(format!("{field} is required and must be an ISO 8601 timestamp.")))
+        .ok_or_else(|| {
+            unprocessable(format!(
+                "{field} is required and must be an ISO 8601 timestamp."
+            ))
+        })
 }
 
 /// Copies the listed fields of `from` (when present) into `into`.
@@ -102,7 +115,9 @@ fn overlay(into: &mut Map<String, Value>, from: &Map<String, Value>, fields: &[&
 fn fresh_id(prefix: &str) -> String {
     const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let mut n = COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut n = COUNTER
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let mut id = prefix.to_string();
     for _ in 0..16 {
         id.push(ALNUM[(n % 62) as usize] as char);
@@ -116,7 +131,10 @@ fn create_event(ctx: &Ctx<'_>) -> Answer {
     if !input.get("event_type").is_some_and(Value::is_string) {
         return Err(unprocessable("event_type is required."));
     }
-    let (start, end) = (timestamp(&input, "start_time")?, timestamp(&input, "end_time")?);
+    let (start, end) = (
+        timestamp(&input, "start_time")?,
+        timestamp(&input, "end_time")?,
+    );
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
@@ -134,7 +152,11 @@ fn apply_event_input(event: &mut Map<String, Value>, input: &Map<String, Value>)
     if let Some(slug) = input.get("event_type") {
         event.insert("slug".into(), slug.clone());
     }
-    overlay(event, input, &["start_time", "end_time", "tracking_id", "notes"]);
+    overlay(
+        event,
+        input,
+        &["start_time", "end_time", "tracking_id", "notes"],
+    );
     if let Some(Value::Array(locations)) = input.get("locations") {
         event.insert("locations".into(), Value::Array(locations.clone()));
     }
@@ -169,7 +191,11 @@ fn update_event(ctx: &Ctx<'_>) -> Answer {
 
 fn create_event_type(ctx: &Ctx<'_>) -> Answer {
     let input = wrapped(ctx, "event_type")?;
-    let Some(name) = input.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty()) else {
+    let Some(name) = input
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+    else {
         return Err(unprocessable("name can't be blank."));
     };
     let slug = match input.get("slug").and_then(Value::as_str) {
@@ -209,8 +235,13 @@ fn bulk_dismiss(ctx: &Ctx<'_>) -> Answer {
     if ids.is_empty() {
         return Err(unprocessable("result_ids can't be empty."));
     }
-    if let Some(bad) = ids.iter().find(|id| !(id.starts_with("dpres_") || id.starts_with("mrres_"))) {
-        return Err(unprocessable(format!("Unknown rule result id {bad:?}; nothing was dismissed.")));
+    if let Some(bad) = ids
+        .iter()
+        .find(|id| !(id.starts_with("dpres_") || id.starts_with("mrres_")))
+    {
+        return Err(unprocessable(format!(
+            "Unknown rule result id {bad:?}; nothing was dismissed."
+        )));
     }
     let data: Vec<Value> = ids
         .iter()
@@ -230,7 +261,10 @@ fn bulk_dismiss(ctx: &Ctx<'_>) -> Answer {
 fn update_ledger(ctx: &Ctx<'_>) -> Answer {
     let mut ledger = find(ctx, Resource::Ledgers, 0)?;
     let input = wrapped(ctx, "ledger")?;
-    if ledger.get("system_ledger_type").is_some_and(|t| !t.is_null()) {
+    if ledger
+        .get("system_ledger_type")
+        .is_some_and(|t| !t.is_null())
+    {
         return Err(unprocessable("Cannot update system ledgers."));
     }
     overlay(&mut ledger, &input, &["name"]);
@@ -240,12 +274,15 @@ fn update_ledger(ctx: &Ctx<'_>) -> Answer {
 
 fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
     find(ctx, Resource::Ledgers, 0)?;
-    let batch = find(ctx, Resource::LedgerBatches, 1).or_else(|_| find(ctx, Resource::Batches, 1))?;
+    let batch =
+        find(ctx, Resource::LedgerBatches, 1).or_else(|_| find(ctx, Resource::Batches, 1))?;
     let body = object(ctx)?;
     if let Some(ids) = body.get("data_point_ids") {
         let ok = ids.as_array().is_some_and(|ids| {
-            ids.iter()
-                .all(|id| id.as_str().is_some_and(|s| s.starts_with("in_") || s.starts_with("dp_")))
+            ids.iter().all(|id| {
+                id.as_str()
+                    .is_some_and(|s| s.starts_with("in_") || s.starts_with("dp_"))
+            })
         });
         if !ok {
             return Err(unprocessable("Unknown data_point_ids."));
@@ -261,12 +298,19 @@ fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
         }
     }
     if let Some(skipped) = body.get("skipped_data_point_type_ids") {
-        if !skipped.as_array().is_some_and(|ids| ids.iter().all(Value::is_u64)) {
+        if !skipped
+            .as_array()
+            .is_some_and(|ids| ids.iter().all(Value::is_u64))
+        {
             return Err(unprocessable("Unknown skipped_data_point_type_ids."));
         }
     }
     let mut slim = Map::new();
-    overlay(&mut slim, &batch, &["id", "tracking_id", "start_time", "end_time", "created_at"]);
+    overlay(
+        &mut slim,
+        &batch,
+        &["id", "tracking_id", "start_time", "end_time", "created_at"],
+    );
     slim.insert("state".into(), json!("processing"));
     slim.insert("updated_at".into(), json!(now(ctx)));
     Ok(Reply::json(200, &Value::Object(slim)))
@@ -291,7 +335,10 @@ fn required_input_list() -> Value {
 /// The time range of a generation request, validated.
 fn generation_range(ctx: &Ctx<'_>) -> Result<i64, Reply> {
     let body = object(ctx)?;
-    let (start, end) = (timestamp(&body, "start_time")?, timestamp(&body, "end_time")?);
+    let (start, end) = (
+        timestamp(&body, "start_time")?,
+        timestamp(&body, "end_time")?,
+    );
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
@@ -311,7 +358,10 @@ fn generate_preview(ctx: &Ctx<'_>) -> Answer {
 fn batch_generation(ctx: &Ctx<'_>) -> Answer {
     find(ctx, Resource::Ledgers, 0)?;
     generation_range(ctx)?;
-    Ok(Reply::json(202, &json!({ "id": fresh_id("bg_"), "status": "pending" })))
+    Ok(Reply::json(
+        202,
+        &json!({ "id": fresh_id("bg_"), "status": "pending" }),
+    ))
 }
 
 fn update_model(ctx: &Ctx<'_>) -> Answer {
@@ -325,7 +375,11 @@ fn update_model(ctx: &Ctx<'_>) -> Answer {
 fn create_model_version(ctx: &Ctx<'_>) -> Answer {
     let mut model = find(ctx, Resource::Models, 0)?;
     let body = object(ctx)?;
-    if !body.get("yaml").and_then(Value::as_str).is_some_and(|y| !y.trim().is_empty()) {
+    if body
+        .get("yaml")
+        .and_then(Value::as_str)
+        .is_none_or(|y| y.trim().is_empty())
+    {
         return Err(unprocessable("yaml can't be blank."));
     }
     let version = model.get("version").and_then(Value::as_u64).unwrap_or(1) + 1;
@@ -376,7 +430,10 @@ fn simulate(ctx: &Ctx<'_>) -> Answer {
 fn create_model_run(ctx: &Ctx<'_>) -> Answer {
     find(ctx, Resource::Models, 0)?;
     let input = wrapped(ctx, "model_run")?;
-    let (start, end) = (timestamp(&input, "start_time")?, timestamp(&input, "end_time")?);
+    let (start, end) = (
+        timestamp(&input, "start_time")?,
+        timestamp(&input, "end_time")?,
+    );
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
@@ -398,10 +455,10 @@ fn update_report(ctx: &Ctx<'_>) -> Answer {
     }
     if let Some(Value::Array(ids)) = input.get("batch_ids") {
         let rows = ctx.shared.config.rows(Resource::Batches);
-        if let Some(bad) = ids
-            .iter()
-            .find(|id| id.as_str().is_none_or(|id| lookup::find(Resource::Batches, rows, id).is_none()))
-        {
+        if let Some(bad) = ids.iter().find(|id| {
+            id.as_str()
+                .is_none_or(|id| lookup::find(Resource::Batches, rows, id).is_none())
+        }) {
             return Err(unprocessable(format!("Unknown batch id {bad}.")));
         }
     }

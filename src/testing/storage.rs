@@ -291,8 +291,10 @@ impl StorageOrigin {
     }
 
     /// Queues `fault` for the next `times` `GET` requests of file paths, after any faults already
-    /// queued. A fault is consumed even if the request is then rejected (bad signature, unknown
-    /// key, …); body faults only act on `200`/`206` answers.
+    /// queued. Status, `Expired`, `Delay` and `Redirect` faults are used by the next `GET` whatever
+    /// happens to it; body faults (`TruncateAfter`, `DropAfter`, `Stall`, `WrongContentLength`)
+    /// and `IgnoreRange` wait for a `GET` that is served the file, so a request refused first
+    /// (expired URL, bad signature, `Authorization` header, unknown key) does not use them up.
     pub fn inject(&self, fault: StorageFault, times: u32) {
         let mut state = self.inner.shared.lock();
         for _ in 0..times {
@@ -536,7 +538,12 @@ async fn respond(
     } else {
         None
     };
-    let mut body_fault = None;
+    // Faults on the body (and `IgnoreRange`) wait for a request that is served a body: a request
+    // refused first (expired URL, bad signature, `Authorization` header) hands them back.
+    let mut body_fault = Unused {
+        shared,
+        fault: None,
+    };
     let mut ignore_range = false;
     match fault {
         Some(StorageFault::Status { status, body }) => return fault_status(status, body),
@@ -552,8 +559,11 @@ async fn respond(
                 empty(),
             );
         }
-        Some(StorageFault::IgnoreRange) => ignore_range = true,
-        Some(other) => body_fault = Some(other),
+        Some(StorageFault::IgnoreRange) => {
+            ignore_range = true;
+            body_fault.fault = Some(StorageFault::IgnoreRange);
+        }
+        Some(other) => body_fault.fault = Some(other),
         None => {}
     }
 
@@ -620,12 +630,15 @@ async fn respond(
             }
         }
     }
+    if ignore_range {
+        body_fault.fault = None;
+    }
     let (status, start, len) = match range {
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         None => (StatusCode::OK, 0, size),
     };
 
-    let (declared, end) = match body_fault {
+    let (declared, end) = match body_fault.fault.take() {
         Some(StorageFault::TruncateAfter(n)) => (
             len,
             BodyEnd::Cut {
@@ -891,6 +904,20 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
             .header(CONTENT_TYPE, "application/xml"),
         full(body),
     )
+}
+
+/// A popped fault that goes back to the front of the queue unless the request used it.
+struct Unused<'a> {
+    shared: &'a Shared,
+    fault: Option<StorageFault>,
+}
+
+impl Drop for Unused<'_> {
+    fn drop(&mut self) {
+        if let Some(fault) = self.fault.take() {
+            self.shared.lock().faults.push_front(fault);
+        }
+    }
 }
 
 fn expired() -> Response<Body> {

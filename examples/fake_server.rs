@@ -1,0 +1,64 @@
+//! Runs the fake Mangrove API until Ctrl-C, for trying the SDK (or curl) against it.
+//!
+//! ```text
+//! cargo run --example fake_server               # 42 rows of every resource
+//! cargo run --example fake_server -- --rows 100000
+//! ```
+
+use mangrove::testing::{FakeMangrove, TokenKind};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut rows: Option<u64> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--rows" => {
+                let value = args.next().ok_or("--rows needs a number")?;
+                rows = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("--rows {value:?}: {e}"))?,
+                );
+            }
+            "-h" | "--help" => {
+                println!("usage: fake_server [--rows N]");
+                return Ok(());
+            }
+            other => {
+                return Err(
+                    format!("unknown argument {other:?} (usage: fake_server [--rows N])").into(),
+                )
+            }
+        }
+    }
+
+    let mut builder = FakeMangrove::builder();
+    if let Some(rows) = rows {
+        builder = builder.default_rows(rows);
+    }
+    let fake = builder.try_start().await?;
+
+    println!("Fake Mangrove API: {}", fake.base_url());
+    println!("Storage origin:    {}", fake.storage().base_url());
+    for kind in TokenKind::ALL {
+        println!("{:<9} token:   {}", format!("{kind:?}"), fake.token(kind));
+    }
+    println!();
+    println!("Try:");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' '{}/projects?response_mode=summary_with_export&export_format=json'",
+        fake.token(TokenKind::Account),
+        fake.base_url()
+    );
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' '{}/exports/<id from above>'   # twice: pending -> processing -> completed",
+        fake.token(TokenKind::Account),
+        fake.base_url()
+    );
+    println!();
+    println!("Serving until Ctrl-C.");
+    tokio::signal::ctrl_c().await?;
+    println!("Stopped.");
+    Ok(())
+}
