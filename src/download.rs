@@ -482,7 +482,7 @@ impl CompletedExport {
     }
 
     /// The file's records, decoded into `T` as the bytes arrive (memory stays flat however large
-    /// the file); see [`records`](crate::records) for the CSV and JSON conventions and the
+    /// the file); see [`records`](mod@crate::records) for the CSV and JSON conventions and the
     /// per-record errors.
     ///
     /// The layout comes from the export's `format`; if the server did not say, from the download

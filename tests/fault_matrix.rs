@@ -145,6 +145,16 @@ fn cases() -> Vec<Case> {
                 .times(20),
             )
         }),
+        c(
+            "giant file_size_bytes (2^62)",
+            Expect::Error("Download(SizeMismatch)"),
+            |f| f.inject(Fault::file_size(1 << 62)),
+        ),
+        c(
+            "file_size_bytes smaller than the file",
+            Expect::Error("Download(SizeMismatch)"),
+            |f| f.inject(Fault::file_size(10)),
+        ),
         c("status_url on a foreign origin", Expect::Completed, |f| {
             f.inject(Fault::foreign_status_url("http://127.0.0.2:9"))
         }),

@@ -378,7 +378,8 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
                     .storage
                     .presign(&key(id, format), shared.config.url_ttl);
                 body.insert("download_url".into(), json!(url));
-                body.insert("file_size_bytes".into(), json!(object.size));
+                let size = shared.lock().faults.take_file_size().unwrap_or(object.size);
+                body.insert("file_size_bytes".into(), json!(size));
             }
         }
         Phase::Failed { message, .. } => {

@@ -56,6 +56,7 @@ enum Kind {
     Api(ApiSpec),
     ExportStatus(String),
     ForeignStatusUrl(String),
+    FileSize(u64),
     Storage(StorageFault),
 }
 
@@ -122,6 +123,16 @@ impl Fault {
     pub fn export_status(value: &str) -> Fault {
         Fault {
             kind: Kind::ExportStatus(value.to_string()),
+            times: 1,
+        }
+    }
+
+    /// The `file_size_bytes` of the next `completed` export status answer is `bytes` instead of
+    /// the file's real size (e.g. `u64::MAX / 2` for a giant claimed size, or `0`); the file
+    /// itself is unchanged.
+    pub fn file_size(bytes: u64) -> Fault {
+        Fault {
+            kind: Kind::FileSize(bytes),
             times: 1,
         }
     }
@@ -321,6 +332,7 @@ pub(crate) struct Armed {
     api: Vec<(ApiSpec, u32)>,
     export_status: VecDeque<String>,
     status_url: VecDeque<String>,
+    file_size: VecDeque<u64>,
 }
 
 impl Armed {
@@ -348,6 +360,11 @@ impl Armed {
         self.export_status.pop_front()
     }
 
+    /// The next armed `file_size_bytes` override.
+    pub(crate) fn take_file_size(&mut self) -> Option<u64> {
+        self.file_size.pop_front()
+    }
+
     /// The next armed foreign origin for a `status_url`.
     pub(crate) fn take_status_url(&mut self) -> Option<String> {
         self.status_url.pop_front()
@@ -368,6 +385,13 @@ pub(crate) fn arm(shared: &Shared, fault: Fault) {
                 .faults
                 .export_status
                 .extend(std::iter::repeat_n(value, fault.times as usize));
+        }
+        Kind::FileSize(bytes) => {
+            let mut state = shared.lock();
+            state
+                .faults
+                .file_size
+                .extend(std::iter::repeat_n(bytes, fault.times as usize));
         }
         Kind::ForeignStatusUrl(origin) => {
             let mut state = shared.lock();
