@@ -861,21 +861,9 @@ impl Transfer {
         if etag.is_some() && self.etag.is_some() && etag != self.etag {
             // `If-Range` should have prevented this: the host does not honour it.
             drop(response);
-            return match self.mode {
-                Mode::File => {
-                    self.from_start = true;
-                    self.interrupted("the file changed on the storage host".into())
-                        .await?;
-                    Ok(None)
-                }
-                Mode::Stream => {
-                    self.finished = true;
-                    Err(DownloadError::Changed {
-                        received: self.handed_out,
-                    }
-                    .into())
-                }
-            };
+            return self
+                .start_over("the file changed on the storage host")
+                .await;
         }
         if first > self.handed_out {
             return Err(DownloadError::InvalidResponse {
@@ -917,11 +905,17 @@ impl Transfer {
                 return Ok(None);
             }
         }
+        self.start_over("the storage host cannot serve the rest of the file (416)")
+            .await
+    }
+
+    /// What was received cannot be continued: a file starts over from byte 0 (counted as an
+    /// interruption); a stream, whose bytes the caller already has, ends with `Changed`.
+    async fn start_over(&mut self, why: &str) -> Result<Option<Event>, ExportError> {
         match self.mode {
             Mode::File => {
                 self.from_start = true;
-                self.interrupted("the storage host cannot serve the rest of the file (416)".into())
-                    .await?;
+                self.interrupted(why.into()).await?;
                 Ok(None)
             }
             Mode::Stream => {

@@ -67,7 +67,7 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
                 401 => " (check the API token)",
                 403 => " (the token lacks the permission for this call)",
                 404 => " (check the id)",
-                429 => " (rate limited; the client already waited and retried)",
+                429 => " (rate limited: the retry policy gave up waiting; slow down or retry after the reset)",
                 500..=599 => " (server-side failure; retry later)",
                 _ => "",
             };

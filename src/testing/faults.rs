@@ -371,6 +371,10 @@ impl Armed {
     }
 }
 
+fn repeat_into<T: Clone>(queue: &mut VecDeque<T>, value: T, times: u32) {
+    queue.extend(std::iter::repeat_n(value, times as usize));
+}
+
 /// Arms `fault` on the fake.
 pub(crate) fn arm(shared: &Shared, fault: Fault) {
     if fault.times == 0 {
@@ -380,25 +384,13 @@ pub(crate) fn arm(shared: &Shared, fault: Fault) {
         Kind::Storage(storage) => shared.storage.inject(storage, fault.times),
         Kind::Api(spec) => shared.lock().faults.api.push((spec, fault.times)),
         Kind::ExportStatus(value) => {
-            let mut state = shared.lock();
-            state
-                .faults
-                .export_status
-                .extend(std::iter::repeat_n(value, fault.times as usize));
+            repeat_into(&mut shared.lock().faults.export_status, value, fault.times)
         }
         Kind::FileSize(bytes) => {
-            let mut state = shared.lock();
-            state
-                .faults
-                .file_size
-                .extend(std::iter::repeat_n(bytes, fault.times as usize));
+            repeat_into(&mut shared.lock().faults.file_size, bytes, fault.times)
         }
         Kind::ForeignStatusUrl(origin) => {
-            let mut state = shared.lock();
-            state
-                .faults
-                .status_url
-                .extend(std::iter::repeat_n(origin, fault.times as usize));
+            repeat_into(&mut shared.lock().faults.status_url, origin, fault.times)
         }
     }
 }
