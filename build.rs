@@ -58,9 +58,8 @@ fn generate() -> Result<(), String> {
     let spec_path = manifest_dir.join("openapi.yaml");
     let text = std::fs::read_to_string(&spec_path)
         .map_err(|e| format!("cannot read {}: {e}", spec_path.display()))?;
-    let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text).map_err(|e| {
-        format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}")
-    })?;
+    let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
+        .map_err(|e| format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}"))?;
 
     let mut settings = GenerationSettings::default();
     settings
@@ -124,17 +123,22 @@ fn env(name: &str) -> Result<String, String> {
 /// private to the generated module; this is the only change made to generated code.
 fn add_client_accessors(file: &mut syn::File) {
     for item in &mut file.items {
-        let syn::Item::Mod(module) = item else { continue };
+        let syn::Item::Mod(module) = item else {
+            continue;
+        };
         if module.ident != "builder" {
             continue;
         }
-        let Some((_, items)) = module.content.as_mut() else { continue };
+        let Some((_, items)) = module.content.as_mut() else {
+            continue;
+        };
         let mut accessors = Vec::new();
         for item in items.iter() {
             let syn::Item::Struct(s) = item else { continue };
-            let has_client = s.fields.iter().any(|f| {
-                f.ident.as_ref().is_some_and(|i| i == "client")
-            });
+            let has_client = s
+                .fields
+                .iter()
+                .any(|f| f.ident.as_ref().is_some_and(|i| i == "client"));
             if has_client && !s.generics.params.is_empty() {
                 let name = &s.ident;
                 accessors.push(syn::parse_quote! {
