@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mangrove::export::SummaryWithExport;
-use mangrove::testing::{FakeMangrove, TokenKind};
-use mangrove::{Client, Export, ExportFormat, Exportable, Summary};
+mod common;
+
+use mangrove::{Export, ExportFormat, Exportable, Summary};
 
 const USAGE: &str = "usage: cargo run --example export -- [resource, default projects] [--project ID] [--format csv|json] [--out PATH]
 resources: projects, events*, event_types*, data_points*, batches, ledgers, orders, feedstocks,
@@ -104,17 +105,7 @@ async fn start<'a, R: Exportable<'a>>(
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Keep the fake alive for the whole run when there is no token.
-    let (client, _fake) = match std::env::var("MANGROVE_API_TOKEN") {
-        Ok(token) if !token.trim().is_empty() => (Client::from_env()?, None),
-        _ => {
-            let fake = FakeMangrove::builder().default_rows(2_500).start().await;
-            eprintln!(
-                "MANGROVE_API_TOKEN is not set: using the embedded fake server at {}",
-                fake.base_url()
-            );
-            (fake.client(TokenKind::Account), Some(fake))
-        }
-    };
+    let (client, _fake) = common::connect(2_500).await?;
     let project = || args.project.ok_or("this resource needs --project ID");
     let f = args.format;
     let began = Instant::now();
