@@ -7,6 +7,10 @@ use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
 use mangrove::types::ResponseMode;
 use mangrove::{Export, ExportError, ExportFormat, ExportStatus, Exportable, PollPolicy};
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::{fake_with, start_projects};
+
 /// A policy that polls quickly in real time (the fake completes after 2 polls).
 fn quick() -> PollPolicy {
     PollPolicy::default()
@@ -143,12 +147,7 @@ async fn csv_is_the_default_format() {
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let done = export.with_policy(quick()).await.unwrap();
     assert_eq!(done.format().map(|f| f.as_str()), Some("csv"));
     let (_, body) = fetch(done.download_url()).await;
@@ -218,10 +217,7 @@ async fn response_includes_export_object() {
 // download_url" (+ file_size_bytes, format).
 #[tokio::test]
 async fn polling_ends_with_download_url_size_and_format() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(3))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(3)).await;
     let client = fake.client(TokenKind::Account);
     let (_, export) = client
         .list_models()

@@ -7,6 +7,10 @@ use futures::StreamExt;
 use mangrove::testing::{FakeMangrove, Fault, Schedule, TokenKind};
 use mangrove::{Export, ExportError, ExportStatus, PollPolicy, SavedExport};
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::{fake_with, start_projects};
+
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -15,18 +19,10 @@ fn secs(d: Duration) -> f64 {
 // the fake's journal in virtual time, with no real sleeping.
 #[tokio::test(start_paused = true)]
 async fn default_poll_schedule_on_a_paused_clock() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(6))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(6)).await;
     let client = fake.client(TokenKind::Account);
     let real = std::time::Instant::now();
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let done = export.await.unwrap();
     assert_eq!(done.polls(), 6);
     let journal = fake.journal();
@@ -43,10 +39,7 @@ async fn default_poll_schedule_on_a_paused_clock() {
 // A minute-long export (fake schedule by duration) takes 9 polls with the default policy.
 #[tokio::test(start_paused = true)]
 async fn sixty_second_export_takes_nine_polls() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::After(Duration::from_secs(60)))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::After(Duration::from_secs(60))).await;
     let client = fake.client(TokenKind::Account);
     let (_, export) = client
         .list_batches()
@@ -61,10 +54,7 @@ async fn sixty_second_export_takes_nine_polls() {
 // The time limit ends polling with TimedOut carrying id, elapsed and polls.
 #[tokio::test(start_paused = true)]
 async fn time_limit_gives_timed_out() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(10_000))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(10_000)).await;
     let client = fake.client(TokenKind::Account);
     let policy = PollPolicy::default().time_limit(Duration::from_secs(120));
     let (_, export) = client
@@ -96,17 +86,9 @@ async fn time_limit_gives_timed_out() {
 // A 429 on a status poll (not a rate-limit window: requests remain) waits for Retry-After.
 #[tokio::test(start_paused = true)]
 async fn status_429_waits_for_retry_after() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(2))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(2)).await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     fake.inject(
         Fault::on("GET /exports")
             .status(429)
@@ -136,12 +118,7 @@ async fn rate_limit_window_is_waited_out() {
         .pacing(false)
         .build()
         .unwrap();
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     export.await.unwrap();
     let journal = fake.journal();
     let limited = journal.requests_with_status(429);
@@ -160,17 +137,9 @@ async fn rate_limit_window_is_waited_out() {
 // Transient failures while polling (503 twice) are retried; the export completes.
 #[tokio::test(start_paused = true)]
 async fn transient_503_while_polling_is_retried() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(2))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(2)).await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     fake.inject(Fault::on("GET /exports").times(2).status(503));
     let done = export.await.unwrap();
     let journal = fake.journal();
@@ -188,21 +157,13 @@ async fn transient_503_while_polling_is_retried() {
 // 502/504 with HTML bodies (a proxy) and malformed JSON are transient too.
 #[tokio::test(start_paused = true)]
 async fn proxy_pages_and_malformed_status_are_transient() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(2))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(2)).await;
     let client = fake
         .client_builder(TokenKind::Account)
         .retry_policy(mangrove::RetryPolicy::none())
         .build()
         .unwrap();
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     fake.inject(Fault::on("GET /exports").status(502).html_body());
     fake.inject(Fault::on("GET /exports").status(504).empty_body());
     fake.inject(Fault::on("GET /exports").malformed_json());
@@ -212,17 +173,9 @@ async fn proxy_pages_and_malformed_status_are_transient() {
 // Permanent failures (401) end polling at once, with the status kept.
 #[tokio::test(start_paused = true)]
 async fn permanent_failure_stops_at_once() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(5))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(5)).await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     fake.inject(Fault::on("GET /exports").times(100).status(401));
     let err = export.await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401), "{err:?}");
@@ -236,10 +189,7 @@ async fn permanent_failure_stops_at_once() {
 // Too many transient failures in a row end polling with the last one.
 #[tokio::test(start_paused = true)]
 async fn endless_503_ends_after_max_consecutive_errors() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(5))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(5)).await;
     let client = fake
         .client_builder(TokenKind::Account)
         .retry_policy(mangrove::RetryPolicy::none())
@@ -265,12 +215,7 @@ async fn foreign_status_url_is_not_followed() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::foreign_status_url("http://127.0.0.2:9"));
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     assert!(export
         .status_url()
         .unwrap()
@@ -289,12 +234,7 @@ async fn foreign_status_url_is_not_followed() {
 async fn same_origin_status_url_is_followed() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let expected = export.status_url().unwrap().to_string();
     export.await.unwrap();
     for r in fake.journal().requests_to("get_export") {
@@ -306,18 +246,10 @@ async fn same_origin_status_url_is_followed() {
 // An export saved by one process (serde) is attached by another and completes.
 #[tokio::test(start_paused = true)]
 async fn attach_after_restart() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(3))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(3)).await;
     let stored = {
         let client = fake.client(TokenKind::Account);
-        let (_, export) = client
-            .list_projects()
-            .summary_with_export()
-            .send()
-            .await
-            .unwrap();
+        let export = start_projects(&client).await;
         serde_json::to_string(&export.saved()).unwrap()
     }; // client and handle dropped: the "process" ended
     let saved: SavedExport = serde_json::from_str(&stored).unwrap();
@@ -337,17 +269,9 @@ async fn attach_after_restart() {
 // goes on.
 #[tokio::test(start_paused = true)]
 async fn unknown_status_value_is_kept_and_polling_goes_on() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(3))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(3)).await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     fake.inject(Fault::export_status("expired"));
     let seen: Vec<_> = export.statuses().collect().await;
     let statuses: Vec<ExportStatus> = seen
@@ -367,17 +291,9 @@ async fn unknown_status_value_is_kept_and_polling_goes_on() {
 // The status stream reports progress and the observer sees every status.
 #[tokio::test(start_paused = true)]
 async fn on_status_sees_every_status() {
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(4))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(4)).await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
     export
@@ -400,12 +316,7 @@ async fn failed_export_message_is_surfaced() {
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let items: Vec<_> = export.statuses().collect().await;
     assert_eq!(items.len(), 2);
     match &items[1] {

@@ -7,6 +7,10 @@ use std::sync::{Arc, Mutex};
 use mangrove::testing::{FakeMangrove, Fault, Schedule, TokenKind};
 use mangrove::{Client, ExportError};
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::{fake_with, start_projects};
+
 /// A `MakeWriter` that collects everything a tracing subscriber writes.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -59,19 +63,11 @@ async fn tracing_and_errors_never_show_the_token() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let fake = FakeMangrove::builder()
-        .schedule(Schedule::AfterPolls(3))
-        .start()
-        .await;
+    let fake = fake_with(Schedule::AfterPolls(3)).await;
     let token = fake.token(TokenKind::Account);
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("GET /exports").times(2).status(503));
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let done = export.await.unwrap();
     fake.inject(Fault::on("get_project").status(401).html_body());
     let err = client.get_project().project_id(1).send().await.unwrap_err();
@@ -114,12 +110,7 @@ async fn tracing_and_errors_never_show_the_token() {
 async fn token_never_reaches_the_storage_origin() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .send()
-        .await
-        .unwrap();
+    let export = start_projects(&client).await;
     let done = export
         .with_policy(
             mangrove::PollPolicy::default().initial_delay(std::time::Duration::from_millis(1)),

@@ -1,0 +1,22 @@
+//! Helpers for tests against `FakeMangrove`, included with
+//! `#[path = "common/fake.rs"] mod fake;` (not every test file uses every helper).
+#![allow(dead_code)]
+
+use mangrove::testing::{FakeMangrove, Schedule};
+use mangrove::{Client, Export};
+
+/// A fake whose exports follow `schedule`, with the default rows.
+pub async fn fake_with(schedule: Schedule) -> FakeMangrove {
+    FakeMangrove::builder().schedule(schedule).start().await
+}
+
+/// Starts an export of all projects with `client` (the summary is dropped).
+pub async fn start_projects(client: &Client) -> Export {
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .expect("the export starts");
+    export
+}
