@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mangrove::download::{DownloadError, Progress};
+use mangrove::download::{DownloadError, Downloaded, Progress};
 use mangrove::testing::{data, FakeMangrove, FileFormat, Resource, StorageFault, TokenKind};
 use mangrove::{CompletedExport, DownloadPolicy, ExportError, ExportFormat, PollPolicy};
 
@@ -56,6 +56,19 @@ fn expected(rows: u64, format: FileFormat) -> Vec<u8> {
 }
 
 /// File names in `dir`.
+/// Downloads `completed` (a CSV of `rows` projects) to a temporary directory and checks that the
+/// file holds exactly the rendered rows.
+async fn download_checked(completed: &CompletedExport, rows: u64) -> Downloaded {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.csv");
+    let file = completed.download_to(&path).await.unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        expected(rows, FileFormat::Csv)
+    );
+    file
+}
+
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -138,13 +151,7 @@ async fn long_content_length_is_resumed_to_the_true_end() {
     let (fake, completed) = export(200, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::WrongContentLength(1000), 1);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.csv");
-    let file = completed.download_to(&path).await.unwrap();
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        expected(200, FileFormat::Csv)
-    );
+    let file = download_checked(&completed, 200).await;
     assert_eq!(file.resumes, 1);
     let downloads = fake
         .journal()
@@ -161,13 +168,7 @@ async fn truncated_body_is_resumed_with_range_and_if_range() {
     let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(100_000), 1);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.csv");
-    let file = completed.download_to(&path).await.unwrap();
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        expected(2000, FileFormat::Csv)
-    );
+    let file = download_checked(&completed, 2000).await;
     assert_eq!(file.resumes, 1);
     let journal = fake.journal();
     let downloads = journal.downloads();
@@ -305,13 +306,7 @@ async fn expired_url_is_refreshed_from_the_status() {
     let (fake, completed) = export(100, ExportFormat::Csv, tiny()).await;
     let polls = fake.journal().polls_of(completed.id());
     fake.storage().inject(StorageFault::Expired, 1);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.csv");
-    let file = completed.download_to(&path).await.unwrap();
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        expected(100, FileFormat::Csv)
-    );
+    let file = download_checked(&completed, 100).await;
     assert_eq!(file.url_refreshes, 1);
     let journal = fake.journal();
     assert_eq!(
@@ -335,13 +330,7 @@ async fn url_expiring_mid_download_is_refreshed_and_resumed() {
     fake.advance(Duration::from_secs(25 * 3600));
     // The first GET is made before the clock moves in real life; here the URL is already stale,
     // so: 403, refresh, 200 cut at 64 000, resume with a Range on the fresh URL.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.csv");
-    let file = completed.download_to(&path).await.unwrap();
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        expected(2000, FileFormat::Csv)
-    );
+    let file = download_checked(&completed, 2000).await;
     assert_eq!((file.url_refreshes, file.resumes), (1, 1));
     let journal = fake.journal();
     let downloads = journal.downloads();
@@ -362,13 +351,7 @@ async fn expiry_on_resume_is_refreshed_and_continues_where_it_was() {
     fake.storage()
         .inject(StorageFault::TruncateAfter(80_000), 1);
     fake.storage().inject(StorageFault::Expired, 1);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.csv");
-    let file = completed.download_to(&path).await.unwrap();
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        expected(2000, FileFormat::Csv)
-    );
+    let file = download_checked(&completed, 2000).await;
     let journal = fake.journal();
     let downloads = journal.downloads();
     assert_eq!(

@@ -11,6 +11,10 @@ use mangrove::testing::{data, FakeMangrove, FileFormat, Resource, StorageFault, 
 use mangrove::{types, CompletedExport, DownloadPolicy, ExportError, ExportFormat, PollPolicy};
 use tokio::io::AsyncReadExt;
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::fake_rows;
+
 fn quick() -> PollPolicy {
     PollPolicy::default()
         .initial_delay(Duration::from_millis(1))
@@ -22,10 +26,7 @@ fn tiny() -> DownloadPolicy {
 }
 
 async fn export(rows: u64, format: ExportFormat) -> (FakeMangrove, CompletedExport) {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, rows)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, rows).await;
     let client = fake
         .client_builder(TokenKind::Account)
         .download_policy(tiny())

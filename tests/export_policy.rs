@@ -113,6 +113,10 @@ async fn rate_limit_window_is_waited_out() {
         .schedule(Schedule::AfterPolls(4))
         .start()
         .await;
+    // Windows are Unix minutes: start at the beginning of one, so that the start and the first
+    // polls (at 1, 3, 7 s) fall into the same window whatever the wall clock says.
+    let into_window = fake.clock().unix_now() % 60;
+    fake.advance(Duration::from_secs(60 - into_window));
     let client = fake
         .client_builder(TokenKind::Account)
         .pacing(false)

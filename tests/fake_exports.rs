@@ -8,6 +8,10 @@ use mangrove::types::{self, ExportFormat, ResponseMode};
 use mangrove::{Client, ExportStatus, RetryPolicy};
 use serde_json::Value;
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::fake_rows;
+
 const HOUR: Duration = Duration::from_secs(3600);
 
 const FORBIDDEN: &str = "Export creation is restricted to account-level tokens; customer- and partner-scoped tokens cannot create exports.";
@@ -130,10 +134,7 @@ async fn summary_with_export_on_every_exportable_endpoint() {
 
 #[tokio::test]
 async fn lifecycle_after_polls_and_a_csv_file() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 25)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let export = start(&client, ExportFormat::Csv).await;
 
@@ -186,10 +187,7 @@ async fn lifecycle_after_polls_and_a_csv_file() {
 
 #[tokio::test]
 async fn json_export_of_deliveries_by_resource_type() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Deliveries, 7)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Deliveries, 7).await;
     let client = plain(&fake, TokenKind::Account);
     let created = client
         .create_export()

@@ -8,6 +8,10 @@ use mangrove::types::{self, ResponseMode};
 use mangrove::{AuthScheme, Client, RetryPolicy};
 use serde_json::Value;
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::fake_rows;
+
 /// A client that reports every status as it is (no retries, no pacing).
 fn plain(fake: &FakeMangrove, kind: TokenKind) -> Client {
     fake.client_builder(kind)
@@ -37,10 +41,7 @@ fn row_id(resource: Resource, index: u64) -> String {
 
 #[tokio::test]
 async fn twenty_five_rows_in_pages_of_ten() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 25)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let mut ids = Vec::new();
     for page in 1..=3 {
@@ -264,10 +265,7 @@ async fn filters_and_sort_are_accepted() {
 
 #[tokio::test]
 async fn a_million_rows_are_paged_lazily() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 1_000_000)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, 1_000_000).await;
     let client = fake.client(TokenKind::Account);
     let started = Instant::now();
     let body = client

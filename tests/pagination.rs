@@ -1,10 +1,14 @@
 //! Every list as a stream: pages fetched lazily, stopping at the last page.
 
 use futures::{StreamExt, TryStreamExt};
-use mangrove::testing::{FakeMangrove, Fault, Resource, TokenKind};
+use mangrove::testing::{Fault, Resource, TokenKind};
 use mangrove::types::Batch;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[path = "common/fake.rs"]
+mod fake;
+use fake::fake_rows;
 
 // 0, 1 and 2500 items: the stream yields exactly the rows, in order, in ceil(n/page_size) pages.
 #[tokio::test]
@@ -15,10 +19,7 @@ async fn streams_zero_one_and_many_items() {
         (2_500, 100, 25),
         (2_500, 7, 358),
     ] {
-        let fake = FakeMangrove::builder()
-            .rows(Resource::Batches, rows)
-            .start()
-            .await;
+        let fake = fake_rows(Resource::Batches, rows).await;
         let client = fake.client(TokenKind::Account);
         let items: Vec<Batch> = client
             .list_batches()
@@ -50,10 +51,7 @@ async fn streams_zero_one_and_many_items() {
 // Pages are fetched lazily: taking 3 items fetches one page.
 #[tokio::test]
 async fn pages_are_fetched_lazily() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 1_000)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, 1_000).await;
     let client = fake.client(TokenKind::Account);
     let first: Vec<_> = client
         .list_projects()
@@ -69,10 +67,7 @@ async fn pages_are_fetched_lazily() {
 // Filters set on the builder are sent with every page.
 #[tokio::test]
 async fn filters_apply_to_every_page() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Batches, 30)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Batches, 30).await;
     let client = fake.client(TokenKind::Account);
     let n = client
         .list_batches()
@@ -93,10 +88,7 @@ async fn filters_apply_to_every_page() {
 // 503 twice, then OK: the GET is retried and the stream completes.
 #[tokio::test(start_paused = true)]
 async fn transient_503_mid_stream_is_retried() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Batches, 50)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Batches, 50).await;
     let client = fake.client(TokenKind::Account);
     let mut stream = client.list_batches().page_size(10).stream();
     let mut got = Vec::new();
@@ -115,10 +107,7 @@ async fn transient_503_mid_stream_is_retried() {
 // A remaining error ends the stream with that error (status kept).
 #[tokio::test(start_paused = true)]
 async fn permanent_error_ends_the_stream() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Batches, 50)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Batches, 50).await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("list_batches").times(10).status(500).html_body());
     let result: Result<Vec<Batch>, _> = client.list_batches().stream().try_collect().await;

@@ -8,6 +8,10 @@ use futures::TryStreamExt;
 use mangrove::testing::{FakeMangrove, Fault, Resource, TokenKind};
 use mangrove::types::Project;
 
+#[path = "common/fake.rs"]
+mod fake;
+use fake::fake_rows;
+
 // Every response's RateLimit-* headers are read: client.rate_limit() shows the last reading.
 #[tokio::test]
 async fn rate_limit_headers_are_exposed() {
@@ -77,10 +81,7 @@ async fn rate_limited_mid_stream_waits_for_reset() {
 // Pacing keeps a 1500-request run under 1000 requests per minute without a single 429.
 #[tokio::test(start_paused = true)]
 async fn pacing_avoids_429_on_a_bulk_run() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 5)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, 5).await;
     let client = fake.client(TokenKind::Account); // pacing is on by default
     for _ in 0..1_500 {
         client.get_project().project_id(1).send().await.unwrap();
@@ -109,10 +110,7 @@ async fn pacing_avoids_429_on_a_bulk_run() {
 // Without pacing, the same run hits 429s (so the pacing test above can fail) but still completes.
 #[tokio::test(start_paused = true)]
 async fn without_pacing_the_bulk_run_hits_429_and_recovers() {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 5)
-        .start()
-        .await;
+    let fake = fake_rows(Resource::Projects, 5).await;
     let client = fake
         .client_builder(TokenKind::Account)
         .pacing(false)
