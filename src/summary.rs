@@ -100,6 +100,21 @@ impl<T> ListBody<T> {
 }
 
 /// A `summary`: the total count and up to 10 typed samples.
+///
+/// Every list request has `.summary()`, which answers this with the list's item type:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mangrove::Error> {
+/// # let fake = mangrove::testing::FakeMangrove::start().await;
+/// # let client = fake.client(mangrove::testing::TokenKind::Account);
+/// let summary = client.list_batches().filter_project_id_eq(1).summary().await?;
+/// println!("{} batches", summary.count);
+/// for batch in &summary.samples {
+///     println!("{} {:?}", batch.id, batch.state); // typed: mangrove::types::Batch
+/// }
+/// # assert!(summary.samples.len() <= 10);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary<T> {
     /// Total number of items matching the request.
