@@ -1,5 +1,5 @@
 //! Property tests on every decoder that a server's bytes reach: list bodies in all response
-//! modes, the export status, error bodies. CI runs proptest's default budget (256 cases per
+//! modes, the export status, error bodies, CSV and JSON record streams. CI runs proptest's default budget (256 cases per
 //! property); for a deep run:
 //!
 //! ```text
@@ -135,5 +135,117 @@ proptest! {
         let status: ExportStatus = serde_json::from_value(json!(s)).unwrap();
         prop_assert_eq!(status.as_str(), s.as_str());
         prop_assert_eq!(serde_json::to_value(&status).unwrap(), json!(s));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record streams (`mangrove::records`): the bytes of an export file.
+
+mod record_streams {
+    use futures::StreamExt;
+    use mangrove::records::{self, Layout, RecordError};
+    use proptest::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Row {
+        id: u32,
+        name: String,
+        amount: Option<i64>,
+        ok: bool,
+    }
+
+    fn row() -> impl Strategy<Value = Row> {
+        // Names with the characters CSV must quote: commas, quotes, line breaks, and any text.
+        let name = prop_oneof![".{0,12}", "[a-z,\"\n\r ]{0,12}"];
+        (
+            any::<u32>(),
+            name,
+            proptest::option::of(any::<i64>()),
+            any::<bool>(),
+        )
+            .prop_map(|(id, name, amount, ok)| Row {
+                id,
+                name,
+                amount,
+                ok,
+            })
+    }
+
+    fn csv_bytes(rows: &[Row]) -> Vec<u8> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            writer.serialize(row).expect("serialize");
+        }
+        if rows.is_empty() {
+            writer
+                .write_record(["id", "name", "amount", "ok"])
+                .expect("header");
+        }
+        writer.into_inner().expect("flush")
+    }
+
+    /// Streams `bytes` through `records::from_reader`, in reads of at most `chunk` bytes.
+    fn collect(bytes: Vec<u8>, layout: Layout, chunk: usize) -> Vec<Result<Row, RecordError>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let reader = tokio::io::BufReader::with_capacity(chunk, std::io::Cursor::new(bytes));
+            records::from_reader::<Row, _>(reader, layout)
+                .collect()
+                .await
+        })
+    }
+
+    /// Nothing follows a fatal error.
+    fn fatal_is_last(items: &[Result<Row, RecordError>]) -> bool {
+        items
+            .iter()
+            .position(|r| r.as_ref().is_err_and(RecordError::is_fatal))
+            .is_none_or(|i| i == items.len() - 1)
+    }
+
+    proptest! {
+        // Any rows, written as CSV (header row) or as a JSON array, come back exactly, in order,
+        // whatever the sizes of the reads.
+        #[test]
+        fn csv_and_json_round_trip(rows in prop::collection::vec(row(), 0..40), chunk in 1usize..64) {
+            let csv = collect(csv_bytes(&rows), Layout::Csv, chunk);
+            let json = collect(serde_json::to_vec(&rows).expect("json"), Layout::Json, chunk);
+            for items in [csv, json] {
+                let got: Vec<Row> = items.into_iter().collect::<Result<_, _>>().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&got, &rows);
+            }
+        }
+
+        // A JSON array cut anywhere gives a prefix of the rows and then one fatal error: rows are
+        // never lost silently.
+        #[test]
+        fn truncated_json_ends_in_an_error(rows in prop::collection::vec(row(), 1..20), cut in any::<prop::sample::Index>(), chunk in 1usize..64) {
+            let bytes = serde_json::to_vec(&rows).expect("json");
+            let cut = cut.index(bytes.len());
+            let items = collect(bytes[..cut].to_vec(), Layout::Json, chunk);
+            let last = items.last().expect("at least the error");
+            prop_assert!(last.as_ref().is_err_and(RecordError::is_fatal), "{:?}", last);
+            let good: Vec<&Row> = items.iter().filter_map(|r| r.as_ref().ok()).collect();
+            prop_assert!(good.len() <= rows.len());
+            prop_assert!(good.iter().zip(&rows).all(|(a, b)| *a == b));
+        }
+
+        // Arbitrary bytes in either layout: no panic, the stream ends, nothing after a fatal
+        // error, and every error names a row unless it is an I/O error.
+        #[test]
+        fn arbitrary_bytes_never_panic_a_record_stream(bytes in prop::collection::vec(any::<u8>(), 0..512), chunk in 1usize..64) {
+            for layout in [Layout::Csv, Layout::Json] {
+                let items = collect(bytes.clone(), layout, chunk);
+                prop_assert!(fatal_is_last(&items));
+                for item in &items {
+                    if let Err(e) = item {
+                        prop_assert!(e.row().is_some() || matches!(e, RecordError::Io(_)), "{e:?}");
+                    }
+                }
+            }
+        }
     }
 }
