@@ -1,16 +1,24 @@
 //! A service awaiting many exports at once on one client, under the account's limit of five
-//! exports in flight: every export is a `tokio::spawn`ed task (an `Export` owns a cheap clone of
-//! the client, so it is `Send + 'static`), and the client's limiter holds the sixth start until
-//! one of the five running exports has completed.
+//! exports in flight.
+//!
+//! Every export is a `tokio::spawn`ed task on one shared `Client` (an `Export` owns a cheap clone
+//! of the client, so it is `Send + 'static`). The client's export limiter (5 by default,
+//! `ClientBuilder::export_concurrency`) makes the sixth `send()` wait until one of the five running
+//! exports has ended, so the server never answers "export limit reached". The example counts the
+//! exports it has started and not yet seen end, prints a line per completion and a summary; on the
+//! fake server it also prints the fake's own count of exports in flight at once.
 //!
 //! ```text
 //! cargo run --example concurrent_exports -- [--count N]   (default 20)
 //! ```
 //!
 //! With `MANGROVE_API_TOKEN` set it talks to `MANGROVE_BASE_URL` (default the real API);
-//! without it, it starts the embedded fake server and says so.
+//! without it, it starts the embedded fake server and says so. On failure it prints the typed
+//! error's message and exits non-zero.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mangrove::{ExportError, PollPolicy};
@@ -44,7 +52,26 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Exports started and not yet seen to end, and the most at any time.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+impl InFlight {
+    fn start(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn end(&self) -> usize {
+        self.now.fetch_sub(1, Ordering::SeqCst) - 1
+    }
+}
+
 async fn run(count: usize) -> Result<(), Box<dyn std::error::Error>> {
+    // Keep the fake (if any) alive until the end.
     let (client, fake) = common::connect(200).await?;
     // The fake completes an export on its second poll: poll it often so the demo is quick. On
     // the real API the client's default policy (1 s doubling to 10 s, 30 min limit) applies.
@@ -54,31 +81,36 @@ async fn run(count: usize) -> Result<(), Box<dyn std::error::Error>> {
             .max_delay(Duration::from_millis(200))
     });
 
+    let in_flight = Arc::new(InFlight::default());
     let began = Instant::now();
     let mut tasks = JoinSet::new();
     for n in 0..count {
         let client = client.clone();
         let policy = policy.clone();
+        let in_flight = in_flight.clone();
         tasks.spawn(async move {
-            // Waits for a free slot in the client's limiter, then starts the export.
             let mut start = client.list_projects().summary_with_export();
             if let Some(policy) = policy {
                 start = start.poll_policy(policy);
             }
+            // Waits for a free slot in the client's limiter, then starts the export.
             let (summary, export) = start.send().await?;
-            let completed = export.await?;
-            Ok::<_, ExportError>((n, summary.count, completed))
+            in_flight.start();
+            let completed = export.await;
+            let still_running = in_flight.end();
+            Ok::<_, ExportError>((n, summary.count, completed?, still_running))
         });
     }
 
     let mut failed = 0;
     while let Some(joined) = tasks.join_next().await {
         match joined? {
-            Ok((n, rows, completed)) => println!(
-                "export #{n:<3} {}  {rows} rows  {} bytes  {} polls",
+            Ok((n, rows, completed, still_running)) => println!(
+                "export #{n:<3} {}  completed: {rows} rows, {} bytes, {} polls, {:.1?}  ({still_running} still running)",
                 completed.id(),
                 completed.file_size_bytes().unwrap_or(0),
-                completed.polls()
+                completed.polls(),
+                completed.elapsed(),
             ),
             Err(e) => {
                 failed += 1;
@@ -91,14 +123,18 @@ async fn run(count: usize) -> Result<(), Box<dyn std::error::Error>> {
         count - failed,
         began.elapsed()
     );
+    println!(
+        "most exports in flight at once (counted here): {}",
+        in_flight.max.load(Ordering::SeqCst)
+    );
     if let Some(fake) = &fake {
         println!(
-            "most exports in flight at once (fake server's journal): {} (limit 5)",
+            "most exports in flight at once (the fake server's journal): {} (account limit 5)",
             fake.journal().max_exports_in_flight
         );
     }
     if failed > 0 {
-        return Err(format!("{failed} exports failed").into());
+        return Err(format!("{failed} of {count} exports failed").into());
     }
     Ok(())
 }

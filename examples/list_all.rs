@@ -1,37 +1,76 @@
-//! Every page of a list as one `Stream`: pages are fetched lazily (`page`, `page_size`) until the
-//! server says there is no next page; rate limits are respected on the way.
+//! Every page of a list, as a stream: pages are fetched lazily (`page`, `page_size`) until the
+//! server says there is no next page, with rate limits respected and transient failures retried
+//! on the way.
+//!
+//! Two views of the same walk: `client.list_projects().page_size(100).stream()` yields the items
+//! (what most code wants; `try_collect` it into a `Vec`), and `mangrove::pagination::pages(request)`
+//! yields whole pages with their `info`. This example walks the pages once, counting items and
+//! pages, then shows that `.stream()` is lazy: taking its first three items costs one request.
 //!
 //! ```text
-//! cargo run --example list_all -- [projects|batches|orders|ledgers] [--page-size N]
+//! cargo run --example list_all -- [RESOURCE] [--page-size N]
+//!     RESOURCE: projects (default), batches, ledgers, orders, models, reports, feedstocks,
+//!               tracking_units, locations
 //! ```
 //!
 //! With `MANGROVE_API_TOKEN` set it talks to `MANGROVE_BASE_URL` (default the real API);
-//! without it, it starts the embedded fake server and says so.
+//! without it, it starts the embedded fake server and says so. On failure it prints the typed
+//! error's message and exits non-zero.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use futures::{Stream, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
+use mangrove::pagination;
+use mangrove::{ListRequest, Pages};
 
 mod common;
 
+const RESOURCES: [&str; 9] = [
+    "projects",
+    "batches",
+    "ledgers",
+    "orders",
+    "models",
+    "reports",
+    "feedstocks",
+    "tracking_units",
+    "locations",
+];
+
+const USAGE: &str = "usage: cargo run --example list_all -- [RESOURCE] [--page-size N]
+resources: projects (default), batches, ledgers, orders, models, reports, feedstocks,
+           tracking_units, locations";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut resource = "projects".to_string();
+    let mut resource = None;
     let mut page_size = 100u32;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--page-size" {
-            match args.next().and_then(|v| v.parse().ok()) {
+        match arg.as_str() {
+            "--page-size" => match args.next().and_then(|v| v.parse().ok()) {
                 Some(n) if n > 0 => page_size = n,
                 _ => {
-                    eprintln!("error: --page-size needs a positive number");
+                    eprintln!("error: --page-size needs a positive number\n{USAGE}");
                     return ExitCode::from(2);
                 }
+            },
+            flag if flag.starts_with('-') => {
+                eprintln!("error: unknown option {flag}\n{USAGE}");
+                return ExitCode::from(2);
             }
-        } else {
-            resource = arg;
+            name if resource.is_none() => resource = Some(name.to_string()),
+            extra => {
+                eprintln!("error: unexpected argument {extra:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
         }
+    }
+    let resource = resource.unwrap_or_else(|| "projects".to_string());
+    if !RESOURCES.contains(&resource.as_str()) {
+        eprintln!("error: unknown resource {resource:?}\n{USAGE}");
+        return ExitCode::from(2);
     }
     match run(&resource, page_size).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -43,33 +82,27 @@ async fn main() -> ExitCode {
 }
 
 async fn run(resource: &str, page_size: u32) -> Result<(), Box<dyn std::error::Error>> {
+    // Keep the fake (if any) alive until the end.
     let (client, _fake) = common::connect(2_345).await?;
-    let began = Instant::now();
-    let (items, first) = match resource {
-        "projects" => {
-            let s = client.list_projects().page_size(page_size).stream();
-            count(s, |p| format!("project {} {:?}", p.id, p.name)).await?
-        }
-        "batches" => {
-            let s = client.list_batches().page_size(page_size).stream();
-            count(s, |b| format!("batch {} {:?}", b.id, b.state)).await?
-        }
-        "orders" => {
-            let s = client.list_orders().page_size(page_size).stream();
-            count(s, |o| format!("order {} {:?}", o.id, o.customer)).await?
-        }
-        "ledgers" => {
-            let s = client.list_ledgers().page_size(page_size).stream();
-            count(s, |l| format!("ledger {:?}", l.id)).await?
-        }
-        other => return Err(format!("unknown resource {other:?}").into()),
-    };
-    println!(
-        "{items} {resource} in {:.1?} (page size {page_size})",
-        began.elapsed()
-    );
-    if let Some(first) = first {
-        println!("first: {first}");
+    // `.stream()` is a method of each list builder (not of the `ListRequest` trait), so the
+    // generic `walk` is handed both the request and its item stream.
+    macro_rules! walk {
+        ($list:ident) => {{
+            let request = client.$list().page_size(page_size);
+            walk(request.clone(), request.stream()).await?
+        }};
+    }
+    match resource {
+        "projects" => walk!(list_projects),
+        "batches" => walk!(list_batches),
+        "ledgers" => walk!(list_ledgers),
+        "orders" => walk!(list_orders),
+        "models" => walk!(list_models),
+        "reports" => walk!(list_reports),
+        "feedstocks" => walk!(list_feedstocks),
+        "tracking_units" => walk!(list_tracking_units),
+        "locations" => walk!(list_locations),
+        other => return Err(format!("unknown resource {other:?}\n{USAGE}").into()),
     }
     if let Some(limit) = client.rate_limit() {
         println!(
@@ -80,18 +113,55 @@ async fn run(resource: &str, page_size: u32) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
-/// Walks the whole stream, counting items and describing the first one.
-async fn count<T, S>(
-    stream: S,
-    describe: impl Fn(&T) -> String,
-) -> Result<(u64, Option<String>), mangrove::Error>
-where
-    S: Stream<Item = Result<T, mangrove::Error>>,
-{
-    stream
-        .try_fold((0u64, None), |(n, first), item| {
-            let first = first.or_else(|| Some(describe(&item)));
-            async move { Ok((n + 1, first)) }
-        })
-        .await
+/// Walks every page of `request` once, then takes the first items of its item stream.
+async fn walk<'a, R: ListRequest<'a>>(
+    request: R,
+    items: Pages<'a, R>,
+) -> Result<(), mangrove::Error> {
+    let began = Instant::now();
+    // Page by page: one request each, fetched as the stream is polled.
+    let (pages, count, server_total) = pagination::pages(request)
+        .try_fold(
+            (0u64, 0u64, None),
+            |(pages, items, total), page| async move {
+                let page_total = page.info.as_ref().and_then(|info| info.total_items);
+                Ok((
+                    pages + 1,
+                    items + page.items.len() as u64,
+                    page_total.or(total),
+                ))
+            },
+        )
+        .await?;
+    let unit = if pages == 1 { "page" } else { "pages" };
+    println!(
+        "{count} {} in {pages} {unit}, {:.1?}",
+        R::RESOURCE,
+        began.elapsed()
+    );
+    if let Some(total) = server_total {
+        println!("the server counts {total} (info.total_items)");
+    }
+
+    // Item by item: the same walk flattened. It is lazy, so three items cost one request.
+    let first: Vec<R::Item> = items.take(3).try_collect().await?;
+    for item in &first {
+        println!("  {}", describe(item));
+    }
+    Ok(())
+}
+
+/// The item's `id` and `name`, whatever its type (every item type is `Serialize`).
+fn describe<T: serde::Serialize>(item: &T) -> String {
+    match serde_json::to_value(item) {
+        Ok(value) => {
+            let field = |k: &str| value.get(k).map(ToString::to_string);
+            match (field("id"), field("name")) {
+                (Some(id), Some(name)) => format!("id {id}  name {name}"),
+                (Some(id), None) => format!("id {id}"),
+                _ => value.to_string().chars().take(100).collect(),
+            }
+        }
+        Err(e) => format!("(cannot show: {e})"),
+    }
 }
