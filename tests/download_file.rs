@@ -6,54 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mangrove::download::{DownloadError, Downloaded, Progress};
-use mangrove::testing::{data, FakeMangrove, FileFormat, Resource, StorageFault, TokenKind};
-use mangrove::{CompletedExport, DownloadPolicy, ExportError, ExportFormat, PollPolicy};
+use mangrove::testing::{FileFormat, StorageFault};
+use mangrove::{CompletedExport, ExportError, ExportFormat};
 
-/// Polls quickly (the fake completes an export on its second poll).
-fn quick() -> PollPolicy {
-    PollPolicy::default()
-        .initial_delay(Duration::from_millis(1))
-        .max_delay(Duration::from_millis(5))
-}
-
-/// Resumes at once (real time stays short); the stall time-out only matters on a paused clock.
-fn tiny() -> DownloadPolicy {
-    DownloadPolicy::default().resume_backoff(Duration::from_millis(1))
-}
-
-/// A fake with `rows` projects, a client with `policy`, and a completed export in `format`.
-async fn export(
-    rows: u64,
-    format: ExportFormat,
-    policy: DownloadPolicy,
-) -> (FakeMangrove, CompletedExport) {
-    let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, rows)
-        .start()
-        .await;
-    let client = fake
-        .client_builder(TokenKind::Account)
-        .download_policy(policy)
-        .build()
-        .unwrap();
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .format(format)
-        .poll_policy(quick())
-        .send()
-        .await
-        .unwrap();
-    let completed = export.await.unwrap();
-    (fake, completed)
-}
-
-/// The bytes the fake serves for `rows` projects in `format`.
-fn expected(rows: u64, format: FileFormat) -> Vec<u8> {
-    let mut out = Vec::new();
-    data::render(Resource::Projects, rows, format, &mut out).unwrap();
-    out
-}
+#[path = "common/fake.rs"]
+mod fake;
+use fake::{completed_projects, expected_projects, tiny};
 
 /// File names in `dir`.
 /// Downloads `completed` (a CSV of `rows` projects) to a temporary directory and checks that the
@@ -64,7 +22,7 @@ async fn download_checked(completed: &CompletedExport, rows: u64) -> Downloaded 
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected(rows, FileFormat::Csv)
+        expected_projects(rows, FileFormat::Csv)
     );
     file
 }
@@ -84,11 +42,11 @@ async fn clean_download_matches_the_rendered_file() {
         (ExportFormat::Csv, FileFormat::Csv, "projects.csv"),
         (ExportFormat::Json, FileFormat::Json, "projects.json"),
     ] {
-        let (fake, completed) = export(300, format, tiny()).await;
+        let (fake, completed) = completed_projects(300, format, tiny()).await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         let file = completed.download_to(&path).await.unwrap();
-        let want = expected(300, file_format);
+        let want = expected_projects(300, file_format);
         assert_eq!(std::fs::read(&path).unwrap(), want);
         assert_eq!(file.path, path);
         assert_eq!(file.bytes, want.len() as u64);
@@ -103,7 +61,7 @@ async fn clean_download_matches_the_rendered_file() {
 #[tokio::test]
 async fn the_file_gets_ordinary_permissions() {
     use std::os::unix::fs::PermissionsExt;
-    let (_fake, completed) = export(5, ExportFormat::Csv, tiny()).await;
+    let (_fake, completed) = completed_projects(5, ExportFormat::Csv, tiny()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
     completed.download_to(&path).await.unwrap();
@@ -114,17 +72,20 @@ async fn the_file_gets_ordinary_permissions() {
 
 #[tokio::test]
 async fn an_existing_file_is_replaced() {
-    let (_fake, completed) = export(10, ExportFormat::Csv, tiny()).await;
+    let (_fake, completed) = completed_projects(10, ExportFormat::Csv, tiny()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
     std::fs::write(&path, b"old contents that are longer than nothing").unwrap();
     completed.download_to(&path).await.unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), expected(10, FileFormat::Csv));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        expected_projects(10, FileFormat::Csv)
+    );
 }
 
 #[tokio::test]
 async fn short_content_length_is_a_size_mismatch_and_nothing_is_kept() {
-    let (fake, completed) = export(200, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(200, ExportFormat::Csv, tiny()).await;
     let size = completed.file_size_bytes().unwrap();
     fake.storage()
         .inject(StorageFault::WrongContentLength(-100), 1);
@@ -148,7 +109,7 @@ async fn short_content_length_is_a_size_mismatch_and_nothing_is_kept() {
 // fetch (416 with the true size), and the file is complete and correct.
 #[tokio::test]
 async fn long_content_length_is_resumed_to_the_true_end() {
-    let (fake, completed) = export(200, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(200, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::WrongContentLength(1000), 1);
     let file = download_checked(&completed, 200).await;
@@ -165,7 +126,7 @@ async fn long_content_length_is_resumed_to_the_true_end() {
 
 #[tokio::test]
 async fn truncated_body_is_resumed_with_range_and_if_range() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(100_000), 1);
     let file = download_checked(&completed, 2000).await;
@@ -187,14 +148,14 @@ async fn truncated_body_is_resumed_with_range_and_if_range() {
 
 #[tokio::test]
 async fn reset_connection_is_resumed() {
-    let (fake, completed) = export(2000, ExportFormat::Json, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Json, tiny()).await;
     fake.storage().inject(StorageFault::DropAfter(300_000), 2);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.json");
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected(2000, FileFormat::Json)
+        expected_projects(2000, FileFormat::Json)
     );
     assert_eq!(file.resumes, 2);
     let journal = fake.journal();
@@ -207,7 +168,7 @@ async fn reset_connection_is_resumed() {
 
 #[tokio::test]
 async fn ignored_range_restarts_the_file_from_zero() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(50_000), 1);
     fake.storage().inject(StorageFault::IgnoreRange, 1);
@@ -216,7 +177,7 @@ async fn ignored_range_restarts_the_file_from_zero() {
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected(2000, FileFormat::Csv),
+        expected_projects(2000, FileFormat::Csv),
         "truncated, not appended"
     );
     assert_eq!((file.resumes, file.restarts), (1, 1));
@@ -224,7 +185,8 @@ async fn ignored_range_restarts_the_file_from_zero() {
 
 #[tokio::test]
 async fn interruptions_beyond_the_policy_fail_and_leave_no_file() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny().max_resumes(2)).await;
+    let (fake, completed) =
+        completed_projects(2000, ExportFormat::Csv, tiny().max_resumes(2)).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(10_000), 3);
     let dir = tempfile::tempdir().unwrap();
@@ -244,7 +206,7 @@ async fn interruptions_beyond_the_policy_fail_and_leave_no_file() {
 #[tokio::test(start_paused = true)]
 async fn stalled_body_times_out_and_is_resumed() {
     let policy = tiny().read_timeout(Duration::from_secs(30));
-    let (fake, completed) = export(2000, ExportFormat::Csv, policy).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, policy).await;
     fake.storage()
         .inject(StorageFault::Stall { after: 70_000 }, 1);
     let dir = tempfile::tempdir().unwrap();
@@ -254,7 +216,7 @@ async fn stalled_body_times_out_and_is_resumed() {
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected(2000, FileFormat::Csv)
+        expected_projects(2000, FileFormat::Csv)
     );
     assert_eq!(file.resumes, 1);
     assert!(
@@ -268,7 +230,7 @@ async fn stalled_body_times_out_and_is_resumed() {
 
 #[tokio::test]
 async fn server_errors_are_resumed() {
-    let (fake, completed) = export(50, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(50, ExportFormat::Csv, tiny()).await;
     let body = mangrove::testing::FaultBody::Html;
     fake.storage()
         .inject(StorageFault::Status { status: 503, body }, 2);
@@ -282,7 +244,7 @@ async fn server_errors_are_resumed() {
 
 #[tokio::test]
 async fn other_client_errors_are_final_with_the_hosts_message() {
-    let (fake, completed) = export(50, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(50, ExportFormat::Csv, tiny()).await;
     let body = mangrove::testing::FaultBody::Xml(
         "<?xml version=\"1.0\"?><Error><Code>Gone</Code><Message>It went away</Message></Error>"
             .into(),
@@ -303,7 +265,7 @@ async fn other_client_errors_are_final_with_the_hosts_message() {
 
 #[tokio::test]
 async fn expired_url_is_refreshed_from_the_status() {
-    let (fake, completed) = export(100, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(100, ExportFormat::Csv, tiny()).await;
     let polls = fake.journal().polls_of(completed.id());
     fake.storage().inject(StorageFault::Expired, 1);
     let file = download_checked(&completed, 100).await;
@@ -324,7 +286,7 @@ async fn expired_url_is_refreshed_from_the_status() {
 // The URL expires for real (24 h later on the fake's clock), in the middle of a download.
 #[tokio::test]
 async fn url_expiring_mid_download_is_refreshed_and_resumed() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(64_000), 1);
     fake.advance(Duration::from_secs(25 * 3600));
@@ -347,7 +309,7 @@ async fn url_expiring_mid_download_is_refreshed_and_resumed() {
 
 #[tokio::test]
 async fn expiry_on_resume_is_refreshed_and_continues_where_it_was() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(80_000), 1);
     fake.storage().inject(StorageFault::Expired, 1);
@@ -364,7 +326,7 @@ async fn expiry_on_resume_is_refreshed_and_continues_where_it_was() {
 
 #[tokio::test]
 async fn a_fresh_url_refused_again_is_final() {
-    let (fake, completed) = export(20, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(20, ExportFormat::Csv, tiny()).await;
     fake.storage().inject(StorageFault::Expired, 2);
     let dir = tempfile::tempdir().unwrap();
     match completed.download_to(dir.path().join("p.csv")).await {
@@ -382,7 +344,7 @@ async fn a_fresh_url_refused_again_is_final() {
 
 #[tokio::test]
 async fn cleaned_up_export_is_expired() {
-    let (fake, completed) = export(20, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(20, ExportFormat::Csv, tiny()).await;
     fake.advance(Duration::from_secs(8 * 24 * 3600));
     let dir = tempfile::tempdir().unwrap();
     match completed.download_to(dir.path().join("p.csv")).await {
@@ -401,7 +363,7 @@ async fn cleaned_up_export_is_expired() {
 
 #[tokio::test]
 async fn the_api_token_never_reaches_the_storage_host() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage().inject(StorageFault::Expired, 1);
     fake.storage().inject(StorageFault::TruncateAfter(1000), 1);
     fake.storage().inject(StorageFault::Redirect, 1);
@@ -422,14 +384,14 @@ async fn the_api_token_never_reaches_the_storage_host() {
 
 #[tokio::test]
 async fn redirects_are_followed() {
-    let (fake, completed) = export(300, ExportFormat::Json, tiny()).await;
+    let (fake, completed) = completed_projects(300, ExportFormat::Json, tiny()).await;
     fake.storage().inject(StorageFault::Redirect, 1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.json");
     completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected(300, FileFormat::Json)
+        expected_projects(300, FileFormat::Json)
     );
     let journal = fake.journal();
     let storage: Vec<(u16, bool)> = journal
@@ -446,12 +408,12 @@ async fn empty_exports() {
         (ExportFormat::Csv, FileFormat::Csv, None),
         (ExportFormat::Json, FileFormat::Json, Some(&b"[]"[..])),
     ] {
-        let (_fake, completed) = export(0, format, tiny()).await;
+        let (_fake, completed) = completed_projects(0, format, tiny()).await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("empty");
         let file = completed.download_to(&path).await.unwrap();
         let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(bytes, expected(0, file_format));
+        assert_eq!(bytes, expected_projects(0, file_format));
         assert_eq!(file.bytes, bytes.len() as u64);
         match want {
             Some(want) => assert_eq!(bytes, want),
@@ -466,7 +428,7 @@ async fn empty_exports() {
 
 #[tokio::test]
 async fn progress_reaches_the_total() {
-    let (fake, completed) = export(3000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(3000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(200_000), 1);
     let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
@@ -496,7 +458,7 @@ async fn progress_reaches_the_total() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_download_removes_the_temporary_file() {
-    let (fake, completed) = export(2000, ExportFormat::Csv, tiny()).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::Stall { after: 100_000 }, 1);
     let dir = tempfile::tempdir().unwrap();
@@ -509,7 +471,7 @@ async fn dropping_the_download_removes_the_temporary_file() {
 
 #[tokio::test]
 async fn a_missing_directory_is_an_io_error_naming_the_path() {
-    let (_fake, completed) = export(5, ExportFormat::Csv, tiny()).await;
+    let (_fake, completed) = completed_projects(5, ExportFormat::Csv, tiny()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/p.csv");
     match completed.download_to(&path).await {

@@ -7,48 +7,13 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use mangrove::download::{DownloadError, Progress};
 use mangrove::records::RecordError;
-use mangrove::testing::{data, FakeMangrove, FileFormat, Resource, StorageFault, TokenKind};
-use mangrove::{types, CompletedExport, DownloadPolicy, ExportError, ExportFormat, PollPolicy};
+use mangrove::testing::{data, FileFormat, Resource, StorageFault};
+use mangrove::{types, CompletedExport, ExportError, ExportFormat};
 use tokio::io::AsyncReadExt;
 
 #[path = "common/fake.rs"]
 mod fake;
-use fake::fake_rows;
-
-fn quick() -> PollPolicy {
-    PollPolicy::default()
-        .initial_delay(Duration::from_millis(1))
-        .max_delay(Duration::from_millis(5))
-}
-
-fn tiny() -> DownloadPolicy {
-    DownloadPolicy::default().resume_backoff(Duration::from_millis(1))
-}
-
-async fn export(rows: u64, format: ExportFormat) -> (FakeMangrove, CompletedExport) {
-    let fake = fake_rows(Resource::Projects, rows).await;
-    let client = fake
-        .client_builder(TokenKind::Account)
-        .download_policy(tiny())
-        .build()
-        .unwrap();
-    let (_, export) = client
-        .list_projects()
-        .summary_with_export()
-        .format(format)
-        .poll_policy(quick())
-        .send()
-        .await
-        .unwrap();
-    let completed = export.await.unwrap();
-    (fake, completed)
-}
-
-fn expected(rows: u64, format: FileFormat) -> Vec<u8> {
-    let mut out = Vec::new();
-    data::render(Resource::Projects, rows, format, &mut out).unwrap();
-    out
-}
+use fake::{completed_projects, expected_projects, tiny};
 
 async fn collect(completed: &CompletedExport) -> Result<Vec<u8>, ExportError> {
     let chunks: Vec<bytes::Bytes> = completed.bytes_stream().try_collect().await?;
@@ -62,10 +27,10 @@ fn key(completed: &CompletedExport, ext: &str) -> String {
 
 #[tokio::test]
 async fn stream_equals_the_rendered_file() {
-    let (fake, completed) = export(1000, ExportFormat::Csv).await;
+    let (fake, completed) = completed_projects(1000, ExportFormat::Csv, tiny()).await;
     assert_eq!(
         collect(&completed).await.unwrap(),
-        expected(1000, FileFormat::Csv)
+        expected_projects(1000, FileFormat::Csv)
     );
     assert!(fake
         .journal()
@@ -75,13 +40,13 @@ async fn stream_equals_the_rendered_file() {
 
 #[tokio::test]
 async fn stream_resumes_with_range_after_a_cut() {
-    let (fake, completed) = export(2000, ExportFormat::Json).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Json, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(123_456), 1);
     fake.storage().inject(StorageFault::DropAfter(50_000), 1);
     assert_eq!(
         collect(&completed).await.unwrap(),
-        expected(2000, FileFormat::Json)
+        expected_projects(2000, FileFormat::Json)
     );
     let journal = fake.journal();
     let downloads = journal.downloads();
@@ -94,13 +59,13 @@ async fn stream_resumes_with_range_after_a_cut() {
 // already handed out instead of repeating it.
 #[tokio::test]
 async fn stream_skips_the_repeated_start_when_range_is_ignored() {
-    let (fake, completed) = export(2000, ExportFormat::Csv).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(40_000), 1);
     fake.storage().inject(StorageFault::IgnoreRange, 1);
     assert_eq!(
         collect(&completed).await.unwrap(),
-        expected(2000, FileFormat::Csv)
+        expected_projects(2000, FileFormat::Csv)
     );
     let statuses: Vec<u16> = fake
         .journal()
@@ -115,7 +80,7 @@ async fn stream_skips_the_repeated_start_when_range_is_ignored() {
 // take back what it handed out, so it ends with Changed.
 #[tokio::test]
 async fn file_changing_mid_stream_ends_the_stream() {
-    let (fake, completed) = export(2000, ExportFormat::Csv).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     let size = completed.file_size_bytes().unwrap();
     fake.storage()
         .inject(StorageFault::TruncateAfter(30_000), 1);
@@ -145,7 +110,7 @@ async fn file_changing_mid_stream_ends_the_stream() {
 // The same change during download_to: the file starts over and ends as the new version.
 #[tokio::test(start_paused = true)]
 async fn file_changing_mid_download_restarts_the_file() {
-    let (fake, completed) = export(2000, ExportFormat::Csv).await;
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     let size = completed.file_size_bytes().unwrap();
     fake.storage()
         .inject(StorageFault::Stall { after: 30_000 }, 1);
@@ -168,17 +133,17 @@ async fn file_changing_mid_download_restarts_the_file() {
 
 #[tokio::test]
 async fn reader_reads_the_whole_file() {
-    let (fake, completed) = export(500, ExportFormat::Json).await;
+    let (fake, completed) = completed_projects(500, ExportFormat::Json, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(10_000), 1);
     let mut bytes = Vec::new();
     completed.reader().read_to_end(&mut bytes).await.unwrap();
-    assert_eq!(bytes, expected(500, FileFormat::Json));
+    assert_eq!(bytes, expected_projects(500, FileFormat::Json));
 }
 
 #[tokio::test]
 async fn reader_errors_carry_the_export_error() {
-    let (fake, completed) = export(500, ExportFormat::Csv).await;
+    let (fake, completed) = completed_projects(500, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::WrongContentLength(-10), 1);
     let mut bytes = Vec::new();
@@ -199,7 +164,7 @@ async fn reader_errors_carry_the_export_error() {
 
 #[tokio::test]
 async fn stream_progress_reaches_the_total() {
-    let (_fake, completed) = export(1000, ExportFormat::Csv).await;
+    let (_fake, completed) = completed_projects(1000, ExportFormat::Csv, tiny()).await;
     let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let sink = Arc::clone(&seen);
     let stream = completed
@@ -223,7 +188,7 @@ async fn stream_progress_reaches_the_total() {
 #[tokio::test]
 async fn csv_and_json_records_decode_into_projects() {
     for format in [ExportFormat::Csv, ExportFormat::Json] {
-        let (fake, completed) = export(300, format).await;
+        let (fake, completed) = completed_projects(300, format, tiny()).await;
         // A cut in the middle of the file is invisible to the records.
         fake.storage()
             .inject(StorageFault::TruncateAfter(33_333), 1);
@@ -269,7 +234,7 @@ struct SmallId {
 #[tokio::test]
 async fn bad_rows_are_reported_and_the_stream_goes_on() {
     for format in [ExportFormat::Csv, ExportFormat::Json] {
-        let (_fake, completed) = export(300, format).await;
+        let (_fake, completed) = completed_projects(300, format, tiny()).await;
         let items: Vec<Result<SmallId, RecordError>> =
             completed.records().await.unwrap().collect().await;
         assert_eq!(items.len(), 300, "{format:?}");
@@ -293,7 +258,7 @@ async fn bad_rows_are_reported_and_the_stream_goes_on() {
 
 #[tokio::test]
 async fn a_short_file_ends_the_records_with_the_download_error() {
-    let (fake, completed) = export(300, ExportFormat::Json).await;
+    let (fake, completed) = completed_projects(300, ExportFormat::Json, tiny()).await;
     fake.storage()
         .inject(StorageFault::WrongContentLength(-5000), 1);
     let items: Vec<Result<types::Project, RecordError>> =
@@ -318,7 +283,7 @@ async fn a_short_file_ends_the_records_with_the_download_error() {
 #[tokio::test]
 async fn empty_exports_have_no_records() {
     for format in [ExportFormat::Csv, ExportFormat::Json] {
-        let (_fake, completed) = export(0, format).await;
+        let (_fake, completed) = completed_projects(0, format, tiny()).await;
         let projects: Vec<types::Project> = completed
             .records()
             .await
@@ -332,7 +297,7 @@ async fn empty_exports_have_no_records() {
 
 #[tokio::test]
 async fn records_of_a_cleaned_up_export_is_expired() {
-    let (fake, completed) = export(10, ExportFormat::Csv).await;
+    let (fake, completed) = completed_projects(10, ExportFormat::Csv, tiny()).await;
     fake.advance(Duration::from_secs(8 * 24 * 3600));
     match completed.records::<types::Project>().await {
         Err(ExportError::Expired { .. }) => {}

@@ -5,24 +5,11 @@ use std::time::Duration;
 
 use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
 use mangrove::types::ResponseMode;
-use mangrove::{Export, ExportError, ExportFormat, ExportStatus, Exportable, PollPolicy};
+use mangrove::{Export, ExportError, ExportFormat, ExportStatus, Exportable};
 
 #[path = "common/fake.rs"]
 mod fake;
-use fake::{fake_rows, fake_with, start_projects};
-
-/// A policy that polls quickly in real time (the fake completes after 2 polls).
-fn quick() -> PollPolicy {
-    PollPolicy::default()
-        .initial_delay(Duration::from_millis(1))
-        .max_delay(Duration::from_millis(5))
-}
-
-async fn fetch(url: &str) -> (u16, Vec<u8>) {
-    let resp = reqwest::get(url).await.expect("storage reachable");
-    let status = resp.status().as_u16();
-    (status, resp.bytes().await.expect("body").to_vec())
-}
+use fake::{fake_rows, fake_with, fetch, quick, start_projects};
 
 // "Endpoints which return collections (e.g. /projects, /events) support async data exports via
 // the response_mode query parameter."

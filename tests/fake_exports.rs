@@ -5,25 +5,16 @@ use std::time::Duration;
 
 use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
 use mangrove::types::{self, ExportFormat, ResponseMode};
-use mangrove::{Client, ExportStatus, RetryPolicy};
+use mangrove::{Client, ExportStatus};
 use serde_json::Value;
 
 #[path = "common/fake.rs"]
 mod fake;
-use fake::fake_rows;
+use fake::{fake_rows, fetch, plain};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 const FORBIDDEN: &str = "Export creation is restricted to account-level tokens; customer- and partner-scoped tokens cannot create exports.";
-
-/// A client that reports every status as it is (no retries, no pacing).
-fn plain(fake: &FakeMangrove, kind: TokenKind) -> Client {
-    fake.client_builder(kind)
-        .retry_policy(RetryPolicy::none())
-        .pacing(false)
-        .build()
-        .unwrap()
-}
 
 fn error<T: std::fmt::Debug>(
     r: Result<T, progenitor_client::Error<types::ApiError>>,
@@ -58,12 +49,6 @@ async fn poll(client: &Client, id: &str) -> types::Export {
 
 fn status(export: &types::Export) -> &str {
     export.status.as_ref().map_or("", ExportStatus::as_str)
-}
-
-async fn fetch(url: &str) -> (u16, Vec<u8>) {
-    let resp = reqwest::get(url).await.unwrap();
-    let code = resp.status().as_u16();
-    (code, resp.bytes().await.unwrap().to_vec())
 }
 
 #[tokio::test]

@@ -4,16 +4,12 @@ use std::time::{Duration, Instant};
 
 use mangrove::testing::{FakeMangrove, Fault, FaultBody, StorageFault, TokenKind};
 use mangrove::types::{self, ExportFormat, ResponseMode};
-use mangrove::{Client, RetryPolicy};
+use mangrove::Client;
 use serde_json::Value;
 
-fn plain(fake: &FakeMangrove) -> Client {
-    fake.client_builder(TokenKind::Account)
-        .retry_policy(RetryPolicy::none())
-        .pacing(false)
-        .build()
-        .unwrap()
-}
+#[path = "common/fake.rs"]
+mod fake;
+use fake::plain;
 
 fn code<T: std::fmt::Debug>(r: Result<T, progenitor_client::Error<types::ApiError>>) -> u16 {
     match r {
@@ -64,7 +60,7 @@ async fn completed(fake: &FakeMangrove, client: &Client) -> types::Export {
 #[tokio::test]
 async fn status_faults_apply_to_the_next_matching_requests_only() {
     let fake = FakeMangrove::start().await;
-    let client = plain(&fake);
+    let client = plain(&fake, TokenKind::Account);
     let id = client
         .list_projects()
         .response_mode(ResponseMode::SummaryWithExport)
@@ -141,12 +137,24 @@ async fn html_empty_and_custom_bodies() {
     // Through the generated client the status survives whatever the body.
     fake.inject(Fault::on("get_project").status(503).html_body());
     assert_eq!(
-        code(plain(&fake).get_project().project_id(1).send().await),
+        code(
+            plain(&fake, TokenKind::Account)
+                .get_project()
+                .project_id(1)
+                .send()
+                .await
+        ),
         503
     );
     fake.inject(Fault::on("get_project").status(504).empty_body());
     assert_eq!(
-        code(plain(&fake).get_project().project_id(1).send().await),
+        code(
+            plain(&fake, TokenKind::Account)
+                .get_project()
+                .project_id(1)
+                .send()
+                .await
+        ),
         504
     );
 }
@@ -154,7 +162,7 @@ async fn html_empty_and_custom_bodies() {
 #[tokio::test]
 async fn a_delay_holds_the_real_answer() {
     let fake = FakeMangrove::start().await;
-    let client = plain(&fake);
+    let client = plain(&fake, TokenKind::Account);
     fake.inject(Fault::on("get_project").delay(Duration::from_millis(300)));
     let started = Instant::now();
     let project = client
@@ -184,7 +192,11 @@ async fn a_delay_holds_the_real_answer() {
 async fn malformed_json_fails_to_decode() {
     let fake = FakeMangrove::start().await;
     fake.inject(Fault::on("GET /projects").times(2).malformed_json());
-    match plain(&fake).list_projects().send().await {
+    match plain(&fake, TokenKind::Account)
+        .list_projects()
+        .send()
+        .await
+    {
         Err(progenitor_client::Error::InvalidResponsePayload(..)) => {}
         other => panic!("expected a decode error, got {other:?}"),
     }
@@ -192,13 +204,17 @@ async fn malformed_json_fails_to_decode() {
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert!(serde_json::from_slice::<Value>(&resp.bytes().await.unwrap()).is_err());
-    assert!(plain(&fake).list_projects().send().await.is_ok());
+    assert!(plain(&fake, TokenKind::Account)
+        .list_projects()
+        .send()
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn an_unknown_export_status_value() {
     let fake = FakeMangrove::start().await;
-    let client = plain(&fake);
+    let client = plain(&fake, TokenKind::Account);
     let export = client
         .create_export()
         .body(types::CreateExportRequest {
@@ -238,7 +254,7 @@ async fn an_unknown_export_status_value() {
 #[tokio::test]
 async fn a_status_url_on_a_foreign_origin() {
     let fake = FakeMangrove::start().await;
-    let client = plain(&fake);
+    let client = plain(&fake, TokenKind::Account);
     fake.inject(Fault::foreign_status_url("http://127.0.0.2:9/"));
     let body = client
         .list_reports()
@@ -271,7 +287,7 @@ async fn a_status_url_on_a_foreign_origin() {
 #[tokio::test]
 async fn storage_faults_are_delegated_to_the_origin() {
     let fake = FakeMangrove::start().await;
-    let client = plain(&fake);
+    let client = plain(&fake, TokenKind::Account);
     let done = completed(&fake, &client).await;
     let url = done.download_url.unwrap();
     let size = done.file_size_bytes.unwrap() as usize;
@@ -352,7 +368,7 @@ async fn storage_faults_are_delegated_to_the_origin() {
 #[tokio::test]
 async fn the_journal_shows_what_reached_the_api_and_the_storage() {
     let fake = FakeMangrove::start().await;
-    let client = plain(&fake);
+    let client = plain(&fake, TokenKind::Account);
     let done = completed(&fake, &client).await;
     let url = done.download_url.unwrap();
     reqwest::get(&url).await.unwrap().bytes().await.unwrap();

@@ -10,16 +10,7 @@ use serde_json::Value;
 
 #[path = "common/fake.rs"]
 mod fake;
-use fake::fake_rows;
-
-/// A client that reports every status as it is (no retries, no pacing).
-fn plain(fake: &FakeMangrove, kind: TokenKind) -> Client {
-    fake.client_builder(kind)
-        .retry_policy(RetryPolicy::none())
-        .pacing(false)
-        .build()
-        .unwrap()
-}
+use fake::{fake_rows, plain};
 
 fn status<T: std::fmt::Debug>(
     r: Result<T, progenitor_client::Error<types::ApiError>>,

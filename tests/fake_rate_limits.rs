@@ -5,16 +5,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mangrove::testing::{FakeMangrove, TokenKind};
 use mangrove::types::ApiError;
-use mangrove::{Client, RetryPolicy};
 use reqwest::header::HeaderMap;
 
-fn plain(fake: &FakeMangrove, kind: TokenKind) -> Client {
-    fake.client_builder(kind)
-        .retry_policy(RetryPolicy::none())
-        .pacing(false)
-        .build()
-        .unwrap()
-}
+#[path = "common/fake.rs"]
+mod fake;
+use fake::plain;
 
 fn header(headers: &HeaderMap, name: &str) -> String {
     headers
