@@ -58,8 +58,10 @@ fn generate() -> Result<(), String> {
     let spec_path = manifest_dir.join("openapi.yaml");
     let text = std::fs::read_to_string(&spec_path)
         .map_err(|e| format!("cannot read {}: {e}", spec_path.display()))?;
-    let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
+    let mut spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
         .map_err(|e| format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}"))?;
+
+    plain_page_parameters(&mut spec);
 
     let mut settings = GenerationSettings::default();
     settings
@@ -76,6 +78,12 @@ fn generate() -> Result<(), String> {
             std::iter::empty(),
         );
     }
+    // Ids of nested objects the docs never type: an integer or a string (see `src/lenient.rs`).
+    settings.with_replacement(
+        "LooseId",
+        "crate::lenient::LooseId",
+        [TypeImpl::Display].into_iter(),
+    );
     for name in OPEN_ENUMS {
         settings.with_replacement(
             *name,
@@ -108,6 +116,8 @@ fn generate() -> Result<(), String> {
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
     add_client_accessors(&mut file);
+    read_null_collections_as_empty(&mut file);
+    default_extra_maps(&mut file);
     let code = prettyplease::unparse(&file);
     let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -152,5 +162,156 @@ fn add_client_accessors(file: &mut syn::File) {
             }
         }
         items.extend(accessors);
+    }
+}
+
+/// The list parameters whose bounds (`minimum: 1`) stay in the spec for servers, fakes and
+/// schemathesis, but not in the generated builders.
+const PLAIN_PAGE_PARAMETERS: &[&str] = &["Page", "PageSize"];
+
+/// Drops `minimum`/`maximum` from the `page` and `page_size` parameters before code generation.
+/// With `minimum: 1` typify would type the builders' `page`/`page_size` as `NonZeroU64`, and
+/// `.page(2)` (an `i32` literal) would no longer compile; the builders keep `i64` and a 0 is
+/// answered `400` by the server, which the spec states.
+fn plain_page_parameters(spec: &mut openapiv3::OpenAPI) {
+    let Some(components) = spec.components.as_mut() else {
+        return;
+    };
+    for name in PLAIN_PAGE_PARAMETERS {
+        let Some(openapiv3::ReferenceOr::Item(openapiv3::Parameter::Query {
+            parameter_data, ..
+        })) = components.parameters.get_mut(*name)
+        else {
+            continue;
+        };
+        let openapiv3::ParameterSchemaOrContent::Schema(openapiv3::ReferenceOr::Item(schema)) =
+            &mut parameter_data.format
+        else {
+            continue;
+        };
+        if let openapiv3::SchemaKind::Type(openapiv3::Type::Integer(integer)) =
+            &mut schema.schema_kind
+        {
+            integer.minimum = None;
+            integer.maximum = None;
+        }
+    }
+}
+
+/// Collection types that `null` may stand for (an empty one).
+const COLLECTIONS: &[&str] = &["Vec", "HashMap", "BTreeMap", "Map"];
+
+/// Puts `#[serde(deserialize_with = "crate::lenient::null_as_default")]` on every field of the
+/// generated `types` that has `#[serde(default…)]` and is a `Vec` or a map: the spec's optional
+/// arrays and maps. `null` then reads as empty, like an absent field, instead of failing the
+/// whole response (the docs never say which fields are omitted and which are sent as `null`).
+fn read_null_collections_as_empty(file: &mut syn::File) {
+    for item in &mut file.items {
+        let syn::Item::Mod(module) = item else {
+            continue;
+        };
+        if module.ident != "types" {
+            continue;
+        }
+        let Some((_, items)) = module.content.as_mut() else {
+            continue;
+        };
+        for item in items.iter_mut() {
+            let syn::Item::Struct(s) = item else { continue };
+            for field in s.fields.iter_mut() {
+                if has_serde_default(&field.attrs) && is_collection(&field.ty) {
+                    field.attrs.push(syn::parse_quote! {
+                        #[serde(deserialize_with = "crate::lenient::null_as_default")]
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Whether the attributes hold `#[serde(default …)]` (with or without other serde options).
+fn has_serde_default(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        if !attr.path().is_ident("serde") {
+            return false;
+        }
+        let mut found = false;
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("default") {
+                found = true;
+            }
+            // Skip `= value` of the other options.
+            if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            }
+            Ok(())
+        });
+        found
+    })
+}
+
+/// Whether `ty` is one of [`COLLECTIONS`] (by its last path segment).
+fn is_collection(ty: &syn::Type) -> bool {
+    let syn::Type::Path(path) = ty else {
+        return false;
+    };
+    path.path
+        .segments
+        .last()
+        .is_some_and(|segment| COLLECTIONS.iter().any(|c| segment.ident == c))
+}
+
+/// Lets the struct builders of open request objects (`additionalProperties: {}`, such as
+/// `BatchAmount`) start with an empty `extra` map: typify's builders otherwise demand
+/// `.extra(...)` on every object, even when there is nothing to add.
+fn default_extra_maps(file: &mut syn::File) {
+    for item in &mut file.items {
+        let syn::Item::Mod(types) = item else {
+            continue;
+        };
+        if types.ident != "types" {
+            continue;
+        }
+        let Some((_, items)) = types.content.as_mut() else {
+            continue;
+        };
+        for item in items.iter_mut() {
+            let syn::Item::Mod(builder) = item else {
+                continue;
+            };
+            if builder.ident != "builder" {
+                continue;
+            }
+            let Some((_, items)) = builder.content.as_mut() else {
+                continue;
+            };
+            for item in items.iter_mut() {
+                let syn::Item::Impl(imp) = item else { continue };
+                let is_default = imp
+                    .trait_
+                    .as_ref()
+                    .and_then(|(_, path, _)| path.segments.last())
+                    .is_some_and(|s| s.ident == "Default");
+                if !is_default {
+                    continue;
+                }
+                for impl_item in &mut imp.items {
+                    let syn::ImplItem::Fn(f) = impl_item else {
+                        continue;
+                    };
+                    for stmt in &mut f.block.stmts {
+                        let syn::Stmt::Expr(syn::Expr::Struct(init), _) = stmt else {
+                            continue;
+                        };
+                        for field in init.fields.iter_mut() {
+                            if matches!(&field.member, syn::Member::Named(name) if name == "extra")
+                            {
+                                field.expr = syn::parse_quote!(Ok(Default::default()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

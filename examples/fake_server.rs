@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example fake_server               # 42 rows of every resource
 //! cargo run --example fake_server -- --rows 100000
+//! cargo run --example fake_server -- --rate-limit 1000000   # e.g. for schemathesis (.ci/run)
 //! ```
 
 use mangrove::testing::{FakeMangrove, TokenKind};
@@ -10,6 +11,7 @@ use mangrove::testing::{FakeMangrove, TokenKind};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows: Option<u64> = None;
+    let mut rate_limit: Option<u32> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -21,13 +23,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         .map_err(|e| format!("--rows {value:?}: {e}"))?,
                 );
             }
+            "--rate-limit" => {
+                let value = args.next().ok_or("--rate-limit needs a number")?;
+                rate_limit = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("--rate-limit {value:?}: {e}"))?,
+                );
+            }
             "-h" | "--help" => {
-                println!("usage: fake_server [--rows N]");
+                println!("usage: fake_server [--rows N] [--rate-limit PER_MINUTE]");
                 return Ok(());
             }
             other => {
                 return Err(
-                    format!("unknown argument {other:?} (usage: fake_server [--rows N])").into(),
+                    format!("unknown argument {other:?} (usage: fake_server [--rows N] [--rate-limit PER_MINUTE])").into(),
                 )
             }
         }
@@ -36,6 +46,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = FakeMangrove::builder();
     if let Some(rows) = rows {
         builder = builder.default_rows(rows);
+    }
+    if let Some(per_minute) = rate_limit {
+        builder = builder.rate_limit(per_minute);
     }
     let fake = builder.try_start().await?;
 

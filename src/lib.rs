@@ -7,6 +7,7 @@ pub mod download;
 pub mod error;
 pub mod export;
 mod generated;
+pub mod lenient;
 pub mod open_enum;
 pub mod pagination;
 pub mod records;

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{assert_request_matches, decode_lossless, json, t};
+use mangrove::lenient::LooseId;
 use mangrove::open_enum::{
     BatchState, ExportFileFormat, ModelRunState, RecordStatus, ReportStatus, RuleResultStatus,
 };
@@ -925,7 +926,10 @@ fn evidence_list_example() {
     assert_eq!(info.total_items, Some(2));
     assert_eq!(info.next_page, None);
     assert_eq!(info.total_pages, Some(1));
-    assert!(info.sort.is_empty() && info.filter.is_empty());
+    assert_eq!(
+        (info.sort, info.filter),
+        (Some(json("[]")), Some(json("[]")))
+    );
     // The keys are known to the type: a non-empty `sort` is kept, not ignored.
     let with_sort: ListBody<types::Evidence> = serde_json::from_str(&EVIDENCE_LIST.replacen(
         "\"sort\": []",
@@ -933,7 +937,10 @@ fn evidence_list_example() {
         1,
     ))
     .unwrap();
-    assert_eq!(with_sort.info.unwrap().sort, [json(r#""-created_at""#)]);
+    assert_eq!(
+        with_sort.info.unwrap().sort,
+        Some(json(r#"["-created_at"]"#))
+    );
 }
 
 // Proves: the batch list decodes (primary output, ledger balance, embedded model run, info).
@@ -946,8 +953,8 @@ fn batch_list_example() {
     assert_eq!(b.ledger_balance, Some(50.25));
     let po = b.primary_output.as_ref().expect("primary output");
     assert_eq!(
-        (po.id, po.data_point_type_id, po.value),
-        (Some(1), Some(5), Some(100.5))
+        (po.id.clone(), po.data_point_type_id, po.value),
+        (Some(LooseId::Int(1)), Some(5), Some(100.5))
     );
     let run = b.model_run.as_ref().expect("model run");
     assert_eq!(run.id, Some(1));
@@ -969,7 +976,10 @@ fn single_batch_example() {
     assert_eq!(ev.tracking_id.as_deref(), Some("FD-001"));
     let ra = &b.report_allocations[0];
     assert_eq!(ra.amount, Some(50.25));
-    assert_eq!(ra.allocation.as_ref().and_then(|a| a.id), Some(1));
+    assert_eq!(
+        ra.allocation.as_ref().and_then(|a| a.id.clone()),
+        Some(LooseId::Int(1))
+    );
     let report = ra.report.as_ref().expect("report");
     assert_eq!(report.id, "rpt_abc123");
     assert_eq!(report.status, Some(ReportStatus::Complete));
@@ -1113,7 +1123,7 @@ fn model_schema_example() {
     assert_eq!(input.type_.as_deref(), Some("numeric"));
     assert_eq!(input.unit.as_deref(), Some("kg"));
     let out = &s.outputs[0];
-    assert_eq!(out.id, Some(1));
+    assert_eq!(out.id, Some(LooseId::Int(1)));
     assert_eq!(out.ghg, Some(Ghg::String("co2e".into())));
     assert_eq!(out.lca_role.as_deref(), Some("net"));
     assert_eq!(s.operators, ["add", "subtract", "multiply", "divide"]);

@@ -69,7 +69,7 @@ async fn page_with_unknown_fields() {
     assert_eq!(page.items[1].data_points[0].id, "in_1");
     let info = page.info.expect("info");
     assert_eq!(info.next_page, Some(2));
-    assert_eq!(info.sort, [json!({"field": "id"})]);
+    assert_eq!(info.sort, Some(json!([{"field": "id"}])));
     server.verify().await;
 }
 

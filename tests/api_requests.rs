@@ -694,7 +694,7 @@ async fn ledgers_generate_preview_and_batch_generations() {
         .await
         .unwrap();
     assert_eq!(task.status(), 202);
-    assert_eq!(task.id.as_deref(), Some("task_123"));
+    assert_eq!(task.id, Some("task_123".into()));
     server.verify().await;
 }
 
@@ -951,7 +951,7 @@ async fn tracking_units() {
         .send()
         .await
         .unwrap();
-    assert_eq!(list.data[0].id.as_deref(), Some("tu_1"));
+    assert_eq!(list.data[0].id, Some("tu_1".into()));
     server.verify().await;
 }
 

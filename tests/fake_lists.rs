@@ -183,7 +183,7 @@ async fn summary_has_a_count_and_at_most_ten_samples() {
     assert_eq!(body.samples.len(), 10);
     assert_eq!(body.response_mode.as_deref(), Some("summary"));
     assert!(body.data.is_empty() && body.info.is_none() && body.export.is_none());
-    assert_eq!(body.samples[9].id, Some(10));
+    assert_eq!(body.samples[9].id, Some(10.into()));
 
     let small = client
         .list_reports()

@@ -13,7 +13,7 @@ use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::data::Resource;
 use super::journal::ApiRequest;
-use super::{exports, faults, lists, objects, Shared, State, TokenKind};
+use super::{exports, faults, lists, objects, request_schema, Shared, State, TokenKind};
 
 /// The path every API route lives under.
 const API_PREFIX: &str = "/api/v1";
@@ -141,7 +141,8 @@ macro_rules! operations {
             }
         }
 
-        /// `(method, path pattern under /api/v1, operation)`; `{}` is one path parameter.
+        /// `(method, path pattern under /api/v1, operation)`; `{}` is one path parameter, `{int}` one
+/// that the spec types as an `int64` (anything else is answered `400`).
         const ROUTES: &[(&str, &str, Op)] = &[
             $(($method, $pattern, Op::$op),)+
         ];
@@ -150,16 +151,16 @@ macro_rules! operations {
 
 operations! {
     ListProjects = "list_projects", "GET" "projects" => Projects;
-    GetProject = "get_project", "GET" "projects/{}";
-    ListEvents = "list_events", "GET" "projects/{}/events" => Events;
-    CreateEvent = "create_event", "POST" "projects/{}/events";
-    GetEvent = "get_event", "GET" "projects/{}/events/{}";
-    UpdateEvent = "update_event", "PATCH" "projects/{}/events/{}";
-    ListEventTypes = "list_event_types", "GET" "projects/{}/event_types" => EventTypes;
-    CreateEventType = "create_event_type", "POST" "projects/{}/event_types";
-    ListDataPoints = "list_data_points", "GET" "projects/{}/data_points" => DataPoints;
-    GetDataPoint = "get_data_point", "GET" "projects/{}/events/{}/data_points/{}";
-    BulkDismissRuleResults = "bulk_dismiss_rule_results", "POST" "projects/{}/rule_results/bulk_dismiss";
+    GetProject = "get_project", "GET" "projects/{int}";
+    ListEvents = "list_events", "GET" "projects/{int}/events" => Events;
+    CreateEvent = "create_event", "POST" "projects/{int}/events";
+    GetEvent = "get_event", "GET" "projects/{int}/events/{}";
+    UpdateEvent = "update_event", "PATCH" "projects/{int}/events/{}";
+    ListEventTypes = "list_event_types", "GET" "projects/{int}/event_types" => EventTypes;
+    CreateEventType = "create_event_type", "POST" "projects/{int}/event_types";
+    ListDataPoints = "list_data_points", "GET" "projects/{int}/data_points" => DataPoints;
+    GetDataPoint = "get_data_point", "GET" "projects/{int}/events/{}/data_points/{}";
+    BulkDismissRuleResults = "bulk_dismiss_rule_results", "POST" "projects/{int}/rule_results/bulk_dismiss";
     ListLocations = "list_locations", "GET" "locations" => Locations;
     ListBatches = "list_batches", "GET" "batches" => Batches;
     GetBatch = "get_batch", "GET" "batches/{}";
@@ -180,23 +181,26 @@ operations! {
     SimulateModel = "simulate_model", "POST" "models/{}/simulate";
     ListModelRuns = "list_model_runs", "GET" "models/{}/model_runs" => ModelRuns;
     CreateModelRun = "create_model_run", "POST" "models/{}/model_runs";
-    GetModelRun = "get_model_run", "GET" "model_runs/{}";
+    GetModelRun = "get_model_run", "GET" "model_runs/{int}";
     ListFeedstocks = "list_feedstocks", "GET" "feedstocks" => Feedstocks;
     ListTrackingUnits = "list_tracking_units", "GET" "tracking_units" => TrackingUnits;
     ListReports = "list_reports", "GET" "reports" => Reports;
     GetReport = "get_report", "GET" "reports/{}";
     UpdateReport = "update_report", "PATCH" "reports/{}";
     ListOrders = "list_orders", "GET" "orders" => Orders;
-    GetOrder = "get_order", "GET" "orders/{}";
+    GetOrder = "get_order", "GET" "orders/{int}";
     CreateExport = "create_export", "POST" "exports";
     GetExport = "get_export", "GET" "exports/{}";
 }
 
 /// Why no route matched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Miss {
     NotFound,
-    MethodNotAllowed,
+    /// The path exists for these methods only (sent back in `Allow`).
+    MethodNotAllowed(Vec<&'static str>),
+    /// A path parameter the spec types as `int64` is not one.
+    NotAnInteger(String),
 }
 
 /// The operation for `method` on `rel` (the path under `/api/v1`) and its path parameters.
@@ -204,7 +208,7 @@ fn route<'a>(method: &str, rel: &'a str) -> Result<(Op, Vec<&'a str>), Miss> {
     let rel = rel.strip_prefix('/').unwrap_or(rel);
     let rel = rel.strip_suffix('/').unwrap_or(rel);
     let segments: Vec<&str> = rel.split('/').collect();
-    let mut miss = Miss::NotFound;
+    let mut allowed = Vec::new();
     for (m, pattern, op) in ROUTES {
         let parts: Vec<&str> = pattern.split('/').collect();
         if parts.len() != segments.len() {
@@ -212,21 +216,34 @@ fn route<'a>(method: &str, rel: &'a str) -> Result<(Op, Vec<&'a str>), Miss> {
         }
         let mut params = Vec::new();
         let matched = parts.iter().zip(&segments).all(|(part, seg)| {
-            if *part == "{}" {
+            if part.starts_with('{') {
                 params.push(*seg);
                 !seg.is_empty()
             } else {
                 part == seg
             }
         });
-        if matched {
-            if *m == method {
-                return Ok((*op, params));
-            }
-            miss = Miss::MethodNotAllowed;
+        if !matched {
+            continue;
         }
+        if *m != method {
+            allowed.push(*m);
+            continue;
+        }
+        let not_int = parts
+            .iter()
+            .zip(&segments)
+            .find(|(part, seg)| **part == "{int}" && seg.parse::<i64>().is_err());
+        if let Some((_, seg)) = not_int {
+            return Err(Miss::NotAnInteger((*seg).to_string()));
+        }
+        return Ok((*op, params));
     }
-    Err(miss)
+    if allowed.is_empty() {
+        Err(Miss::NotFound)
+    } else {
+        Err(Miss::MethodNotAllowed(allowed))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,7 +324,14 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
                 None => Reply::message(401, "Unauthorized"),
                 Some(kind) => match routed {
                     Err(Miss::NotFound) => Reply::message(404, "Not Found"),
-                    Err(Miss::MethodNotAllowed) => Reply::message(405, "Method Not Allowed"),
+                    Err(Miss::MethodNotAllowed(allowed)) => {
+                        Reply::message(405, "Method Not Allowed")
+                            .header("allow", allowed.join(", "))
+                    }
+                    Err(Miss::NotAnInteger(segment)) => Reply::message(
+                        400,
+                        format!("The path parameter {segment:?} must be a 64-bit integer."),
+                    ),
                     Ok((op, params)) => {
                         let ctx = Ctx {
                             shared,
@@ -369,6 +393,9 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
 fn dispatch(ctx: &Ctx<'_>) -> Reply {
     if let Some(resource) = ctx.op.list_resource() {
         return lists::list(ctx, resource);
+    }
+    if let Err(reply) = request_schema::check_body(ctx) {
+        return reply;
     }
     match ctx.op {
         Op::CreateExport => exports::create(ctx),
@@ -459,7 +486,22 @@ mod tests {
             route("GET", "/projects/7/events/evt_x/data_points/in_y"),
             Ok((Op::GetDataPoint, vec!["7", "evt_x", "in_y"]))
         );
-        assert_eq!(route("DELETE", "/projects"), Err(Miss::MethodNotAllowed));
+        assert_eq!(
+            route("DELETE", "/projects"),
+            Err(Miss::MethodNotAllowed(vec!["GET"]))
+        );
+        assert_eq!(
+            route("PUT", "/models/mdl_x/model_runs"),
+            Err(Miss::MethodNotAllowed(vec!["GET", "POST"]))
+        );
+        assert_eq!(
+            route("GET", "/projects/x/events"),
+            Err(Miss::NotAnInteger("x".into()))
+        );
+        assert_eq!(
+            route("GET", "/orders/9223372036854775808"),
+            Err(Miss::NotAnInteger("9223372036854775808".into()))
+        );
         assert_eq!(route("GET", "/nothing"), Err(Miss::NotFound));
         assert_eq!(route("GET", "/projects//events"), Err(Miss::NotFound));
         assert_eq!(route("POST", "/exports"), Ok((Op::CreateExport, vec![])));

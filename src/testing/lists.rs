@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
 use super::data::{self, FileFormat, Resource};
-use super::{exports, TokenKind};
+use super::{exports, request_schema, TokenKind};
 
 /// Number of samples in a summary.
 const SAMPLES: u64 = 10;
@@ -37,6 +37,7 @@ fn answer(ctx: &Ctx<'_>, resource: Resource) -> Result<Reply, Reply> {
     };
     let format = export_format(ctx.query("export_format"))
         .map_err(|message| Reply::message(400, message))?;
+    request_schema::check_query(ctx)?;
     let page = positive(ctx.query("page"), 1, "page")?;
     let page_size = positive(ctx.query("page_size"), 10, "page_size")?;
     let total = ctx.shared.config.rows(resource);

@@ -124,6 +124,7 @@ mod journal;
 mod lists;
 mod lookup;
 mod objects;
+mod request_schema;
 pub mod storage;
 
 use std::collections::HashMap;

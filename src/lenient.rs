@@ -1,0 +1,129 @@
+//! What the SDK reads leniently where the Mangrove docs are silent.
+//!
+//! `openapi.yaml` states the rules (its `info.description`, "Tolerant reader"); `build.rs` applies
+//! them to the generated types with the two helpers here:
+//!
+//! * [`LooseId`] replaces the `LooseId` schema: the id of a nested object whose type the docs never
+//!   show (a feedstock, an allocation, …) decodes from a JSON integer or a string.
+//! * [`null_as_default`] is put on every optional array and map of the generated types, so a
+//!   `null` where the spec shows a list reads as an empty list instead of failing the whole page.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The id of a nested object whose id type the docs never show: an integer or a string,
+/// kept as the server sent it (and sent back the same way).
+///
+/// ```
+/// use mangrove::lenient::LooseId;
+///
+/// let a: LooseId = serde_json::from_str("7").unwrap();
+/// let b: LooseId = serde_json::from_str(r#""fs_8XF1QtGs79oX9A6k""#).unwrap();
+/// assert_eq!(a, LooseId::Int(7));
+/// assert_eq!(b.to_string(), "fs_8XF1QtGs79oX9A6k");
+/// assert_eq!(serde_json::to_string(&a).unwrap(), "7");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LooseId {
+    /// A JSON integer.
+    Int(i64),
+    /// A JSON string (a friendly id such as `fs_…`, or digits in quotes).
+    Str(String),
+}
+
+impl LooseId {
+    /// The integer, when the server sent one (or a string of decimal digits that fits `i64`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            LooseId::Int(n) => Some(*n),
+            LooseId::Str(s) => s.parse().ok(),
+        }
+    }
+}
+
+impl fmt::Display for LooseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LooseId::Int(n) => write!(f, "{n}"),
+            LooseId::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<i64> for LooseId {
+    fn from(value: i64) -> Self {
+        LooseId::Int(value)
+    }
+}
+
+impl From<&str> for LooseId {
+    fn from(value: &str) -> Self {
+        LooseId::Str(value.to_string())
+    }
+}
+
+impl From<String> for LooseId {
+    fn from(value: String) -> Self {
+        LooseId::Str(value)
+    }
+}
+
+impl schemars::JsonSchema for LooseId {
+    fn schema_name() -> String {
+        "LooseId".to_string()
+    }
+
+    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        use schemars::schema::{Schema, SchemaObject, SubschemaValidation};
+        Schema::Object(SchemaObject {
+            subschemas: Some(Box::new(SubschemaValidation {
+                any_of: Some(vec![
+                    gen.subschema_for::<i64>(),
+                    gen.subschema_for::<String>(),
+                ]),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+    }
+}
+
+/// Deserializes `null` as `T::default()` (an empty list or map) and anything else as `T`.
+///
+/// `build.rs` puts it on the optional (`#[serde(default)]`) arrays and maps of the generated
+/// types; an absent field is still handled by `default`.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Project {
+///     #[serde(default, deserialize_with = "mangrove::lenient::null_as_default")]
+///     credit_types: Vec<String>,
+/// }
+/// let p: Project = serde_json::from_str(r#"{"credit_types": null}"#).unwrap();
+/// assert!(p.credit_types.is_empty());
+/// ```
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loose_ids_round_trip_as_sent() {
+        for text in ["1", "-3", r#""fs_abc""#, r#""12""#] {
+            let id: LooseId = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_string(&id).unwrap(), text);
+        }
+        assert_eq!(LooseId::from("12").as_i64(), Some(12));
+        assert!(serde_json::from_str::<LooseId>("1.5").is_err());
+        assert!(serde_json::from_str::<LooseId>("{}").is_err());
+    }
+}
