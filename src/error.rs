@@ -149,8 +149,9 @@ pub enum ExportError {
         resource: &'static str,
         /// What the server did answer: count and samples, exactly as sent (as JSON values).
         summary: Summary<serde_json::Value>,
-        /// The `export` object as decoded (its `status` and `status_url`, if sent).
-        export: types::ExportRef,
+        /// The `export` object as decoded (its `status` and `status_url`, if sent); boxed, so
+        /// that `Result<_, ExportError>` stays small.
+        export: Box<types::ExportRef>,
     },
     /// The export ended with status `failed`.
     #[error("export {id} failed on the server: {message}")]

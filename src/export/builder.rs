@@ -94,7 +94,7 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
                     return Err(ExportError::ExportWithoutId {
                         resource: R::RESOURCE,
                         summary: body.raw_summary()?,
-                        export: export.clone(),
+                        export: Box::new(export.clone()),
                     })
                 }
                 None => {
