@@ -118,6 +118,7 @@ fn generate() -> Result<(), String> {
     add_client_accessors(&mut file);
     read_null_collections_as_empty(&mut file);
     default_extra_maps(&mut file);
+    decode_with_paths(&mut file)?;
     let code = prettyplease::unparse(&file);
     let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -314,4 +315,107 @@ fn default_extra_maps(file: &mut syn::File) {
             }
         }
     }
+}
+
+/// Rewrites every `ResponseValue::from_response(response).await` of the generated calls into
+/// `crate::decode::from_response(response, "<operation_id>").await`: the same decode (one
+/// `serde_json::from_slice`), but a body that does not decode gives an error that names the
+/// operation and the JSON path (see `src/decode.rs`). The operation id is taken from the
+/// `OperationInfo { operation_id: "…" }` of the same method.
+fn decode_with_paths(file: &mut syn::File) -> Result<(), String> {
+    use syn::visit_mut::VisitMut;
+
+    /// Finds the operation id literal of one method.
+    struct FindOperation(Option<syn::LitStr>);
+    impl VisitMut for FindOperation {
+        fn visit_expr_struct_mut(&mut self, e: &mut syn::ExprStruct) {
+            if e.path.is_ident("OperationInfo") {
+                for field in &e.fields {
+                    if let (
+                        syn::Member::Named(name),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(op),
+                            ..
+                        }),
+                    ) = (&field.member, &field.expr)
+                    {
+                        if name == "operation_id" {
+                            self.0 = Some(op.clone());
+                        }
+                    }
+                }
+            }
+            syn::visit_mut::visit_expr_struct_mut(self, e);
+        }
+    }
+
+    /// Replaces the calls within one method.
+    struct Rewrite<'a> {
+        operation: &'a syn::LitStr,
+        count: usize,
+    }
+    impl VisitMut for Rewrite<'_> {
+        fn visit_expr_call_mut(&mut self, call: &mut syn::ExprCall) {
+            syn::visit_mut::visit_expr_call_mut(self, call);
+            let syn::Expr::Path(func) = call.func.as_ref() else {
+                return;
+            };
+            let names: Vec<String> = func
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            if names == ["ResponseValue", "from_response"] && call.args.len() == 1 {
+                let response = &call.args[0];
+                let operation = self.operation;
+                *call = syn::parse_quote!(crate::decode::from_response(#response, #operation));
+                self.count += 1;
+            }
+        }
+    }
+
+    struct Methods {
+        rewritten: usize,
+        error: Option<String>,
+    }
+    impl VisitMut for Methods {
+        fn visit_impl_item_fn_mut(&mut self, method: &mut syn::ImplItemFn) {
+            let mut find = FindOperation(None);
+            find.visit_block_mut(&mut method.block);
+            if let Some(operation) = find.0 {
+                let mut rewrite = Rewrite {
+                    operation: &operation,
+                    count: 0,
+                };
+                rewrite.visit_block_mut(&mut method.block);
+                self.rewritten += rewrite.count;
+            } else {
+                let text = quote::quote!(#method).to_string();
+                if text.contains("from_response") {
+                    self.error = Some(format!(
+                        "build.rs: `{}` decodes a response but has no OperationInfo",
+                        method.sig.ident
+                    ));
+                }
+            }
+        }
+    }
+
+    let mut methods = Methods {
+        rewritten: 0,
+        error: None,
+    };
+    methods.visit_file_mut(file);
+    if let Some(error) = methods.error {
+        return Err(error);
+    }
+    if methods.rewritten == 0 {
+        return Err(
+            "build.rs: found no `ResponseValue::from_response` in the generated client to \
+             rewrite (did progenitor change how it decodes responses?)"
+                .into(),
+        );
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::decode::DecodeError;
 use crate::summary::Summary;
 use crate::types;
 
@@ -28,11 +29,27 @@ pub enum Error {
     /// The server answered 2xx with a body that is not what the API documents.
     #[error("unexpected response from Mangrove: {0}")]
     Unexpected(String),
+    /// A response body did not decode into the type the spec documents. The error names the
+    /// operation, the JSON path, what was expected and found, and keeps the body's first bytes
+    /// (see [`DecodeError`]).
+    #[error("Mangrove answered with a body this SDK cannot decode: {0}")]
+    Decode(Box<DecodeError>),
 }
 
 impl From<GeneratedError> for Error {
     fn from(e: GeneratedError) -> Self {
+        if let progenitor_client::Error::InvalidResponsePayload(prefix, error) = &e {
+            if let Some(decode) = DecodeError::from_generated(prefix, error) {
+                return Error::Decode(Box::new(decode));
+            }
+        }
         Error::Api(Box::new(e))
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(Box::new(e))
     }
 }
 
@@ -52,6 +69,14 @@ impl Error {
                 progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
                 _ => None,
             },
+            _ => None,
+        }
+    }
+
+    /// Where and why a response body did not decode, if that is what failed.
+    pub fn decode_error(&self) -> Option<&DecodeError> {
+        match self {
+            Error::Decode(e) => Some(e),
             _ => None,
         }
     }
@@ -108,8 +133,25 @@ pub enum ExportError {
     NotSupported {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
-        /// What the server did answer: count and samples (as JSON values).
+        /// What the server did answer: count and samples exactly as sent (as JSON values:
+        /// unknown fields and explicit `null`s kept).
         summary: Summary<serde_json::Value>,
+    },
+    /// The endpoint answered a summary with an `export` object that has no `id`, so the export
+    /// cannot be followed. The summary (as the server sent it) and the export object are kept.
+    #[error(
+        "the server answered a summary of {} {resource} with an export object that has no id, so \
+         the export cannot be followed; the summary is in this error",
+        summary.count
+    )]
+    ExportWithoutId {
+        /// The resource that was asked for, e.g. `"projects"`.
+        resource: &'static str,
+        /// What the server did answer: count and samples, exactly as sent (as JSON values).
+        summary: Summary<serde_json::Value>,
+        /// The `export` object as decoded (its `status` and `status_url`, if sent); boxed, so
+        /// that `Result<_, ExportError>` stays small.
+        export: Box<types::ExportRef>,
     },
     /// The export ended with status `failed`.
     #[error("export {id} failed on the server: {message}")]

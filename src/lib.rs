@@ -3,6 +3,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
+pub mod decode;
 pub mod download;
 pub mod error;
 pub mod export;
@@ -19,6 +20,7 @@ pub mod summary;
 pub mod testing;
 
 pub use client::{AuthScheme, ClientBuilder};
+pub use decode::DecodeError;
 pub use download::DownloadPolicy;
 pub use error::{Error, ExportError};
 pub use export::{CompletedExport, Export, ExportSnapshot, PollPolicy, SavedExport};

@@ -6,22 +6,27 @@
 //! always kept (or the response fails to decode loudly); it can never be silently dropped by a
 //! less specific variant matching first.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::types;
 
 /// The body of any list response, in any response mode. Generated list calls return it
 /// (`client.list_projects().send()` → `ListBody<types::Project>`).
+///
+/// `data` is strict: one item that does not decode fails the call with an error naming its path
+/// ([`Error::Decode`]). `samples` are tolerant: a sample that does not decode into `T` is kept,
+/// exactly as sent, in [`unfit_samples`](Self::unfit_samples), so a summary never loses its count.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(bound(deserialize = "T: Deserialize<'de>", serialize = "T: Serialize"))]
+#[serde(
+    bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"),
+    from = "WireBody<T>"
+)]
 pub struct ListBody<T> {
     /// The page's items (`default` mode).
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<T>,
     /// Pagination info (`default` mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,12 +34,8 @@ pub struct ListBody<T> {
     /// Total number of items (summary modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
-    /// Up to 10 sample items (summary modes).
-    #[serde(
-        default,
-        deserialize_with = "null_as_empty",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    /// Up to 10 sample items (summary modes): those that decode into `T`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<T>,
     /// The echoed response mode (summary modes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +43,107 @@ pub struct ListBody<T> {
     /// The export started by `summary_with_export`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<types::ExportRef>,
+    /// The samples that do not decode into `T`, as sent and with why (summary modes; empty when
+    /// every sample decoded).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub unfit_samples: Vec<UnfitSample>,
+    /// Every sample exactly as the server sent it, in order.
+    #[serde(skip)]
+    #[schemars(skip)]
+    raw_samples: RawSamples,
+}
+
+/// A summary sample that does not decode into the list's item type, kept as the server sent it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct UnfitSample {
+    /// Its position in the server's `samples`.
+    pub index: usize,
+    /// The sample exactly as the server sent it.
+    pub raw: Box<RawValue>,
+    /// The JSON path of the value that did not fit, e.g. `samples[2].state`.
+    pub path: String,
+    /// What did not fit, e.g. `invalid type: integer `3`, expected a string`.
+    pub message: String,
+}
+
+impl PartialEq for UnfitSample {
+    fn eq(&self, other: &Self) -> bool {
+        self.index == other.index
+            && self.raw.get() == other.raw.get()
+            && self.path == other.path
+            && self.message == other.message
+    }
+}
+
+/// The raw samples of a [`ListBody`]; equal when their texts are.
+#[derive(Clone, Debug, Default)]
+struct RawSamples(Vec<Box<RawValue>>);
+
+impl PartialEq for RawSamples {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().zip(&other.0).all(|(a, b)| a.get() == b.get())
+    }
+}
+
+/// A list body as it is on the wire: the samples still raw.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+struct WireBody<T> {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    data: Vec<T>,
+    #[serde(default)]
+    info: Option<types::PageInfo>,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    samples: Vec<Box<RawValue>>,
+    #[serde(default)]
+    response_mode: Option<String>,
+    #[serde(default)]
+    export: Option<types::ExportRef>,
+}
+
+impl<T: DeserializeOwned> From<WireBody<T>> for ListBody<T> {
+    fn from(wire: WireBody<T>) -> Self {
+        let mut samples = Vec::with_capacity(wire.samples.len());
+        let mut unfit_samples = Vec::new();
+        for (index, raw) in wire.samples.iter().enumerate() {
+            match serde_json::from_str::<T>(raw.get()) {
+                Ok(sample) => samples.push(sample),
+                Err(first) => {
+                    let (path, message) = crate::decode::find::<T>(raw.get().as_bytes(), first);
+                    unfit_samples.push(UnfitSample {
+                        index,
+                        raw: raw.clone(),
+                        path: crate::decode::join_path(&format!("samples[{index}]"), &path),
+                        message,
+                    });
+                }
+            }
+        }
+        if let Some(first) = unfit_samples.first() {
+            tracing::warn!(
+                unfit = unfit_samples.len(),
+                of = wire.samples.len(),
+                path = %first.path,
+                message = %first.message,
+                "summary samples that do not fit the item type are kept raw in `unfit_samples`"
+            );
+        }
+        ListBody {
+            data: wire.data,
+            info: wire.info,
+            count: wire.count,
+            samples,
+            response_mode: wire.response_mode,
+            export: wire.export,
+            unfit_samples,
+            raw_samples: RawSamples(wire.samples),
+        }
+    }
 }
 
 fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
@@ -84,18 +186,47 @@ impl<T> ListBody<T> {
 
     /// The body as a summary, and the export object if there is one.
     pub fn into_summary(self) -> Result<(Summary<T>, Option<types::ExportRef>), Error> {
-        let count = self.count.ok_or_else(|| {
-            Error::Unexpected(
-                "a summary response without `count` (was response_mode ignored?)".into(),
-            )
-        })?;
+        let count = self.summary_count()?;
         Ok((
             Summary {
                 count,
                 samples: self.samples,
+                unfit_samples: self.unfit_samples,
             },
             self.export,
         ))
+    }
+
+    /// Every sample exactly as the server sent it (summary modes), those in
+    /// [`unfit_samples`](Self::unfit_samples) included.
+    pub fn raw_samples(&self) -> &[Box<RawValue>] {
+        &self.raw_samples.0
+    }
+
+    /// The summary exactly as the server sent it: the count and every sample as a JSON value
+    /// (unknown fields and explicit `null`s kept).
+    pub fn raw_summary(&self) -> Result<Summary<serde_json::Value>, Error> {
+        let count = self.summary_count()?;
+        let samples = self
+            .raw_samples
+            .0
+            .iter()
+            .map(|raw| serde_json::from_str(raw.get()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::Unexpected(format!("a summary sample is not JSON: {e}")))?;
+        Ok(Summary {
+            count,
+            samples,
+            unfit_samples: Vec::new(),
+        })
+    }
+
+    fn summary_count(&self) -> Result<u64, Error> {
+        self.count.ok_or_else(|| {
+            Error::Unexpected(
+                "a summary response without `count` (was response_mode ignored?)".into(),
+            )
+        })
     }
 }
 
@@ -115,19 +246,24 @@ impl<T> ListBody<T> {
 /// # assert!(summary.samples.len() <= 10);
 /// # Ok(()) }
 /// ```
+///
+/// A sample that does not decode into `T` does not fail the summary: it is kept, exactly as the
+/// server sent it and with the path of what did not fit, in
+/// [`unfit_samples`](Self::unfit_samples).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary<T> {
     /// Total number of items matching the request.
     pub count: u64,
-    /// Up to 10 sample items.
+    /// Up to 10 sample items: those that decode into `T`.
     pub samples: Vec<T>,
+    /// The samples that do not decode into `T` (usually empty).
+    #[serde(skip)]
+    pub unfit_samples: Vec<UnfitSample>,
 }
 
 impl<T: Serialize> Summary<T> {
-    /// The same summary with the samples as JSON values (what [`ExportError::NotSupported`]
-    /// carries).
-    ///
-    /// [`ExportError::NotSupported`]: crate::ExportError::NotSupported
+    /// The same summary with the samples re-serialised as JSON values. Fields `T` does not know
+    /// are not in them; [`ListBody::raw_summary`] has the samples as the server sent them.
     pub fn to_json(&self) -> Summary<serde_json::Value> {
         Summary {
             count: self.count,
@@ -136,6 +272,7 @@ impl<T: Serialize> Summary<T> {
                 .iter()
                 .map(|s| serde_json::to_value(s).unwrap_or(serde_json::Value::Null))
                 .collect(),
+            unfit_samples: self.unfit_samples.clone(),
         }
     }
 }
@@ -150,6 +287,7 @@ impl Summary<serde_json::Value> {
                 .iter()
                 .map(|s| T::deserialize(s))
                 .collect::<Result<_, _>>()?,
+            unfit_samples: self.unfit_samples.clone(),
         })
     }
 }

@@ -1275,7 +1275,7 @@ fn exports_overview_summary_with_export_example() {
     assert_eq!(body.count, Some(42));
     assert_eq!(body.response_mode.as_deref(), Some("summary_with_export"));
     let export = body.export.clone().expect("export");
-    assert_eq!(export.id, "exp_ABC123");
+    assert_eq!(export.id.as_deref(), Some("exp_ABC123"));
     assert_eq!(export.status, Some(ExportStatus::Pending));
     assert_eq!(
         export.status_url.as_deref(),

@@ -132,7 +132,7 @@ async fn summary_with_export_with_unknown_fields() {
     let (summary, export) = body.into_summary().unwrap();
     assert_eq!(summary.samples.len(), 2);
     let export = export.expect("export kept");
-    assert_eq!(export.id, "exp_ABC123");
+    assert_eq!(export.id.as_deref(), Some("exp_ABC123"));
     assert_eq!(export.status, Some(ExportStatus::Pending));
     assert_eq!(
         export.status_url.as_deref(),
@@ -169,7 +169,7 @@ async fn every_list_endpoint_keeps_the_export() {
     }
     fn id<T>(b: ListBody<T>) -> String {
         assert_eq!(b.kind(), BodyKind::SummaryWithExport);
-        b.export.expect("export").id
+        b.export.expect("export").id.expect("export id")
     }
     let got = vec![
         id(client.list_projects().send().await.unwrap().into_inner()),
@@ -324,14 +324,28 @@ async fn export_that_is_a_string_fails_the_call() {
     );
 }
 
-// Proves: an `export` without its required `id` fails the call.
+// Proves: an `export` without `id` still decodes (the summary is not lost); the export layer turns
+// it into `ExportError::ExportWithoutId` (tests/decode_errors.rs).
 #[tokio::test]
-async fn export_without_id_fails_the_call() {
-    let err = list_with_export(json!({"status": "pending", "status_url": "https://x"})).await;
-    assert!(
-        matches!(err, progenitor_client::Error::InvalidResponsePayload(..)),
-        "{err:?}"
-    );
+async fn export_without_id_decodes_with_the_summary() {
+    let (server, client) = setup().await;
+    serve(
+        &server,
+        "/projects",
+        with_export(json!({"status": "pending", "status_url": "https://x"})),
+    )
+    .await;
+    let body = client
+        .list_projects()
+        .response_mode(ResponseMode::SummaryWithExport)
+        .send()
+        .await
+        .expect("an export object without id decodes")
+        .into_inner();
+    assert_eq!(body.count, Some(2));
+    let export = body.export.expect("the export object is kept");
+    assert_eq!(export.id, None);
+    assert_eq!(export.status_url.as_deref(), Some("https://x"));
 }
 
 // Proves: `data: null` (and `samples: null`) decode to empty lists instead of failing.
@@ -437,7 +451,7 @@ fn naive_untagged_enum_drops_a_valid_export() {
     );
     let flat: ListBody<Value> = serde_json::from_str(&body).unwrap();
     assert_eq!(flat.kind(), BodyKind::SummaryWithExport);
-    assert_eq!(flat.export.unwrap().id, "exp_ABC123");
+    assert_eq!(flat.export.unwrap().id.as_deref(), Some("exp_ABC123"));
 }
 
 // Proves: even a correctly ordered untagged enum swallows a malformed export as a plain summary; `ListBody` fails.

@@ -110,7 +110,7 @@ async fn projects_summary_with_export_query() {
         .unwrap()
         .into_inner();
     assert_eq!(body.kind(), BodyKind::SummaryWithExport);
-    assert_eq!(body.export.map(|e| e.id).as_deref(), Some("exp_P1"));
+    assert_eq!(body.export.and_then(|e| e.id).as_deref(), Some("exp_P1"));
     server.verify().await;
 }
 

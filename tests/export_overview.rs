@@ -174,11 +174,12 @@ async fn response_includes_export_object() {
         .unwrap()
         .into_inner();
     let export = body.export.expect("export object");
-    assert!(export.id.starts_with("exp_"));
+    let id = export.id.expect("export id");
+    assert!(id.starts_with("exp_"));
     assert_eq!(export.status, Some(ExportStatus::Pending));
     assert_eq!(
         export.status_url.as_deref(),
-        Some(format!("{}/exports/{}", fake.base_url(), export.id).as_str())
+        Some(format!("{}/exports/{}", fake.base_url(), id).as_str())
     );
 }
 

@@ -25,7 +25,13 @@ fn error<T: std::fmt::Debug>(
     }
 }
 
-async fn start(client: &Client, format: ExportFormat) -> types::ExportRef {
+/// The id and status URL of a started export.
+struct Started {
+    id: String,
+    status_url: Option<String>,
+}
+
+async fn start(client: &Client, format: ExportFormat) -> Started {
     let body = client
         .list_projects()
         .response_mode(ResponseMode::SummaryWithExport)
@@ -34,7 +40,11 @@ async fn start(client: &Client, format: ExportFormat) -> types::ExportRef {
         .await
         .unwrap()
         .into_inner();
-    body.export.expect("an export object")
+    let export = body.export.expect("an export object");
+    Started {
+        id: export.id.expect("an export id"),
+        status_url: export.status_url,
+    }
 }
 
 async fn poll(client: &Client, id: &str) -> types::Export {
@@ -67,11 +77,12 @@ async fn summary_with_export_on_every_exportable_endpoint() {
             assert_eq!(body.samples.len(), 3);
             assert_eq!(body.response_mode.as_deref(), Some("summary_with_export"));
             let export = body.export.expect(stringify!($call));
-            assert!(export.id.starts_with("exp_") && export.id.len() == 20, "{}", export.id);
-            assert!(export.id[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
+            let id = export.id.expect("export id");
+            assert!(id.starts_with("exp_") && id.len() == 20, "{}", id);
+            assert!(id[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
             assert_eq!(export.status, Some(ExportStatus::Pending));
-            assert_eq!(export.status_url, Some(format!("{}/exports/{}", fake.base_url(), export.id)));
-            ids.push(export.id);
+            assert_eq!(export.status_url, Some(format!("{}/exports/{}", fake.base_url(), id)));
+            ids.push(id);
         })+};
     }
     check!(
@@ -268,7 +279,7 @@ async fn failed_exports_carry_an_error() {
         .send()
         .await
         .unwrap();
-    let id = body.into_inner().export.unwrap().id;
+    let id = body.into_inner().export.unwrap().id.unwrap();
     poll(&client, &id).await;
     assert_eq!(status(&poll(&client, &id).await), "completed");
 }

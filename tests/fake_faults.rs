@@ -40,7 +40,7 @@ async fn completed(fake: &FakeMangrove, client: &Client) -> types::Export {
         .await
         .unwrap()
         .into_inner();
-    let id = body.export.unwrap().id;
+    let id = body.export.unwrap().id.unwrap();
     client.get_export().export_id(&id).send().await.unwrap();
     let done = client
         .get_export()
@@ -70,7 +70,8 @@ async fn status_faults_apply_to_the_next_matching_requests_only() {
         .into_inner()
         .export
         .unwrap()
-        .id;
+        .id
+        .unwrap();
     fake.inject(Fault::on("GET /exports").times(2).status(503));
 
     // Other methods and paths are not affected.
@@ -266,7 +267,10 @@ async fn a_status_url_on_a_foreign_origin() {
     let export = body.export.unwrap();
     assert_eq!(
         export.status_url,
-        Some(format!("http://127.0.0.2:9/api/v1/exports/{}", export.id))
+        Some(format!(
+            "http://127.0.0.2:9/api/v1/exports/{}",
+            export.id.unwrap()
+        ))
     );
     let created = client
         .create_export()

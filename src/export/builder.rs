@@ -69,7 +69,7 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
     ///
     /// Waits first for a free slot in the client's export limiter. If the server answers the
     /// summary without an `export` object the result is [`ExportError::NotSupported`], which keeps
-    /// the summary. A 403 is [`ExportError::Forbidden`]; the server's concurrent-export limit is
+    /// the summary as sent; with an `export` object without `id`, [`ExportError::ExportWithoutId`]. A 403 is [`ExportError::Forbidden`]; the server's concurrent-export limit is
     /// waited out within the poll policy's time limit, then [`ExportError::ConcurrencyLimit`].
     pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
         Box::pin(async move {
@@ -84,14 +84,31 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
                 .with_mode(ResponseMode::SummaryWithExport)
                 .with_format(self.format);
             let body = with_limit_retries(&policy, || request.clone().fetch(), span).await?;
-            let (summary, export) = body.into_summary()?;
-            match export {
-                Some(r) => Ok((summary, Export::started(client, r, policy, slot))),
-                None => Err(ExportError::NotSupported {
-                    resource: R::RESOURCE,
-                    summary: summary.to_json(),
-                }),
-            }
+            let (id, status_url) = match &body.export {
+                Some(types::ExportRef {
+                    id: Some(id),
+                    status_url,
+                    ..
+                }) => (id.clone(), status_url.clone()),
+                Some(export) => {
+                    return Err(ExportError::ExportWithoutId {
+                        resource: R::RESOURCE,
+                        summary: body.raw_summary()?,
+                        export: Box::new(export.clone()),
+                    })
+                }
+                None => {
+                    return Err(ExportError::NotSupported {
+                        resource: R::RESOURCE,
+                        summary: body.raw_summary()?,
+                    })
+                }
+            };
+            let (summary, _) = body.into_summary()?;
+            Ok((
+                summary,
+                Export::started(client, id, status_url, policy, slot),
+            ))
         })
     }
 }
@@ -152,12 +169,13 @@ impl CreateExport {
             span,
         )
         .await?;
-        let r = types::ExportRef {
-            id: created.id,
-            status: created.status,
-            status_url: created.status_url,
-        };
-        Ok(Export::started(client.clone(), r, policy, slot))
+        Ok(Export::started(
+            client.clone(),
+            created.id,
+            created.status_url,
+            policy,
+            slot,
+        ))
     }
 }
 

@@ -116,14 +116,15 @@ impl From<String> for SavedExport {
 impl Export {
     pub(crate) fn started(
         client: Client,
-        r: types::ExportRef,
+        id: String,
+        status_url: Option<String>,
         policy: PollPolicy,
         slot: Arc<Slot>,
     ) -> Self {
         Export {
             client,
-            id: r.id,
-            status_url: r.status_url,
+            id,
+            status_url,
             policy,
             slot: Some(slot),
             observer: None,

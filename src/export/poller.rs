@@ -76,7 +76,8 @@ async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedE
         .header(reqwest::header::ACCEPT, "application/json")
         .build()
         .map_err(GeneratedError::CommunicationError)?;
-    let response = crate::retry::execute(client, request, "get_export")
+    const OPERATION: &str = "get_export";
+    let response = crate::retry::execute(client, request, OPERATION)
         .await
         .map_err(GeneratedError::CommunicationError)?;
     let status = response.status();
@@ -86,7 +87,7 @@ async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedE
         .await
         .map_err(GeneratedError::ResponseBodyError)?;
     if status.is_success() {
-        serde_json::from_slice(&body).map_err(|e| GeneratedError::InvalidResponsePayload(body, e))
+        crate::decode::decode(OPERATION, &body).map_err(crate::decode::DecodeError::into_generated)
     } else if status.is_client_error() || status.is_server_error() {
         let err: types::ApiError = serde_json::from_slice(&body)
             .map_err(|e| GeneratedError::InvalidResponsePayload(body.clone(), e))?;
