@@ -165,12 +165,19 @@ pub fn group(drifts: Vec<Drift>) -> Vec<DriftGroup> {
 
 /// serde's message with values hidden: `invalid type: string "abc", expected i64` becomes
 /// `invalid type: string "…", expected i64`; back-ticked values (numbers, variants) likewise.
+/// The field name of `missing field `id`` is kept: it is the spec's, not the account's.
 pub fn redact(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut open: Option<char> = None;
     let mut escaped = false;
     for c in message.chars() {
         match open {
+            Some('k') => {
+                out.push(c);
+                if c == '`' {
+                    open = None;
+                }
+            }
             Some(q) => {
                 if escaped {
                     escaped = false;
@@ -184,7 +191,9 @@ pub fn redact(message: &str) -> String {
             }
             None => {
                 out.push(c);
-                if c == '"' || c == '`' {
+                if c == '`' && out.ends_with("missing field `") {
+                    open = Some('k');
+                } else if c == '"' || c == '`' {
                     open = Some(c);
                 }
             }
@@ -357,6 +366,10 @@ mod tests {
             "invalid type: integer `…`, expected a string"
         );
         assert_eq!(redact("unterminated \"abc"), "unterminated \"…");
+        assert_eq!(
+            redact("missing field `id` at line 1 column 2, unknown variant `x`"),
+            "missing field `id` at line 1 column 2, unknown variant `…`"
+        );
     }
 
     #[test]
