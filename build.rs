@@ -60,6 +60,7 @@ fn generate() -> Result<(), String> {
         .map_err(|e| format!("cannot read {}: {e}", spec_path.display()))?;
     let mut spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
         .map_err(|e| format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}"))?;
+    write_spec_json(&text)?;
 
     plain_page_parameters(&mut spec);
 
@@ -418,4 +419,45 @@ fn decode_with_paths(file: &mut syn::File) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Writes the spec, as it is in `openapi.yaml`, as JSON to `$OUT_DIR/openapi.json`, so that code of
+/// this package (the `doctor` example) can embed it with
+/// `include_str!(concat!(env!("OUT_DIR"), "/openapi.json"))` and read it without a YAML parser.
+/// Map keys that YAML reads as numbers or booleans (an unquoted `200:`) are written as strings.
+fn write_spec_json(yaml: &str) -> Result<(), String> {
+    fn to_json(value: serde_yaml::Value) -> Result<serde_json::Value, String> {
+        use serde_yaml::Value as Y;
+        Ok(match value {
+            Y::Null => serde_json::Value::Null,
+            Y::Bool(b) => serde_json::Value::Bool(b),
+            Y::Number(n) => serde_json::to_value(&n).map_err(|e| e.to_string())?,
+            Y::String(s) => serde_json::Value::String(s),
+            Y::Sequence(items) => {
+                serde_json::Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
+            }
+            Y::Mapping(map) => {
+                let mut object = serde_json::Map::new();
+                for (key, value) in map {
+                    let key = match key {
+                        Y::String(s) => s,
+                        Y::Number(n) => n.to_string(),
+                        Y::Bool(b) => b.to_string(),
+                        other => return Err(format!("unsupported map key {other:?}")),
+                    };
+                    object.insert(key, to_json(value)?);
+                }
+                serde_json::Value::Object(object)
+            }
+            Y::Tagged(tagged) => to_json(tagged.value)?,
+        })
+    }
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(yaml).map_err(|e| format!("openapi.yaml is not YAML: {e}"))?;
+    let json =
+        to_json(value).map_err(|e| format!("openapi.yaml cannot be written as JSON: {e}"))?;
+    let text =
+        serde_json::to_string(&json).map_err(|e| format!("cannot write the spec as JSON: {e}"))?;
+    let out = Path::new(&env("OUT_DIR")?).join("openapi.json");
+    std::fs::write(&out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
 }

@@ -318,6 +318,10 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
             .header("retry-after", reading.retry_after.to_string())
     } else {
         let delay = fault.as_ref().and_then(|f| f.delay);
+        let edits = fault
+            .as_ref()
+            .map(faults::ApiFault::edits)
+            .unwrap_or_default();
         let mut reply = match fault.and_then(faults::ApiFault::into_reply) {
             Some(reply) => reply,
             None => match TokenKind::from_token(token) {
@@ -352,6 +356,7 @@ fn handle(shared: &Shared, request: &Request) -> Reply {
             },
         };
         reply.delay = reply.delay.or(delay);
+        edits.apply(&mut reply);
         reply
     };
 

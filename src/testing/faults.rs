@@ -24,6 +24,7 @@ use super::Shared;
 /// Fault::on("POST /exports").status(429).header("retry-after", "7");
 /// Fault::on("get_export").delay(Duration::from_millis(300)); // the real answer, late
 /// Fault::on("GET /projects").malformed_json();              // 200 with broken JSON
+/// Fault::on("list_batches").set_json("data[0].feedstocks", serde_json::Value::Null); // drift
 /// ```
 ///
 /// A target is `"*"` (every request), an `operationId` of `openapi.yaml` (`"get_export"`), a path
@@ -32,6 +33,7 @@ use super::Shared;
 /// matches `/exports` and `/exports/exp_…`, not `/exportsx`. Without
 /// [`status`](Self::status) or [`malformed_json`](Self::malformed_json), a fault with a
 /// [`delay`](Self::delay) delays the real answer and one without is a `500`.
+/// [`set_json`](Self::set_json) edits the real answer's JSON body instead (drift from the spec).
 ///
 /// **Answer faults** change one part of the next answer of their kind:
 /// [`Fault::export_status`] (the `status` of the next `200` export status answer) and
@@ -67,6 +69,8 @@ pub(crate) struct ApiSpec {
     body: Body,
     headers: Vec<(String, String)>,
     delay: Option<Duration>,
+    /// `(path, value)` edits of the real answer's JSON body ([`Fault::set_json`]).
+    edits: Vec<(String, Value)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +117,7 @@ impl Fault {
                 body: Body::Message,
                 headers: Vec::new(),
                 delay: None,
+                edits: Vec::new(),
             }),
             times: 1,
         }
@@ -219,6 +224,29 @@ impl Fault {
         self
     }
 
+    /// The real answer, with the value at `path` of its JSON body replaced by `value`: a way to
+    /// serve bodies that drift from `openapi.yaml` (an unknown field, a `null` array, a string
+    /// id, an unknown enum value). `path` is dotted keys and `[index]`es, e.g.
+    /// `data[0].feedstocks`, `id` or `info.filter`; a missing last key is added to its object,
+    /// any other miss (an index past the end, a non-object parent, a body that is not JSON)
+    /// leaves the body unchanged. Call it again to edit more paths of the same answer. Without a
+    /// [`status`](Self::status) the answer's status stays the real one. API faults only.
+    ///
+    /// ```
+    /// use mangrove::testing::Fault;
+    /// use serde_json::json;
+    /// Fault::on("get_batch")
+    ///     .set_json("surprise", json!({"new": true}))      // a field the spec does not know
+    ///     .set_json("allocations", json!(null))            // null where an array is expected
+    ///     .set_json("state", json!("archived"));           // outside the documented enum
+    /// ```
+    pub fn set_json(mut self, path: &str, value: Value) -> Fault {
+        if let Kind::Api(spec) = &mut self.kind {
+            spec.edits.push((path.to_string(), value));
+        }
+        self
+    }
+
     /// Answer `200` with a `Content-Type: application/json` body that is not valid JSON.
     /// API faults only.
     pub fn malformed_json(mut self) -> Fault {
@@ -273,9 +301,15 @@ impl Target {
 pub(crate) struct ApiFault {
     pub(crate) delay: Option<Duration>,
     reply: Option<Reply>,
+    edits: Vec<(String, Value)>,
 }
 
 impl ApiFault {
+    /// The JSON edits ([`Fault::set_json`]) to apply to the answer, whichever it is.
+    pub(crate) fn edits(&self) -> JsonEdits {
+        JsonEdits(self.edits.clone())
+    }
+
     /// The answer that replaces the real one, if the fault has one.
     pub(crate) fn into_reply(self) -> Option<Reply> {
         self.reply
@@ -291,7 +325,7 @@ impl ApiSpec {
                 br#"{"data": [{"id": 1, "name": "Truncated proj"#.to_vec(),
                 Some("application/json"),
             )),
-            None if self.delay.is_some() => None,
+            None if self.delay.is_some() || !self.edits.is_empty() => None,
             None => Some(status_reply(500, &self.body)),
         };
         let reply = reply.map(|mut reply| {
@@ -301,7 +335,94 @@ impl ApiSpec {
         ApiFault {
             delay: self.delay,
             reply,
+            edits: self.edits.clone(),
         }
+    }
+}
+
+/// Edits of an answer's JSON body, taken from a fault ([`Fault::set_json`]).
+#[derive(Debug, Default)]
+pub(crate) struct JsonEdits(Vec<(String, Value)>);
+
+impl JsonEdits {
+    /// Applies the edits to `reply`'s body when it is JSON; anything else is left unchanged.
+    pub(crate) fn apply(self, reply: &mut Reply) {
+        if self.0.is_empty() {
+            return;
+        }
+        let Ok(mut body) = serde_json::from_slice::<Value>(&reply.body) else {
+            return;
+        };
+        for (path, value) in self.0 {
+            set_at(&mut body, &path, value);
+        }
+        if let Ok(bytes) = serde_json::to_vec(&body) {
+            reply.body = bytes;
+        }
+    }
+}
+
+/// One step of a [`Fault::set_json`] path.
+#[derive(Debug, PartialEq)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `data[0].feedstocks[1].id` as steps; `None` when it is not such a path.
+fn parse_path(path: &str) -> Option<Vec<Step<'_>>> {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            steps.push(Step::Key(key));
+        } else if rest.is_empty() {
+            return None;
+        }
+        while let Some(inner) = rest.strip_prefix('[') {
+            let end = inner.find(']')?;
+            steps.push(Step::Index(inner[..end].parse().ok()?));
+            rest = &inner[end + 1..];
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// Sets the value at `path` of `body` (adding a missing last key of an object).
+fn set_at(body: &mut Value, path: &str, value: Value) {
+    let Some(steps) = parse_path(path) else {
+        return;
+    };
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
+    let mut at = body;
+    for step in parents {
+        let next = match step {
+            Step::Key(key) => at.get_mut(*key),
+            Step::Index(i) => at.get_mut(*i),
+        };
+        match next {
+            Some(next) => at = next,
+            None => return,
+        }
+    }
+    match (last, at) {
+        (Step::Key(key), Value::Object(map)) => {
+            map.insert((*key).to_string(), value);
+        }
+        (Step::Index(i), Value::Array(items)) => {
+            if let Some(slot) = items.get_mut(*i) {
+                *slot = value;
+            }
+        }
+        _ => {}
     }
 }
 
@@ -414,5 +535,26 @@ mod tests {
         assert!(!t.matches("GET", "/exports/x", None));
         assert_eq!(parse_target("*"), Target::Any);
         assert!(parse_target("get /").matches("GET", "/anything", None));
+    }
+
+    #[test]
+    fn json_edits_follow_paths() {
+        let mut reply = Reply::json(200, &json!({"data": [{"id": 1, "xs": [1, 2]}], "info": {}}));
+        JsonEdits(vec![
+            ("data[0].id".into(), json!("1")),
+            ("data[0].xs[1]".into(), json!(null)),
+            ("data[0].new".into(), json!(true)),
+            ("data[5].id".into(), json!(0)),
+            ("info.a.b".into(), json!(0)),
+            ("bad[x".into(), json!(0)),
+        ])
+        .apply(&mut reply);
+        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"data": [{"id": "1", "xs": [1, null], "new": true}], "info": {}})
+        );
+        assert_eq!(parse_path("[2]"), Some(vec![Step::Index(2)]));
+        assert_eq!(parse_path("a..b"), None);
     }
 }
