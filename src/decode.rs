@@ -140,10 +140,16 @@ impl DecodeError {
     }
 
     /// This error as a generated call reports it: `InvalidResponsePayload` with the kept prefix
-    /// and this error's text.
+    /// and this error's text. progenitor's `Display` prints those bytes, so URL query strings in
+    /// them (a `download_url`'s signature) are cut off first.
     pub(crate) fn into_generated<E>(self) -> progenitor_client::Error<E> {
         let error = <serde_json::Error as serde::de::Error>::custom(self.to_string());
-        progenitor_client::Error::InvalidResponsePayload(self.body_prefix, error)
+        let shown = match std::str::from_utf8(&self.body_prefix) {
+            Ok(text) if text.contains("://") => Bytes::from(redact_urls(text)),
+            Ok(_) => self.body_prefix,
+            Err(_) => Bytes::from(redact_urls(&String::from_utf8_lossy(&self.body_prefix))),
+        };
+        progenitor_client::Error::InvalidResponsePayload(shown, error)
     }
 
     /// Recovers the error from a generated call's `InvalidResponsePayload` made by
@@ -429,6 +435,19 @@ mod tests {
         assert_eq!(DecodeError::from_generated(&prefix, &e), Some(err));
         let plain = serde_json::from_slice::<Page>(b"{").unwrap_err();
         assert_eq!(DecodeError::from_generated(&prefix, &plain), None);
+    }
+
+    #[test]
+    fn generated_errors_never_show_a_signed_url() {
+        let body = br#"{"id":"exp_1","download_url":"https://s3.example/f.csv?X-Amz-Signature=sekret","file_size_bytes":"big"}"#;
+        let err = decode::<crate::types::Export>("get_export", body).unwrap_err();
+        let generated: progenitor_client::Error<()> = err.into_generated();
+        let text = format!("{generated} {generated:?}");
+        assert!(!text.contains("sekret"), "{text}");
+        assert!(
+            text.contains("https://s3.example/f.csv?<redacted>"),
+            "{text}"
+        );
     }
 
     #[test]
