@@ -49,6 +49,14 @@
 //! Every way ends with the byte count checked against the export's `file_size_bytes`
 //! ([`DownloadError::SizeMismatch`]).
 //!
+//! # The URL is a credential
+//!
+//! Anyone holding a `download_url` can read the file until it expires, so its query string (the
+//! signature) never appears in an error (`Display`, `Debug`, any `source()`), a `Debug` output or
+//! a tracing event: transport errors lose their URL, and what the storage host sends back (error
+//! bodies, echoed header values) is cut to a short prefix with every URL's query and the download
+//! URL's query values blanked. [`CompletedExport::download_url`] still returns the whole URL.
+//!
 //! # Memory
 //!
 //! Memory stays bounded whatever the file size: [`download_to`](CompletedExport::download_to)
@@ -421,8 +429,12 @@ impl CompletedExport {
     /// The bytes go to a temporary file in the same directory (`.<name>.<random>.part`), which is
     /// renamed to `path` only once every byte has arrived and the size matches the export's
     /// `file_size_bytes`: there is never a partial file under `path`. An existing file at `path`
-    /// is replaced. On any error, and when the returned future is dropped, the temporary file is
-    /// removed. Interruptions are resumed, an expired URL is refreshed, a changed file is
+    /// is replaced. Before the rename the file's bytes are synced to disk (`sync_all`), and after
+    /// it, on Unix, the directory is synced too (best effort: a failure there is only logged), so
+    /// that after a power loss `path` holds the whole file or its previous content, never a
+    /// partial one. The directory of `path` is checked before the storage host is asked for
+    /// anything ([`DownloadError::Io`] with [`io::ErrorKind::NotFound`] when it is missing). On
+    /// any error, and when the returned future is dropped, the temporary file is removed. Interruptions are resumed, an expired URL is refreshed, a changed file is
     /// fetched again from the start (see the [module docs](crate::download)).
     ///
     /// ```no_run
