@@ -45,6 +45,10 @@ fn policy() -> DownloadPolicy {
 }
 
 fn client(server: &hostile::HostileServer) -> Client {
+    client_with(server, policy())
+}
+
+fn client_with(server: &hostile::HostileServer, policy: DownloadPolicy) -> Client {
     Client::builder()
         .token("tok_hostile")
         .base_url(server.api())
@@ -56,7 +60,7 @@ fn client(server: &hostile::HostileServer) -> Client {
                 .max_delay(Duration::from_millis(5))
                 .time_limit(Duration::from_secs(5)),
         )
-        .download_policy(policy())
+        .download_policy(policy)
         .build()
         .expect("client")
 }
@@ -525,7 +529,12 @@ async fn huge_storage_error_pages_are_not_buffered() {
         ext: "csv",
     })
     .await;
-    let completed = Export::attach(&client(&server), "exp_1").await.unwrap();
+    let completed = Export::attach(
+        &client_with(&server, policy().read_timeout(Duration::from_secs(2))),
+        "exp_1",
+    )
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let err = completed

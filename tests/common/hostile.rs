@@ -69,7 +69,7 @@ pub struct HostileServer {
 
 struct Shared {
     base: String,
-    script: Mutex<Script>,
+    script: Mutex<Arc<Script>>,
     storage_requests: AtomicUsize,
 }
 
@@ -108,7 +108,7 @@ impl HostileServer {
 
     /// Answers with `script` from now on (the storage answers start again at the first).
     pub fn set_script(&self, script: Script) {
-        *self.shared.script.lock().unwrap() = script;
+        *self.shared.script.lock().unwrap() = Arc::new(script);
         self.shared.storage_requests.store(0, Ordering::SeqCst);
     }
 }
@@ -120,7 +120,7 @@ pub async fn start(script: Script) -> HostileServer {
     let base = format!("http://{addr}");
     let shared = Arc::new(Shared {
         base: base.clone(),
-        script: Mutex::new(script),
+        script: Mutex::new(Arc::new(script)),
         storage_requests: AtomicUsize::new(0),
     });
     let task_shared = Arc::clone(&shared);
@@ -133,7 +133,7 @@ pub async fn start(script: Script) -> HostileServer {
 }
 
 async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
-    let script = shared.script.lock().unwrap().clone();
+    let script = Arc::clone(&shared.script.lock().unwrap());
     let url = &shared.download_url(script.ext);
     let Some(path) = read_request(&mut stream).await else {
         return;
