@@ -49,6 +49,14 @@
 //! Every way ends with the byte count checked against the export's `file_size_bytes`
 //! ([`DownloadError::SizeMismatch`]).
 //!
+//! # The URL is a credential
+//!
+//! Anyone holding a `download_url` can read the file until it expires, so its query string (the
+//! signature) never appears in an error (`Display`, `Debug`, any `source()`), a `Debug` output or
+//! a tracing event: transport errors lose their URL, and what the storage host sends back (error
+//! bodies, echoed header values) is cut to a short prefix with every URL's query and the download
+//! URL's query values blanked. [`CompletedExport::download_url`] still returns the whole URL.
+//!
 //! # Memory
 //!
 //! Memory stays bounded whatever the file size: [`download_to`](CompletedExport::download_to)
@@ -88,8 +96,11 @@ const WRITE_QUEUE: usize = 4;
 const PROGRESS_STEP: u64 = 64 * 1024;
 /// Longest wait between resumes, however often the backoff has doubled.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// Bytes of an error body kept for the error message.
+/// Bytes of an error body read for the error message (the rest is never read).
 const ERROR_BODY: usize = 2048;
+/// Characters of the storage host's own words (an error message, a header value) kept in an
+/// error message.
+const MAX_ECHO: usize = 300;
 
 /// How export files are downloaded. Set it with
 /// [`ClientBuilder::download_policy`](crate::ClientBuilder::download_policy).
@@ -418,8 +429,12 @@ impl CompletedExport {
     /// The bytes go to a temporary file in the same directory (`.<name>.<random>.part`), which is
     /// renamed to `path` only once every byte has arrived and the size matches the export's
     /// `file_size_bytes`: there is never a partial file under `path`. An existing file at `path`
-    /// is replaced. On any error, and when the returned future is dropped, the temporary file is
-    /// removed. Interruptions are resumed, an expired URL is refreshed, a changed file is
+    /// is replaced. Before the rename the file's bytes are synced to disk (`sync_all`), and after
+    /// it, on Unix, the directory is synced too (best effort: a failure there is only logged), so
+    /// that after a power loss `path` holds the whole file or its previous content, never a
+    /// partial one. The directory of `path` is checked before the storage host is asked for
+    /// anything ([`DownloadError::Io`] with [`io::ErrorKind::NotFound`] when it is missing). On
+    /// any error, and when the returned future is dropped, the temporary file is removed. Interruptions are resumed, an expired URL is refreshed, a changed file is
     /// fetched again from the start (see the [module docs](crate::download)).
     ///
     /// ```no_run
@@ -674,7 +689,7 @@ impl Transfer {
                     if chunk.is_empty() {
                         continue;
                     }
-                    self.handed_out += chunk.len() as u64;
+                    self.handed_out = self.handed_out.saturating_add(chunk.len() as u64);
                     self.refreshed = false;
                     if let Some(expected) = self.expected() {
                         if self.handed_out > expected {
@@ -708,6 +723,8 @@ impl Transfer {
                 }
                 Err(e) => {
                     self.response = None;
+                    // The error's URL is the pre-signed one: its query is a credential.
+                    let e = e.without_url();
                     tracing::debug!(
                         export_id = %self.export.id,
                         received = self.handed_out,
@@ -754,7 +771,7 @@ impl Transfer {
                 None => {
                     return Err(DownloadError::Interrupted {
                         received: self.handed_out,
-                        attempts: self.resumes + 1,
+                        attempts: self.resumes.saturating_add(1),
                         source: "the storage host sent no ETag, so the stream cannot be resumed \
                                  safely (download_to can: it starts the file again)"
                             .into(),
@@ -766,6 +783,8 @@ impl Transfer {
         let response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
+                // The error's URL is the pre-signed one (or where it redirected): a credential.
+                let e = e.without_url();
                 tracing::debug!(export_id = %self.export.id, "download request failed: {e}");
                 self.interrupted(Box::new(e)).await?;
                 return Ok(None);
@@ -776,7 +795,7 @@ impl Transfer {
             StatusCode::PARTIAL_CONTENT => self.accept_range(response).await,
             StatusCode::RANGE_NOT_SATISFIABLE => self.range_not_satisfiable(response).await,
             status @ (StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) => {
-                let error = status_error(response).await;
+                let error = self.status_error(response).await;
                 self.refresh(status, error).await?;
                 Ok(None)
             }
@@ -785,11 +804,11 @@ impl Transfer {
                     || status == StatusCode::REQUEST_TIMEOUT
                     || status == StatusCode::TOO_MANY_REQUESTS =>
             {
-                let error = status_error(response).await;
+                let error = self.status_error(response).await;
                 self.interrupted(Box::new(error)).await?;
                 Ok(None)
             }
-            _ => Err(status_error(response).await.into()),
+            _ => Err(self.status_error(response).await.into()),
         }
     }
 
@@ -829,7 +848,7 @@ impl Transfer {
             );
             self.handed_out = 0;
             self.skip = 0;
-            self.restarts += 1;
+            self.restarts = self.restarts.saturating_add(1);
         }
         self.from_start = false;
         self.etag = etag;
@@ -848,7 +867,7 @@ impl Transfer {
         let headers = response.headers();
         let range = header_str(headers, CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
         let Some(ContentRange::Bytes { first, size, .. }) = range else {
-            let value = header_str(headers, CONTENT_RANGE);
+            let value = header_str(headers, CONTENT_RANGE).map(|v| self.scrub(&v));
             return Err(DownloadError::InvalidResponse {
                 message: format!(
                     "a 206 answer without a usable Content-Range (got {})",
@@ -978,7 +997,7 @@ impl Transfer {
             })?;
         self.url = url;
         self.refreshed = true;
-        self.url_refreshes += 1;
+        self.url_refreshes = self.url_refreshes.saturating_add(1);
         Ok(())
     }
 
@@ -991,7 +1010,7 @@ impl Transfer {
             self.finished = true;
             return Err(DownloadError::Interrupted {
                 received: self.handed_out,
-                attempts: self.resumes + 1,
+                attempts: self.resumes.saturating_add(1),
                 source,
             }
             .into());
@@ -1048,10 +1067,37 @@ impl Transfer {
             return Ok(layout);
         }
         Err(DownloadError::UnknownFormat {
-            format: format.map(|f| f.as_str().to_owned()),
-            extension,
-            content_type,
+            format: format.map(|f| self.scrub(f.as_str())),
+            extension: extension.map(|e| self.scrub(&e)),
+            content_type: content_type.map(|c| self.scrub(&c)),
         })
+    }
+
+    /// Text from the storage host (or derived from the URL), safe to put in an error: see
+    /// [`scrub`].
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, &[&self.url, &self.export.download_url])
+    }
+
+    /// A [`DownloadError::Status`] from an error answer, with the storage host's message (scrubbed
+    /// of the URL's credentials) and a hint. Reads at most [`ERROR_BODY`] bytes of the body, for at
+    /// most the policy's read time-out.
+    async fn status_error(&self, response: reqwest::Response) -> DownloadError {
+        let final_url = response.url().to_string();
+        let (status, body) = error_prefix(response, self.policy.read_timeout).await;
+        let text = String::from_utf8_lossy(&body);
+        let said = match (xml_element(&text, "Code"), xml_element(&text, "Message")) {
+            (Some(code), Some(message)) => format!("{message} ({code})"),
+            (None, Some(message)) => message.to_owned(),
+            _ => text.split_whitespace().collect::<Vec<_>>().join(" "),
+        };
+        let said = scrub(&said, &[&self.url, &self.export.download_url, &final_url]);
+        let said = if said.is_empty() {
+            status.canonical_reason().unwrap_or("no message").to_owned()
+        } else {
+            said
+        };
+        status_message(status, said)
     }
 }
 
@@ -1128,32 +1174,33 @@ impl ContentRange {
     }
 }
 
-/// A [`DownloadError::Status`] from an error answer, with the storage host's message and a hint.
-async fn status_error(response: reqwest::Response) -> DownloadError {
+/// The status and at most the first [`ERROR_BODY`] bytes of an error answer's body, read for at
+/// most `limit` in all (a trickling error page must not hold the download up). The rest of the
+/// body is never read: the response is dropped, which closes its connection.
+async fn error_prefix(response: reqwest::Response, limit: Duration) -> (StatusCode, Vec<u8>) {
     let status = response.status();
     let mut body = Vec::new();
     let mut response = response;
-    // Only the start of the body: it is for a message, not for parsing.
-    while body.len() < ERROR_BODY {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    body.truncate(ERROR_BODY);
-    let text = String::from_utf8_lossy(&body);
-    let said = match (xml_element(&text, "Code"), xml_element(&text, "Message")) {
-        (Some(code), Some(message)) => format!("{message} ({code})"),
-        (None, Some(message)) => message.to_owned(),
-        _ => {
-            let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            let mut flat: String = flat.chars().take(200).collect();
-            if flat.is_empty() {
-                flat = status.canonical_reason().unwrap_or("no message").to_owned();
+    let read = async {
+        while body.len() < ERROR_BODY {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = ERROR_BODY - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                _ => break,
             }
-            flat
         }
     };
+    // On time-out, what arrived so far is the message.
+    let _ = tokio::time::timeout(limit, read).await;
+    (status, body)
+}
+
+/// The [`DownloadError::Status`] for `status`, with what the storage host said (already scrubbed)
+/// cut to [`MAX_ECHO`] characters, and a hint.
+fn status_message(status: StatusCode, said: String) -> DownloadError {
+    let said = truncate_chars(&said, MAX_ECHO);
     let hint = match status.as_u16() {
         400 => "; the storage host rejected the request: check for a proxy that adds headers",
         403 => "; the download URL was refused (pre-signed URLs expire after 24 hours)",
@@ -1165,6 +1212,91 @@ async fn status_error(response: reqwest::Response) -> DownloadError {
         status,
         message: format!("{said}{hint}"),
     }
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Text the storage host sent (an error body, a header value), made safe to show in an error or
+/// a log line, and cut to [`MAX_ECHO`] characters: every URL in it loses its query and fragment
+/// (pre-signed URLs carry their credential there), so does any `path?name=value` word, and every
+/// query value (and the whole query) of the given URLs is blanked wherever it appears.
+pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len().min(4 * MAX_ECHO));
+    let mut word = String::new();
+    let is_delimiter = |c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`');
+    for c in text.chars() {
+        if is_delimiter(c) {
+            out.push_str(&scrub_word(&word));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.push_str(&scrub_word(&word));
+    for url in urls {
+        for secret in url_secrets(url) {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "<redacted>");
+            }
+        }
+    }
+    truncate_chars(&out, MAX_ECHO)
+}
+
+/// One word of [`scrub`]: a URL or `…?a=b` word without its query and fragment.
+fn scrub_word(word: &str) -> std::borrow::Cow<'_, str> {
+    let cut = word.find(['?', '#']);
+    let Some(cut) = cut else {
+        return word.into();
+    };
+    let (base, rest) = word.split_at(cut);
+    if base.contains("://") || rest.contains('=') {
+        format!("{base}?<redacted>").into()
+    } else {
+        word.into()
+    }
+}
+
+/// The parts of a URL that are credentials: its whole query and fragment, and each query value
+/// of 8 characters or more, raw and percent-decoded (longest first).
+fn url_secrets(url: &str) -> Vec<String> {
+    let mut secrets = Vec::new();
+    let (query, fragment) = match url::Url::parse(url) {
+        Ok(parsed) => (
+            parsed.query().map(str::to_owned),
+            parsed.fragment().map(str::to_owned),
+        ),
+        Err(_) => {
+            let (rest, fragment) = match url.split_once('#') {
+                Some((rest, fragment)) => (rest, Some(fragment.to_owned())),
+                None => (url, None),
+            };
+            (rest.split_once('?').map(|(_, q)| q.to_owned()), fragment)
+        }
+    };
+    for part in [&query, &fragment].into_iter().flatten() {
+        secrets.push(part.clone());
+        for pair in part.split('&') {
+            let value = pair.split_once('=').map_or(pair, |(_, v)| v);
+            secrets.push(value.to_owned());
+            let decoded: String = url::form_urlencoded::parse(format!("x={value}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            secrets.push(decoded);
+        }
+    }
+    secrets.retain(|s| s.chars().count() >= 8);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
 }
 
 /// The text of the first `<name>…</name>` element, if any.
@@ -1191,6 +1323,8 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
         path: path.to_path_buf(),
         source,
     };
+    // A target that cannot be written is known before the storage host is asked for anything.
+    check_target(&path).await.map_err(|e| io_error(&path, e))?;
     // Typed answers (expired export, refused URL) come before anything touches the disk.
     transfer.prime().await?;
 
@@ -1238,11 +1372,16 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
         (Err(Fetch::Failed(e)), _) => return Err(e),
     }
 
+    // The writer thread synced the file's bytes; after the rename, the directory entry.
     let target = path.clone();
-    tokio::task::spawn_blocking(move || temp.persist(&target))
-        .await
-        .map_err(|e| io_error(&path, io::Error::other(e)))?
-        .map_err(|e| io_error(&path, e.error))?;
+    tokio::task::spawn_blocking(move || {
+        temp.persist(&target)?;
+        sync_parent(&target);
+        Ok::<(), tempfile::PathPersistError>(())
+    })
+    .await
+    .map_err(|e| io_error(&path, io::Error::other(e)))?
+    .map_err(|e| io_error(&path, e.error))?;
     Ok(Downloaded {
         path,
         bytes: transfer.handed_out,
@@ -1312,7 +1451,7 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
         match block {
             Block::Bytes(bytes) => {
                 file.write_all(&bytes)?;
-                written += bytes.len() as u64;
+                written = written.saturating_add(bytes.len() as u64);
             }
             Block::Restart => {
                 file.set_len(0)?;
@@ -1322,7 +1461,57 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
         }
     }
     file.flush()?;
+    // On disk before the rename: otherwise a power loss can leave the final name pointing at an
+    // empty or partial file.
+    file.sync_all()?;
     Ok(written)
+}
+
+/// The directory `path` goes in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// `path` names a file in an existing directory (checked before any request is made).
+async fn check_target(path: &Path) -> io::Result<()> {
+    if path.file_name().is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the path does not name a file",
+        ));
+    }
+    let dir = parent_dir(path);
+    match tokio::fs::metadata(dir).await {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the directory {} does not exist", dir.display()),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Best effort: syncs the directory of `path` after the rename, so the new name survives a power
+/// loss too (Unix only; elsewhere, and when the directory cannot be opened or synced, nothing
+/// happens: the file's bytes are synced already).
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    {
+        if let Ok(dir) = std::fs::File::open(parent_dir(path)) {
+            if let Err(e) = dir.sync_all() {
+                tracing::debug!("syncing the directory of the downloaded file failed: {e}");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// A temporary file next to `path`: `.<name>.<random>.part`, with the permissions a new file
@@ -1331,10 +1520,7 @@ fn create_temp(path: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
     })?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
     prefix.push(".");
@@ -1419,6 +1605,58 @@ mod tests {
         assert_eq!(xml_element(xml, "Message"), Some("Request has expired"));
         assert_eq!(xml_element(xml, "Code"), Some("AccessDenied"));
         assert_eq!(xml_element("<html>", "Code"), None);
+    }
+
+    #[test]
+    fn scrub_removes_queries_and_the_urls_secrets() {
+        let url =
+            "https://s3.example/b/exp_1.csv?X-Amz-Signature=0123456789abcdef&X-Amz-Expires=86400";
+        let body = format!(
+            "<Error><Message>Request has expired for {url} (sig 0123456789abcdef)</Message>\
+             <Resource>/b/exp_1.csv?X-Amz-Signature=zzzzzzzzzzzz</Resource>\
+             see http://other.example/p#token=abc</Error>"
+        );
+        let clean = scrub(&body, &[url]);
+        assert!(!clean.contains("0123456789abcdef"), "{clean}");
+        assert!(!clean.contains("zzzzzzzz"), "{clean}");
+        assert!(!clean.contains("token=abc"), "{clean}");
+        assert!(
+            clean.contains("https://s3.example/b/exp_1.csv?<redacted>"),
+            "{clean}"
+        );
+        assert!(clean.contains("Request has expired"), "{clean}");
+        // Plain words keep their punctuation; long text is cut.
+        assert_eq!(scrub("Where? Here.", &[]), "Where? Here.");
+        assert!(scrub(&"x".repeat(10_000), &[]).chars().count() <= MAX_ECHO + 1);
+        // Percent-decoded values are blanked too.
+        let encoded = "https://h/f?signature=ab%2Fcd%2Bef%3D%3D";
+        assert!(!scrub("echo ab/cd+ef==", &[encoded]).contains("ab/cd+ef=="));
+    }
+
+    #[test]
+    fn redact_query_keeps_scheme_host_and_path() {
+        assert_eq!(
+            redact_query("https://user:pw@s3.example:8443/a/b.csv?sig=1#frag"),
+            "https://s3.example:8443/a/b.csv?<redacted>#<redacted>"
+        );
+        assert_eq!(redact_query("http://127.0.0.1:9/f"), "http://127.0.0.1:9/f");
+        assert_eq!(redact_query("not a url#x?y"), "not a url#<redacted>");
+        assert_eq!(redact_query("/files/x?signature=1"), "/files/x?<redacted>");
+    }
+
+    #[tokio::test]
+    async fn missing_directory_is_found_before_any_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope").join("out.csv");
+        let err = check_target(&missing).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(check_target(&file.join("out.csv")).await.is_err());
+        assert!(check_target(&dir.path().join("out.csv")).await.is_ok());
+        assert!(check_target(Path::new("out.csv")).await.is_ok());
+        assert!(check_target(Path::new("/")).await.is_err());
     }
 
     #[test]

@@ -146,6 +146,47 @@ fn cases() -> Vec<Case> {
             )
         }),
         c(
+            "storage redirects in a loop",
+            Expect::Error("Download(Interrupted)"),
+            |f| f.inject(Fault::storage(StorageFault::Redirect).times(200)),
+        ),
+        c(
+            "storage 404 body echoes a signed URL",
+            Expect::Error("Download(Status 404)"),
+            |f| {
+                let url = f
+                    .storage()
+                    .presign("exports/echo.csv", Duration::from_secs(60));
+                f.inject(
+                    Fault::storage(StorageFault::Status {
+                        status: 404,
+                        body: mangrove::testing::FaultBody::Xml(format!(
+                            "<Error><Code>NoSuchKey</Code><Message>No such key: {url}</Message></Error>"
+                        )),
+                    })
+                    .times(2),
+                )
+            },
+        ),
+        c(
+            "storage 503 x10 with HTML",
+            Expect::Error("Download(Interrupted)"),
+            |f| {
+                f.inject(
+                    Fault::storage(StorageFault::Status {
+                        status: 503,
+                        body: mangrove::testing::FaultBody::Html,
+                    })
+                    .times(10),
+                )
+            },
+        ),
+        c(
+            "fresh download URL refused too (403 x2)",
+            Expect::Error("Download(Status 403)"),
+            |f| f.inject(Fault::storage(StorageFault::Expired).times(2)),
+        ),
+        c(
             "giant file_size_bytes (2^62)",
             Expect::Error("Download(SizeMismatch)"),
             |f| f.inject(Fault::file_size(1 << 62)),
@@ -321,6 +362,21 @@ async fn fault_matrix() {
             failures.push(format!("{}: stray files {stray:?}", case.fault));
         }
         let journal = fake.journal();
+        // Invariant: no error text shows a pre-signed URL's query (its signature).
+        if let Err(e) = &result {
+            let mut text = format!("{e} {e:?}");
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(&format!(" {s} {s:?}"));
+                source = s.source();
+            }
+            if text.contains("signature=") {
+                failures.push(format!(
+                    "{}: the error shows a signed URL: {text}",
+                    case.fault
+                ));
+            }
+        }
         let leaked = journal.requests_to_storage_with_authorization().len();
         tokens_leaked += leaked;
         if got != want {

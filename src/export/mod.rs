@@ -223,7 +223,10 @@ impl IntoFuture for Export {
 }
 
 /// One status answer of an export, with how far polling has got.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Its `Debug` output shows `raw.download_url` without its query and fragment (the pre-signed
+/// URL's credential); read the field itself for the whole URL.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ExportSnapshot {
     /// The status. When the server leaves it out it is inferred: `completed` if there is a
@@ -235,6 +238,19 @@ pub struct ExportSnapshot {
     pub polls: u32,
     /// Time since polling started.
     pub elapsed: Duration,
+}
+
+impl std::fmt::Debug for ExportSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut raw = self.raw.clone();
+        raw.download_url = raw.download_url.as_deref().map(redact_query);
+        f.debug_struct("ExportSnapshot")
+            .field("status", &self.status)
+            .field("raw", &raw)
+            .field("polls", &self.polls)
+            .field("elapsed", &self.elapsed)
+            .finish()
+    }
 }
 
 impl ExportSnapshot {
@@ -291,11 +307,31 @@ impl std::fmt::Debug for CompletedExport {
     }
 }
 
-/// A pre-signed URL's query is a credential: show only scheme, host and path.
+/// A pre-signed URL's query is a credential: show only scheme, host, port and path, with
+/// `?<redacted>` / `#<redacted>` where a query or fragment was (user info is dropped too). Text
+/// that does not parse as a URL is cut at its first `?` or `#` the same way.
 pub(crate) fn redact_query(url: &str) -> String {
-    match url.split_once('?') {
-        Some((base, _)) => format!("{base}?<redacted>"),
-        None => url.to_string(),
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let query = parsed.query().is_some();
+            let fragment = parsed.fragment().is_some();
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            let mut out = String::from(parsed);
+            if query {
+                out.push_str("?<redacted>");
+            }
+            if fragment {
+                out.push_str("#<redacted>");
+            }
+            out
+        }
+        Err(_) => match url.find(['?', '#']) {
+            Some(cut) => format!("{}{}<redacted>", &url[..cut], &url[cut..cut + 1]),
+            None => url.to_string(),
+        },
     }
 }
 
