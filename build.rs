@@ -120,6 +120,7 @@ fn generate() -> Result<(), String> {
     read_null_collections_as_empty(&mut file);
     default_extra_maps(&mut file);
     decode_with_paths(&mut file)?;
+    redact_download_urls_in_debug(&mut file);
     let code = prettyplease::unparse(&file);
     let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -460,4 +461,63 @@ fn write_spec_json(yaml: &str) -> Result<(), String> {
         serde_json::to_string(&json).map_err(|e| format!("cannot write the spec as JSON: {e}"))?;
     let out = Path::new(&env("OUT_DIR")?).join("openapi.json");
     std::fs::write(&out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// A pre-signed `download_url` reads the export file for 24 hours: it must not reach a log line
+/// through `{:?}`. Every generated struct with a `download_url` field (`types::Export` and its
+/// builder) loses its derived `Debug` for one that prints the URL without its query
+/// (`crate::export::redact_query`); `CompletedExport::download_url()` still hands it out.
+fn redact_download_urls_in_debug(file: &mut syn::File) {
+    fn visit(items: &mut Vec<syn::Item>) {
+        let mut impls: Vec<syn::Item> = Vec::new();
+        for item in items.iter_mut() {
+            match item {
+                syn::Item::Mod(m) => {
+                    if let Some((_, inner)) = m.content.as_mut() {
+                        visit(inner);
+                    }
+                }
+                syn::Item::Struct(s) => {
+                    let names: Vec<syn::Ident> =
+                        s.fields.iter().filter_map(|f| f.ident.clone()).collect();
+                    if !names.iter().any(|n| n == "download_url") {
+                        continue;
+                    }
+                    for attr in &mut s.attrs {
+                        if !attr.path().is_ident("derive") {
+                            continue;
+                        }
+                        let Ok(derives) = attr.parse_args_with(
+                            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                        ) else {
+                            continue;
+                        };
+                        let kept: Vec<&syn::Path> =
+                            derives.iter().filter(|p| !p.is_ident("Debug")).collect();
+                        *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+                    }
+                    let name = &s.ident;
+                    let label = name.to_string();
+                    let fields = names.iter().map(|n| {
+                        let text = n.to_string();
+                        if n == "download_url" {
+                            quote::quote!(.field(#text, &crate::export::redact_debug(&self.#n)))
+                        } else {
+                            quote::quote!(.field(#text, &self.#n))
+                        }
+                    });
+                    impls.push(syn::parse_quote! {
+                        impl ::std::fmt::Debug for #name {
+                            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                                f.debug_struct(#label) #(#fields)* .finish()
+                            }
+                        }
+                    });
+                }
+                _ => {}
+            }
+        }
+        items.extend(impls);
+    }
+    visit(&mut file.items);
 }

@@ -172,3 +172,31 @@ fn invalid_token_error_does_not_echo_it() {
         .unwrap_err();
     assert!(!err.to_string().contains("token-xyz"));
 }
+
+/// The generated status type and its builder print a `download_url` without its signature, so
+/// `{:?}` of `client.get_export().send()`'s answer cannot leak it to a log.
+#[test]
+fn generated_export_types_redact_the_download_url_in_debug() {
+    let raw: mangrove::types::Export = serde_json::from_value(serde_json::json!({
+        "id": "exp_1",
+        "status": "completed",
+        "download_url": "https://storage.example/f.csv?X-Amz-Signature=sekret&X-Amz-Expires=86400",
+    }))
+    .unwrap();
+    let shown = format!("{raw:?} {:?}", mangrove::ExportSnapshot::from(raw.clone()));
+    assert!(!shown.contains("sekret"), "{shown}");
+    assert!(
+        shown.contains("https://storage.example/f.csv?<redacted>"),
+        "{shown}"
+    );
+    let builder = mangrove::types::Export::builder()
+        .id("exp_1")
+        .download_url(Some(raw.download_url.clone().unwrap()));
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("sekret"), "{shown}");
+    assert_eq!(
+        raw.download_url.as_deref(),
+        Some("https://storage.example/f.csv?X-Amz-Signature=sekret&X-Amz-Expires=86400"),
+        "the field itself keeps the URL"
+    );
+}

@@ -226,7 +226,7 @@ impl IntoFuture for Export {
 ///
 /// Its `Debug` output shows `raw.download_url` without its query and fragment (the pre-signed
 /// URL's credential); read the field itself for the whole URL.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ExportSnapshot {
     /// The status. When the server leaves it out it is inferred: `completed` if there is a
@@ -238,19 +238,6 @@ pub struct ExportSnapshot {
     pub polls: u32,
     /// Time since polling started.
     pub elapsed: Duration,
-}
-
-impl std::fmt::Debug for ExportSnapshot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut raw = self.raw.clone();
-        raw.download_url = raw.download_url.as_deref().map(redact_query);
-        f.debug_struct("ExportSnapshot")
-            .field("status", &self.status)
-            .field("raw", &raw)
-            .field("polls", &self.polls)
-            .field("elapsed", &self.elapsed)
-            .finish()
-    }
 }
 
 impl ExportSnapshot {
@@ -332,6 +319,30 @@ pub(crate) fn redact_query(url: &str) -> String {
             Some(cut) => format!("{}{}<redacted>", &url[..cut], &url[cut..cut + 1]),
             None => url.to_string(),
         },
+    }
+}
+
+/// What the `Debug` of a generated type shows of its `download_url` field (build.rs replaces the
+/// derived `Debug` of every generated struct that has one): the URL through [`redact_query`].
+pub(crate) fn redact_debug(field: &dyn UrlField) -> Option<String> {
+    field.url().map(redact_query)
+}
+
+/// A `download_url` field as the generated types hold it.
+pub(crate) trait UrlField {
+    fn url(&self) -> Option<&str>;
+}
+
+impl UrlField for Option<String> {
+    fn url(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
+/// The field of a generated builder (`types::builder::Export`).
+impl UrlField for Result<Option<String>, String> {
+    fn url(&self) -> Option<&str> {
+        self.as_ref().ok()?.as_deref()
     }
 }
 
