@@ -197,10 +197,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest wait of an export start for a free slot in the export limiter (default: the
-    /// start's poll policy time limit). While it waits, it checks at the poll policy's pace
-    /// whether the exports holding the slots have ended on the server. When the wait runs out
-    /// the start fails with [`ExportError::NoFreeSlot`](crate::ExportError::NoFreeSlot).
+    /// Longest time an export start waits for a slot of the export limiter while no slot comes
+    /// free (default: the start's poll policy time limit; the wait restarts whenever a slot is
+    /// given back, so a long queue that moves is not cut off). While it waits, it checks at the
+    /// poll policy's pace whether the exports holding the slots have ended on the server. When
+    /// the wait runs out the start fails with
+    /// [`ExportError::NoFreeSlot`](crate::ExportError::NoFreeSlot).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
         self

@@ -171,16 +171,17 @@ pub enum ExportError {
     /// No slot of this client's export limiter came free in time. A client-side refusal: no
     /// request was sent, so there is no HTTP status.
     #[error(
-        "this client holds {held} unfinished exports (its export limit is {limit}) and none was \
-         seen to end within {waited:?}; await or drop those exports (or see them end with \
-         status()) to free slots, or raise ClientBuilder::export_slot_wait or export_concurrency"
+        "this client holds {held} unfinished exports (its export limit is {limit}) and no slot \
+         came free in time (waited {waited:?}); await or drop those exports (or see them end \
+         with status()) to free slots, or raise ClientBuilder::export_slot_wait or \
+         export_concurrency"
     )]
     NoFreeSlot {
         /// Exports of this client holding a slot (started, not yet seen to end).
         held: usize,
         /// The limiter's size (`ClientBuilder::export_concurrency`).
         limit: usize,
-        /// How long the start waited.
+        /// How long the start waited in all.
         waited: Duration,
     },
     /// The server's answer about the export is not usable (e.g. completed without a URL).

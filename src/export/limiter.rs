@@ -12,7 +12,9 @@
 //!   holding the slots that nobody has looked at lately, and frees those the server reports
 //!   ended, whether or not anyone awaits them. One waiter checks at a time.
 //! * The wait is bounded ([`ClientBuilder::export_slot_wait`], default the poll policy's time
-//!   limit); then the start ends with [`ExportError::NoFreeSlot`].
+//!   limit): when no slot of the client comes free for that long, the start ends with
+//!   [`ExportError::NoFreeSlot`]. The bound is on a stall, not on the queue: a long queue that
+//!   keeps moving (50 exports through 5 slots) waits as long as it moves.
 //!
 //! Waiters are served in arrival order, so 50 exports awaited at once on one client run 5 at a
 //! time, first come first served.
@@ -47,6 +49,8 @@ struct LimiterState {
     queue: VecDeque<u64>,
     /// A waiter is checking the holders' statuses.
     checking: bool,
+    /// Slots given back so far (progress: a waiter's bound restarts when it grows).
+    releases: u64,
 }
 
 #[derive(Debug, Default)]
@@ -81,10 +85,21 @@ impl Limiter {
     }
 
     fn release(&self, key: u64) {
-        let removed = self.lock().holders.remove(&key).is_some();
+        let removed = {
+            let mut s = self.lock();
+            let removed = s.holders.remove(&key).is_some();
+            if removed {
+                s.releases += 1;
+            }
+            removed
+        };
         if removed {
             self.changed.notify_waiters();
         }
+    }
+
+    fn releases(&self) -> u64 {
+        self.lock().releases
     }
 
     /// Takes a slot for `ticket` if it is its turn and one is free.
@@ -192,7 +207,8 @@ impl Slot {
         };
         let ticket = limiter.enqueue();
         let started = Instant::now();
-        let deadline = started.checked_add(bound);
+        let mut releases = limiter.releases();
+        let mut deadline = started.checked_add(bound);
         let mut round = 1u32;
         let mut next_check = started.checked_add(policy.delay_after(round));
         loop {
@@ -206,6 +222,12 @@ impl Slot {
                 }));
             }
             let now = Instant::now();
+            let seen = limiter.releases();
+            if seen != releases {
+                // The queue moved: the bound counts from here.
+                releases = seen;
+                deadline = now.checked_add(bound);
+            }
             if deadline.is_some_and(|d| now >= d) {
                 return Err(ExportError::NoFreeSlot {
                     held: limiter.held(),
