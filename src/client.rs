@@ -375,3 +375,23 @@ impl Client {
         &self.inner.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blank_token_is_refused_at_build() {
+        for blank in ["", " ", "\t\n  "] {
+            let err = Client::builder().token(blank).build().unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.contains("no API token")),
+                "{blank:?}: {err:?}"
+            );
+        }
+        // Same rule as the environment: surrounding whitespace is not part of the token.
+        assert_eq!(usable_token("  tok \n"), Some("tok"));
+        assert_eq!(usable_token(" \t"), None);
+        assert!(Client::builder().token(" tok ").build().is_ok());
+    }
+}
