@@ -291,6 +291,16 @@ impl Poller {
                         self.finish("error");
                         return Some(Err(e));
                     }
+                    // A server asking to wait past the time limit is not waited for: its answer
+                    // is the error (checked arithmetic: the value may be anything).
+                    if retry_after.is_some_and(|r| {
+                        elapsed
+                            .checked_add(r)
+                            .is_none_or(|end| end > policy.time_limit)
+                    }) {
+                        self.finish("error");
+                        return Some(Err(e));
+                    }
                     self.next_wait = Some(retry_after.map_or(pause, |r| r.max(pause)));
                 }
             }
