@@ -337,7 +337,10 @@ async fn run(
                 if let Some(spare) = spare {
                     let wait = if let Some(limit_wait) = &limit_wait {
                         match limit_wait {
-                            LimitWait::Wait(wait) => Some(*wait),
+                            // Backoff as the floor: `Retry-After: 0` is not a reason to burst.
+                            LimitWait::Wait(wait) => {
+                                Some((*wait).max(jittered(policy.backoff_for(attempt))))
+                            }
                             _ => None,
                         }
                     } else if repeatable && transient_status(status, policy) {

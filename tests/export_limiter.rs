@@ -82,7 +82,11 @@ async fn five_held_handles_and_a_sixth_start_end_in_a_typed_error_within_the_bou
         waited >= Duration::from_millis(300) && waited < Duration::from_secs(5),
         "ended at the bound: {waited:?}"
     );
-    assert_eq!(err.status(), None, "a client-side refusal has no HTTP status");
+    assert_eq!(
+        err.status(),
+        None,
+        "a client-side refusal has no HTTP status"
+    );
     let text = err.to_string();
     assert!(
         text.contains("holds 5 unfinished exports") && text.contains("await or drop"),
@@ -90,7 +94,11 @@ async fn five_held_handles_and_a_sixth_start_end_in_a_typed_error_within_the_bou
     );
     // It asked the server about the held exports meanwhile, and sent no sixth start.
     let journal = fake.journal();
-    assert!(journal.polls.values().sum::<u32>() >= 5, "{:?}", journal.polls);
+    assert!(
+        journal.polls.values().sum::<u32>() >= 5,
+        "{:?}",
+        journal.polls
+    );
     assert_eq!(journal.max_exports_in_flight, 5);
     drop(held);
 }
@@ -216,7 +224,10 @@ async fn fifty_awaited_exports_still_queue_through_five_slots() {
     }
     let journal = fake.journal();
     assert_eq!(journal.polls.len(), 50);
-    assert!(started.elapsed() > Duration::from_millis(500), "the run outlasted the bound");
+    assert!(
+        started.elapsed() > Duration::from_millis(500),
+        "the run outlasted the bound"
+    );
     assert_eq!(journal.max_exports_in_flight, 5);
     assert!(journal.requests_with_status(429).is_empty());
 }

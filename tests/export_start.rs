@@ -54,11 +54,7 @@ async fn start_summary(client: &Client) -> Result<(), ExportError> {
 }
 
 async fn start_post(client: &Client) -> Result<(), ExportError> {
-    client
-        .export_resource("Delivery")
-        .send()
-        .await
-        .map(drop)
+    client.export_resource("Delivery").send().await.map(drop)
 }
 
 fn uncertain_status(err: &ExportError) -> Option<Option<u16>> {
@@ -143,7 +139,10 @@ async fn a_time_out_on_a_start_is_uncertain_after_one_request() {
         .unwrap();
     let err = start_summary(&client).await.unwrap_err();
     assert_eq!(uncertain_status(&err), Some(None), "{err:?}");
-    assert!(err.to_string().contains("no answer within the time limit"), "{err}");
+    assert!(
+        err.to_string().contains("no answer within the time limit"),
+        "{err}"
+    );
     // The journal entry is written when the fake answers (after its delay).
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(starts(&fake), 1);
@@ -214,10 +213,9 @@ async fn a_connection_reset_after_sending_is_uncertain_after_one_request() {
 #[tokio::test]
 async fn a_reset_on_an_ordinary_list_call_is_still_retried() {
     // The same failure on a request that starts nothing is repeated: the rule is per request.
-    let (base, count) = raw_server(|n| {
-        (n > 0).then_some(r#"{"count":3,"samples":[],"response_mode":"summary"}"#)
-    })
-    .await;
+    let (base, count) =
+        raw_server(|n| (n > 0).then_some(r#"{"count":3,"samples":[],"response_mode":"summary"}"#))
+            .await;
     let client = raw_client(&base);
     let summary = client.list_projects().summary().await.unwrap();
     assert_eq!(summary.count, 3);

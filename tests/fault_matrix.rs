@@ -268,9 +268,7 @@ fn outcome(result: &Result<u64, ExportError>) -> String {
         Err(ExportError::ConcurrencyLimit { .. }) => "ConcurrencyLimit".into(),
         Err(ExportError::StartUncertain { status, .. }) => format!(
             "StartUncertain({})",
-            status
-                .map(|s| s.as_u16().to_string())
-                .unwrap_or("-".into())
+            status.map(|s| s.as_u16().to_string()).unwrap_or("-".into())
         ),
         Err(other) => format!("{other:?}"),
     }

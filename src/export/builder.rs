@@ -236,7 +236,10 @@ where
             StartFailure::Limit(rv) => rv,
         };
         let retry_after = crate::retry::retry_after(rv.headers());
-        let wait = retry_after.unwrap_or_else(|| policy.delay_after(attempt));
+        // The policy's pace is the floor: a `Retry-After: 0` (or a date in the past) must not
+        // turn this loop into a burst of starts.
+        let pace = policy.delay_after(attempt);
+        let wait = retry_after.map_or(pace, |ra| ra.max(pace));
         // Checked: a huge Retry-After must end in an error, not an overflow.
         let within = started
             .elapsed()
