@@ -266,8 +266,11 @@ impl ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, value);
 
+        // No redirects on the API side: the API documents none, a followed 307/308 would send an
+        // export start a second time, and the answer's status is reported instead.
         let mut api = reqwest::Client::builder()
             .user_agent(user_agent())
+            .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .pool_idle_timeout(self.pool_idle_timeout);
         if let Some(t) = self.connect_timeout {

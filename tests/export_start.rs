@@ -353,3 +353,19 @@ async fn other_4xx_keep_their_own_errors() {
         assert_eq!(starts(&fake), 1);
     }
 }
+
+#[tokio::test]
+async fn a_redirect_on_a_start_is_not_followed() {
+    // A followed 307 would send the start a second time (to wherever `Location` points).
+    let fake = FakeMangrove::builder()
+        .inject(Fault::on("GET /projects").status(307).header(
+            "location",
+            "/api/v1/projects?response_mode=summary_with_export",
+        ))
+        .start()
+        .await;
+    let client = client_for(&fake);
+    let err = start_summary(&client).await.unwrap_err();
+    assert_eq!(uncertain_status(&err), Some(Some(307)), "{err:?}");
+    assert_eq!(starts(&fake), 1);
+}

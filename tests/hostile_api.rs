@@ -269,10 +269,11 @@ fn kind(result: &Result<(), ExportError>) -> String {
                 }
             }
         }
-        Err(ExportError::StartUncertain { status, .. }) => format!(
-            "StartUncertain({})",
-            status.map(|s| s.as_u16().to_string()).unwrap_or("-".into())
-        ),
+        Err(ExportError::StartUncertain { status, .. }) => match status.map(|s| s.as_u16()) {
+            Some(n @ (500 | 502 | 503 | 504)) => format!("StartUncertain({n})"),
+            Some(n) => format!("StartUncertain(other {}xx)", n / 100),
+            None => "StartUncertain(no status)".into(),
+        },
         Err(e) => {
             let debug = format!("{e:?}");
             debug
