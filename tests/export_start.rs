@@ -178,7 +178,7 @@ async fn raw_server(
                 }
                 None => {
                     // RST instead of FIN: the request was sent, no answer comes.
-                    let _ = socket.set_linger(Some(Duration::ZERO));
+                    let _ = socket.set_zero_linger();
                 }
             }
             drop(socket);

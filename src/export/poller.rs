@@ -128,6 +128,8 @@ async fn get_url_raw(
     Ok(get_url_decode(status, headers, body))
 }
 
+/// Decodes a status answer like a generated call would (same error type as the generated calls).
+#[allow(clippy::result_large_err)]
 fn get_url_decode(
     status: StatusCode,
     headers: reqwest::header::HeaderMap,
