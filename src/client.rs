@@ -88,6 +88,7 @@ pub struct ClientBuilder {
     retry_policy: RetryPolicy,
     download_policy: DownloadPolicy,
     export_concurrency: Option<usize>,
+    export_slot_wait: Option<Duration>,
     pacing: bool,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
@@ -105,6 +106,7 @@ impl Default for ClientBuilder {
             retry_policy: RetryPolicy::default(),
             download_policy: DownloadPolicy::default(),
             export_concurrency: Some(DEFAULT_EXPORT_CONCURRENCY),
+            export_slot_wait: None,
             pacing: true,
             allow_insecure_http: false,
             pool_idle_timeout: Some(Duration::from_secs(90)),
@@ -126,10 +128,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads `MANGROVE_API_TOKEN` and, if set, `MANGROVE_BASE_URL` into this builder.
+    /// Reads `MANGROVE_API_TOKEN` and, if set, `MANGROVE_BASE_URL` into this builder. A blank
+    /// variable counts as unset (the same rule as [`token`](Self::token): see [`build`](Self::build)).
     pub fn from_env(mut self) -> Self {
         if let Ok(token) = std::env::var(TOKEN_ENV) {
-            if !token.trim().is_empty() {
+            if usable_token(&token).is_some() {
                 self.token = Some(Token::new(token.trim()));
             }
         }
@@ -194,6 +197,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Longest time an export start waits for a slot of the export limiter while no slot comes
+    /// free (default: the start's poll policy time limit; the wait restarts whenever a slot is
+    /// given back, so a long queue that moves is not cut off). While it waits, it checks at the
+    /// poll policy's pace whether the exports holding the slots have ended on the server. When
+    /// the wait runs out the start fails with
+    /// [`ExportError::NoFreeSlot`](crate::ExportError::NoFreeSlot).
+    pub fn export_slot_wait(mut self, wait: Duration) -> Self {
+        self.export_slot_wait = Some(wait);
+        self
+    }
+
     /// Client-side pacing (default on): when the server's `RateLimit-Remaining` reaches 0, hold
     /// further requests until `RateLimit-Reset` instead of running into 429s.
     pub fn pacing(mut self, on: bool) -> Self {
@@ -209,9 +223,16 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
-        let token = self.token.ok_or_else(|| {
-            Error::Config(format!("no API token: call .token(..) or set {TOKEN_ENV}"))
-        })?;
+        let token = self
+            .token
+            .as_ref()
+            .and_then(|t| usable_token(t.expose()))
+            .map(Token::new)
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no API token: call .token(..) with a non-blank token or set {TOKEN_ENV}"
+                ))
+            })?;
         let base = self
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
@@ -245,8 +266,11 @@ impl ClientBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, value);
 
+        // No redirects on the API side: the API documents none, a followed 307/308 would send an
+        // export start a second time, and the answer's status is reported instead.
         let mut api = reqwest::Client::builder()
             .user_agent(user_agent())
+            .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .pool_idle_timeout(self.pool_idle_timeout);
         if let Some(t) = self.connect_timeout {
@@ -266,13 +290,21 @@ impl ClientBuilder {
             retry_policy: self.retry_policy,
             download_policy: self.download_policy,
             download,
-            export_slots: self
+            export_limiter: self
                 .export_concurrency
-                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+                .map(|n| Arc::new(crate::export::limiter::Limiter::new(n))),
+            export_slot_wait: self.export_slot_wait,
             rate: RateLimiter::new(self.pacing),
         };
         Ok(Client::new_with_client(&base, api, Inner(Arc::new(state))))
     }
+}
+
+/// The one rule for a token, from [`ClientBuilder::token`] or the environment: surrounding
+/// whitespace is not part of it, and a blank token is no token.
+fn usable_token(token: &str) -> Option<&str> {
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
 }
 
 fn is_loopback(url: &url::Url) -> bool {
@@ -300,7 +332,8 @@ pub(crate) struct State {
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) download_policy: DownloadPolicy,
     pub(crate) download: reqwest::Client,
-    pub(crate) export_slots: Option<Arc<tokio::sync::Semaphore>>,
+    pub(crate) export_limiter: Option<Arc<crate::export::limiter::Limiter>>,
+    pub(crate) export_slot_wait: Option<Duration>,
     pub(crate) rate: RateLimiter,
 }
 
@@ -313,7 +346,7 @@ impl fmt::Debug for Inner {
             .field("download_policy", &self.0.download_policy)
             .field(
                 "export_slots_free",
-                &self.0.export_slots.as_ref().map(|s| s.available_permits()),
+                &self.0.export_limiter.as_ref().map(|l| l.free()),
             )
             .finish()
     }
@@ -343,5 +376,25 @@ impl Client {
 
     pub(crate) fn state(&self) -> &State {
         &self.inner.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blank_token_is_refused_at_build() {
+        for blank in ["", " ", "\t\n  "] {
+            let err = Client::builder().token(blank).build().unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.contains("no API token")),
+                "{blank:?}: {err:?}"
+            );
+        }
+        // Same rule as the environment: surrounding whitespace is not part of the token.
+        assert_eq!(usable_token("  tok \n"), Some("tok"));
+        assert_eq!(usable_token(" \t"), None);
+        assert!(Client::builder().token(" tok ").build().is_ok());
     }
 }

@@ -191,6 +191,41 @@ pub enum ExportError {
         /// How long the server asked to wait, if it said.
         retry_after: Option<Duration>,
     },
+    /// Starting an export failed after the request may have reached the server (a 5xx, a time-out,
+    /// a connection lost after sending, a body that could not be read): an export **may** have
+    /// been started. The request is not repeated, because a repeat could start a second export.
+    #[error(
+        "starting an export of {resource} failed after the request was sent ({detail}); an export \
+         MAY have been started on the server, and there is no export id to attach to. If it was, \
+         it counts against the account's limit of 5 concurrent exports until it ends (the API \
+         has no call to list running exports; the server answers 429 while the limit is \
+         reached). Start it again only if a duplicate export is acceptable"
+    )]
+    StartUncertain {
+        /// The resource or resource type that was being exported, e.g. `"projects"` or
+        /// `"Delivery"`.
+        resource: String,
+        /// The HTTP status of the answer, if one came (`None`: time-out or lost connection).
+        status: Option<StatusCode>,
+        /// What went wrong, without credentials.
+        detail: String,
+    },
+    /// No slot of this client's export limiter came free in time. A client-side refusal: no
+    /// request was sent, so there is no HTTP status.
+    #[error(
+        "this client holds {held} unfinished exports (its export limit is {limit}) and no slot \
+         came free in time (waited {waited:?}); await or drop those exports (or see them end \
+         with status()) to free slots, or raise ClientBuilder::export_slot_wait or \
+         export_concurrency"
+    )]
+    NoFreeSlot {
+        /// Exports of this client holding a slot (started, not yet seen to end).
+        held: usize,
+        /// The limiter's size (`ClientBuilder::export_concurrency`).
+        limit: usize,
+        /// How long the start waited in all.
+        waited: Duration,
+    },
     /// The server's answer about the export is not usable (e.g. completed without a URL).
     #[error("unusable answer about export {id}: {message}")]
     InvalidResponse {
@@ -221,6 +256,7 @@ impl ExportError {
             ExportError::Forbidden { .. } => Some(StatusCode::FORBIDDEN),
             ExportError::Expired { .. } => Some(StatusCode::NOT_FOUND),
             ExportError::ConcurrencyLimit { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            ExportError::StartUncertain { status, .. } => *status,
             _ => None,
         }
     }

@@ -8,10 +8,19 @@
 //!   against the response's `Date`, so client clock skew does not matter) and is retried, for any
 //!   method: a 429 was not processed. With pacing on (default), requests are held once the window
 //!   is used up, so a bulk job does not run into 429s at all.
-//! * **Transient failures.** Idempotent requests (GET, HEAD) are retried with exponential backoff
-//!   on 502/503/504 (and 500 if [`RetryPolicy::retry_server_errors`]) and on connection errors
-//!   and time-outs. POST and PATCH are retried only when the connection could not be opened
-//!   (the request cannot have reached the server).
+//! * **Transient failures.** Repeatable requests are retried with exponential backoff on
+//!   502/503/504 (and 500 if [`RetryPolicy::retry_server_errors`]) and on connection errors and
+//!   time-outs. A request is repeatable when it is a GET/HEAD/OPTIONS that does not start an
+//!   export (`response_mode=summary_with_export`). Others — POST, PATCH and every export
+//!   start — are repeated only when the connection could not be opened (the request cannot have
+//!   reached the server) or on a rate-limit 429.
+//! * **Bounded waits.** Every wait is capped by [`RetryPolicy::max_rate_limit_wait`]: a server
+//!   asking for longer (a reset in milliseconds instead of seconds, a date far ahead) is not
+//!   waited for; its 429 is returned with a message saying what it asked for. Header values
+//!   meet the clock only through checked arithmetic.
+//! * **Bounded bodies.** An error body is read up to 64 KiB, a status answer up to 1 MiB, any
+//!   other answer without a trustworthy length up to 64 MiB; beyond that the call fails with a
+//!   body error instead of buffering.
 //! * **Error bodies.** A 4xx/5xx whose body is not the documented `{"message": …}` (an HTML page
 //!   from a proxy, an empty body) is rewritten into that shape with the body's first bytes as the
 //!   message, so the generated client reports it as an error *with its HTTP status*.
@@ -142,7 +151,12 @@ impl RateLimiter {
     }
 
     /// Waits while the window is known to be used up, then takes one request from the budget.
-    async fn acquire(&self) {
+    ///
+    /// Never waits longer than `cap`: pacing is the client's own forecast, so when the window
+    /// resets further ahead than the retry policy allows waiting (a reset in milliseconds, a
+    /// clock far off), the forecast is dropped and the request is sent; the server's answer
+    /// (a 429 that says how long, reported as such) decides.
+    async fn acquire(&self, cap: Duration) {
         if !self.pacing {
             return;
         }
@@ -156,7 +170,17 @@ impl RateLimiter {
                     s.resets_at = None;
                 }
                 match (s.budget, s.resets_at) {
-                    (Some(b), Some(at)) if b <= 0 => Some(at - now),
+                    (Some(b), Some(at)) if b <= 0 && at.saturating_duration_since(now) > cap => {
+                        tracing::warn!(
+                            reset_in_s = at.saturating_duration_since(now).as_secs(),
+                            cap_s = cap.as_secs(),
+                            "pacing: the rate-limit window resets later than max_rate_limit_wait; not waiting"
+                        );
+                        s.budget = None;
+                        s.resets_at = None;
+                        None
+                    }
+                    (Some(b), Some(at)) if b <= 0 => Some(at.saturating_duration_since(now)),
                     _ => {
                         if let Some(b) = s.budget.as_mut() {
                             *b -= 1;
@@ -186,8 +210,8 @@ impl RateLimiter {
         let reset_in = until(reading.reset, headers);
         let mut s = self.lock();
         s.last = Some(reading);
-        let resets_at = tokio::time::Instant::now() + reset_in;
-        s.resets_at = Some(resets_at);
+        // Checked: a reset far in the future must not overflow the clock (then: no known reset).
+        s.resets_at = tokio::time::Instant::now().checked_add(reset_in);
         let remaining = i64::try_from(reading.remaining).unwrap_or(i64::MAX);
         // Keep the smaller of what the server says and what we counted down (in-flight requests).
         s.budget = Some(match s.budget {
@@ -208,7 +232,8 @@ fn read_rate_limit(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
     Some(RateLimit {
         limit,
         remaining,
-        reset: UNIX_EPOCH + Duration::from_secs(reset),
+        // Checked: a huge value is a reading we cannot use, not a panic.
+        reset: UNIX_EPOCH.checked_add(Duration::from_secs(reset))?,
     })
 }
 
@@ -220,7 +245,7 @@ fn server_now(headers: &reqwest::header::HeaderMap) -> SystemTime {
         .unwrap_or_else(SystemTime::now)
 }
 
-/// Time from the response's "now" until `at` (zero if past).
+/// Time from the response's "now" until `at` (zero if past; `SystemTime` subtraction is checked).
 fn until(at: SystemTime, headers: &reqwest::header::HeaderMap) -> Duration {
     at.duration_since(server_now(headers))
         .unwrap_or(Duration::ZERO)
@@ -277,16 +302,17 @@ pub(crate) async fn execute(
         status = tracing::field::Empty,
         attempts = tracing::field::Empty,
     );
-    run(client, request).instrument(span).await
+    run(client, request, operation).instrument(span).await
 }
 
-async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
+async fn run(
+    client: &Client,
+    request: reqwest::Request,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
     let state = client.state();
     let policy = &state.retry_policy;
-    let idempotent = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+    let repeatable = repeatable(&request);
     let mut current = request;
     let mut attempt = 0u32;
     loop {
@@ -297,7 +323,7 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
         } else {
             None
         };
-        state.rate.acquire().await;
+        state.rate.acquire(policy.max_rate_limit_wait).await;
         let result = client.client().execute(current).await;
         let span = tracing::Span::current();
         span.record("attempts", attempt);
@@ -306,10 +332,18 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
                 state.rate.observe(response.headers());
                 let status = response.status();
                 span.record("status", status.as_u16());
+                let limit_wait = (status == StatusCode::TOO_MANY_REQUESTS)
+                    .then(|| rate_limit_wait(response.headers(), policy));
                 if let Some(spare) = spare {
-                    let wait = if status == StatusCode::TOO_MANY_REQUESTS {
-                        rate_limit_wait(response.headers(), policy)
-                    } else if idempotent && transient_status(status, policy) {
+                    let wait = if let Some(limit_wait) = &limit_wait {
+                        match limit_wait {
+                            // Backoff as the floor: `Retry-After: 0` is not a reason to burst.
+                            LimitWait::Wait(wait) => {
+                                Some((*wait).max(jittered(policy.backoff_for(attempt))))
+                            }
+                            _ => None,
+                        }
+                    } else if repeatable && transient_status(status, policy) {
                         let backoff = jittered(policy.backoff_for(attempt));
                         Some(
                             retry_after(response.headers())
@@ -331,11 +365,25 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
                         continue;
                     }
                 }
-                return Ok(normalize_error_body(response).await);
+                let note = match limit_wait {
+                    Some(LimitWait::TooLong(asked)) => Some(format!(
+                        "the server asked to wait {} s, more than the retry policy's \
+                         max_rate_limit_wait of {} s",
+                        asked.as_secs(),
+                        policy.max_rate_limit_wait.as_secs()
+                    )),
+                    _ => None,
+                };
+                if status.is_client_error() || status.is_server_error() {
+                    return Ok(normalize_error_body(response, note.as_deref()).await);
+                }
+                return Ok(limit_body(response, body_cap(operation)));
             }
             Err(err) => {
+                // Only a connection that could not be opened proves the request never reached
+                // the server; anything else may have been processed.
                 let retryable = err.is_connect()
-                    || (idempotent && (err.is_timeout() || err.is_request() || err.is_body()));
+                    || (repeatable && (err.is_timeout() || err.is_request() || err.is_body()));
                 match spare {
                     Some(spare) if retryable => {
                         let wait = jittered(policy.backoff_for(attempt));
@@ -354,48 +402,177 @@ fn transient_status(status: StatusCode, policy: &RetryPolicy) -> bool {
     matches!(status.as_u16(), 502..=504) || (policy.retry_server_errors && status.as_u16() == 500)
 }
 
+/// Whether a request may be sent again after it may have reached the server.
+///
+/// One rule for every request, decided here because every request passes here: a request is
+/// repeatable when its method is safe (GET, HEAD, OPTIONS) **and** it does not start an export.
+/// `POST /exports` is excluded by its method; `GET …?response_mode=summary_with_export` starts
+/// an export although it is a GET, and is recognised by that query parameter. Reading the marker
+/// from the request itself (rather than a flag set by the SDK's start path) also protects a
+/// caller who sets `.response_mode(SummaryWithExport)` on a generated list builder directly,
+/// and needs no side channel through progenitor's builders, whose hooks see only the request.
+pub(crate) fn repeatable(request: &reqwest::Request) -> bool {
+    matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) && !starts_export(request.url())
+}
+
+/// `response_mode=summary_with_export` in the query: this GET starts an export.
+pub(crate) fn starts_export(url: &url::Url) -> bool {
+    url.query_pairs()
+        .any(|(k, v)| k == "response_mode" && v == "summary_with_export")
+}
+
+/// What a 429 asks for.
+enum LimitWait {
+    /// A rate limit we can wait out within the policy.
+    Wait(Duration),
+    /// A rate limit asking for longer than the policy's cap (what it asked for).
+    TooLong(Duration),
+    /// Not a rate limit we can wait out (no reset given, or requests remaining in the window:
+    /// the export concurrency limit answers 429 too); left to the caller.
+    No,
+}
+
 /// How long to wait before retrying a 429, if it is a rate limit we can wait out.
-/// A 429 that still shows requests remaining in the window is not rate limiting (the export
-/// concurrency limit answers 429 too) and is left to the caller.
-fn rate_limit_wait(headers: &reqwest::header::HeaderMap, policy: &RetryPolicy) -> Option<Duration> {
+fn rate_limit_wait(headers: &reqwest::header::HeaderMap, policy: &RetryPolicy) -> LimitWait {
     if read_rate_limit(headers).is_some_and(|r| r.remaining > 0) {
-        return None;
+        return LimitWait::No;
     }
-    let wait = retry_after(headers)?;
-    (wait <= policy.max_rate_limit_wait).then_some(wait)
+    match retry_after(headers) {
+        Some(wait) if wait <= policy.max_rate_limit_wait => LimitWait::Wait(wait),
+        Some(wait) => LimitWait::TooLong(wait),
+        None => LimitWait::No,
+    }
 }
 
 /// The most of an error body kept in a synthesized message.
 const ERROR_SNIPPET: usize = 512;
 
+/// The most of an error body read (the rest is not read).
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The most of an export status answer read.
+pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
+
+/// The most of any other API answer read (a page of 100 items is far below).
+pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
+
+fn body_cap(operation: &str) -> usize {
+    if operation == "get_export" {
+        MAX_STATUS_BODY
+    } else {
+        MAX_API_BODY
+    }
+}
+
+/// Reads at most `limit` bytes of a body: the bytes and whether more followed (then the rest
+/// is left unread).
+pub(crate) async fn read_prefix(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> reqwest::Result<(bytes::Bytes, bool)> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok((bytes::Bytes::new(), true));
+    }
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if out.len() + chunk.len() > limit {
+            let room = limit - out.len();
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out.freeze(), true));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out.freeze(), false))
+}
+
+/// Makes reading a success body fail once it passes `limit` bytes, so a generated call never
+/// buffers an unbounded answer. A body with a `Content-Length` within the limit is left as it is
+/// (the HTTP layer holds it to that length).
+fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
+    use futures::StreamExt;
+    if response.content_length().is_some_and(|n| n <= limit as u64) {
+        return response;
+    }
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let mut seen = 0usize;
+    let stream = response.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| Box::new(e.without_url()) as BoxError)?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            return Err(BoxError::from(format!(
+                "the answer is larger than {limit} bytes; not read further"
+            )));
+        }
+        Ok(chunk)
+    });
+    let mut rebuilt = http::Response::new(reqwest::Body::wrap_stream(stream));
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    reqwest::Response::from(rebuilt)
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Rewrites a 4xx/5xx body that is not `{"message": "<string>", …}` into that shape, keeping the
 /// status and headers, so the generated client keeps the status instead of failing to decode.
-async fn normalize_error_body(response: reqwest::Response) -> reqwest::Response {
+/// Reads at most [`MAX_ERROR_BODY`] bytes. `note` (what a 429 asked for, when it was not waited
+/// for) is added to the message.
+async fn normalize_error_body(
+    response: reqwest::Response,
+    note: Option<&str>,
+) -> reqwest::Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let mut headers = response.headers().clone();
     let version = response.version();
-    let bytes = match response.bytes().await {
-        Ok(b) => b,
-        Err(e) => bytes::Bytes::from(format!("(error body could not be read: {e})")),
+    let (bytes, cut) = match read_prefix(response, MAX_ERROR_BODY).await {
+        Ok(read) => read,
+        Err(e) => (
+            bytes::Bytes::from(format!(
+                "(error body could not be read: {})",
+                e.without_url()
+            )),
+            false,
+        ),
     };
-    let documented = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .is_some_and(|v| v.get("message").is_some_and(|m| m.is_string()));
-    let body = if documented {
-        bytes
+    let documented = if cut {
+        None
+    } else {
+        serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .filter(|v| v.get("message").is_some_and(|m| m.is_string()))
+    };
+    let body = if let Some(mut value) = documented {
+        match note {
+            Some(note) => {
+                let message = value["message"].as_str().unwrap_or_default().to_string();
+                value["message"] = serde_json::Value::String(format!("{message} ({note})"));
+                bytes::Bytes::from(value.to_string())
+            }
+            None => bytes,
+        }
     } else {
         let reason = status.canonical_reason().unwrap_or("error");
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();
-        let message = if text.is_empty() {
+        let mut message = if text.is_empty() {
             format!("{} {reason} (empty body)", status.as_u16())
         } else {
             let snippet: String = text.chars().take(ERROR_SNIPPET).collect();
-            format!("{} {reason} (non-JSON body: {snippet})", status.as_u16())
+            let kind = if cut { "large body" } else { "non-JSON body" };
+            format!("{} {reason} ({kind}: {snippet})", status.as_u16())
         };
+        if let Some(note) = note {
+            message = format!("{message} ({note})");
+        }
         bytes::Bytes::from(serde_json::json!({ "message": message }).to_string())
     };
     headers.insert(
@@ -473,7 +650,7 @@ mod tests {
         rt.block_on(async {
             let mut response = http::Response::new(body);
             *response.status_mut() = StatusCode::from_u16(status).unwrap();
-            let out = normalize_error_body(reqwest::Response::from(response)).await;
+            let out = normalize_error_body(reqwest::Response::from(response), None).await;
             let status = out.status().as_u16();
             (status, out.bytes().await.unwrap().to_vec())
         })

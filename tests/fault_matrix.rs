@@ -238,6 +238,44 @@ fn cases() -> Vec<Case> {
             token: TokenKind::Account,
         },
         Case {
+            fault: "start: export created, then 504 (not repeated)",
+            expect: Expect::Error("StartUncertain(504)"),
+            builder: |b| b.inject(Fault::start_lost()),
+            arm: nothing,
+            token: TokenKind::Account,
+        },
+        Case {
+            fault: "start: 503 HTML from a gateway (not repeated)",
+            expect: Expect::Error("StartUncertain(503)"),
+            builder: |b| b.inject(Fault::on("GET /projects").status(503).html_body()),
+            arm: nothing,
+            token: TokenKind::Account,
+        },
+        Case {
+            fault: "start: 429 + Retry-After, then started",
+            expect: Expect::Completed,
+            builder: |b| {
+                b.inject(
+                    Fault::on("GET /projects")
+                        .status(429)
+                        .header("retry-after", "2"),
+                )
+            },
+            arm: nothing,
+            token: TokenKind::Account,
+        },
+        c(
+            "429 with a Retry-After of 10^11 s while polling",
+            Expect::Error("Api(429)"),
+            |f| {
+                f.inject(
+                    Fault::on("GET /exports")
+                        .status(429)
+                        .header("retry-after", "100000000000"),
+                )
+            },
+        ),
+        Case {
             fault: "0-row export",
             expect: Expect::Completed,
             builder: |b| b.rows(Resource::Projects, 0),
@@ -269,6 +307,10 @@ fn outcome(result: &Result<u64, ExportError>) -> String {
         Err(ExportError::TimedOut { .. }) => "TimedOut".into(),
         Err(ExportError::Expired { .. }) => "Expired".into(),
         Err(ExportError::ConcurrencyLimit { .. }) => "ConcurrencyLimit".into(),
+        Err(ExportError::StartUncertain { status, .. }) => format!(
+            "StartUncertain({})",
+            status.map(|s| s.as_u16().to_string()).unwrap_or("-".into())
+        ),
         Err(other) => format!("{other:?}"),
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::limiter::Slot;
-use super::{Export, PollPolicy};
+use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
 use crate::resource::Exportable;
 use crate::summary::Summary;
@@ -67,23 +67,32 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
 
     /// Starts the export: answers the summary (count and typed samples) and the [`Export`].
     ///
-    /// Waits first for a free slot in the client's export limiter. If the server answers the
-    /// summary without an `export` object the result is [`ExportError::NotSupported`], which keeps
-    /// the summary as sent; with an `export` object without `id`, [`ExportError::ExportWithoutId`]. A 403 is [`ExportError::Forbidden`]; the server's concurrent-export limit is
-    /// waited out within the poll policy's time limit, then [`ExportError::ConcurrencyLimit`].
+    /// Waits first for a free slot in the client's export limiter (at most
+    /// [`ClientBuilder::export_slot_wait`](crate::ClientBuilder::export_slot_wait), then
+    /// [`ExportError::NoFreeSlot`]). If the server answers the summary without an `export` object
+    /// the result is [`ExportError::NotSupported`], which keeps the summary as sent; with an
+    /// `export` object without `id`, [`ExportError::ExportWithoutId`]. A 403 is
+    /// [`ExportError::Forbidden`]; the server's concurrent-export limit is waited out within the
+    /// poll policy's time limit, then [`ExportError::ConcurrencyLimit`].
+    ///
+    /// **The start is never repeated blindly**: it is sent again only when it cannot have
+    /// reached the server (the connection could not be opened) or the server refused it with a
+    /// 429. Any other failure (5xx, time-out, connection lost after sending, unreadable answer) is
+    /// [`ExportError::StartUncertain`]: an export may have been started.
     pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
         Box::pin(async move {
             let client = self.request.client().clone();
             let policy = self
                 .policy
                 .unwrap_or_else(|| client.state().poll_policy.clone());
-            let slot = Slot::acquire(&client).await;
+            let slot = Slot::acquire(&client, &policy, slot_wait(&client, &policy)).await?;
             let span = tracing::info_span!("mangrove.export.start", resource = R::RESOURCE, format = %self.format);
             let request = self
                 .request
                 .with_mode(ResponseMode::SummaryWithExport)
                 .with_format(self.format);
-            let body = with_limit_retries(&policy, || request.clone().fetch(), span).await?;
+            let body =
+                with_limit_retries(&policy, R::RESOURCE, || request.clone().fetch(), span).await?;
             let (id, status_url) = match &body.export {
                 Some(types::ExportRef {
                     id: Some(id),
@@ -105,6 +114,10 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
                 }
             };
             let (summary, _) = body.into_summary()?;
+            slot.started(SavedExport {
+                id: id.clone(),
+                status_url: status_url.clone(),
+            });
             Ok((
                 summary,
                 Export::started(client, id, status_url, policy, slot),
@@ -147,14 +160,16 @@ impl CreateExport {
         let policy = self
             .policy
             .unwrap_or_else(|| client.state().poll_policy.clone());
-        let slot = Slot::acquire(&client).await;
+        let slot = Slot::acquire(&client, &policy, slot_wait(&client, &policy)).await?;
         let span = tracing::info_span!("mangrove.export.start", resource = %self.resource_type, format = %self.format);
         let body = types::CreateExportRequest {
             resource_type: self.resource_type,
             format: Some(self.format),
         };
+        let resource = body.resource_type.clone();
         let created = with_limit_retries(
             &policy,
+            &resource,
             || {
                 let (client, body) = (&client, body.clone());
                 async move {
@@ -169,6 +184,10 @@ impl CreateExport {
             span,
         )
         .await?;
+        slot.started(SavedExport {
+            id: created.id.clone(),
+            status_url: created.status_url.clone(),
+        });
         Ok(Export::started(
             client.clone(),
             created.id,
@@ -198,10 +217,21 @@ impl Client {
     }
 }
 
+/// How long a start waits for a limiter slot: the client's setting, else the policy's time limit.
+fn slot_wait(client: &Client, policy: &PollPolicy) -> Duration {
+    client.state().export_slot_wait.unwrap_or(policy.time_limit)
+}
+
 /// Sends an export-starting request; waits out the server's concurrent-export limit within the
-/// policy's time limit, and maps a 403 to [`ExportError::Forbidden`].
+/// policy's time limit, maps a 403 to [`ExportError::Forbidden`] and a failure after which an
+/// export may exist to [`ExportError::StartUncertain`].
+///
+/// The request itself is sent by [`crate::retry`], which never repeats an export start except
+/// when the connection could not be opened or on a rate-limit 429 (see
+/// `retry::repeatable`); this function decides what the final failure means.
 async fn with_limit_retries<T, F, Fut>(
     policy: &PollPolicy,
+    resource: &str,
     mut send: F,
     span: tracing::Span,
 ) -> Result<T, ExportError>
@@ -218,30 +248,90 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let progenitor_client::Error::ErrorResponse(rv) = &err else {
-            return Err(err.into());
+        let rv = match start_failure(err, resource) {
+            StartFailure::Final(e) => return Err(e),
+            StartFailure::Limit(rv) => rv,
         };
-        match rv.status().as_u16() {
-            403 => {
-                return Err(ExportError::Forbidden {
-                    message: rv.message.clone(),
-                })
-            }
-            429 => {
-                let retry_after = crate::retry::retry_after(rv.headers());
-                let wait = retry_after.unwrap_or_else(|| policy.delay_after(attempt));
-                if started.elapsed() + wait > policy.time_limit {
-                    return Err(ExportError::ConcurrencyLimit {
-                        message: rv.message.clone(),
-                        retry_after,
-                    });
-                }
-                let _enter = span.enter();
-                tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting");
-                drop(_enter);
-                tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
-            }
-            _ => return Err(err.into()),
+        let retry_after = crate::retry::retry_after(rv.headers());
+        // The policy's pace is the floor: a `Retry-After: 0` (or a date in the past) must not
+        // turn this loop into a burst of starts.
+        let pace = policy.delay_after(attempt);
+        let wait = retry_after.map_or(pace, |ra| ra.max(pace));
+        // Checked: a huge Retry-After must end in an error, not an overflow.
+        let within = started
+            .elapsed()
+            .checked_add(wait)
+            .is_some_and(|end| end <= policy.time_limit);
+        if !within {
+            return Err(ExportError::ConcurrencyLimit {
+                message: rv.message.clone(),
+                retry_after,
+            });
         }
+        let _enter = span.enter();
+        tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting");
+        drop(_enter);
+        tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+    }
+}
+
+enum StartFailure {
+    /// A 429: the server refused the start (nothing was started); may be waited out.
+    Limit(progenitor_client::ResponseValue<crate::types::ApiError>),
+    /// The start's final error.
+    Final(ExportError),
+}
+
+/// What a failed start means. Only a 429 and a connection that could not be opened prove that
+/// no export was started; other 4xx are refusals with their own errors; everything else may have
+/// started one.
+fn start_failure(err: GeneratedError, resource: &str) -> StartFailure {
+    use progenitor_client::Error as E;
+    let uncertain = |status: Option<reqwest::StatusCode>, detail: String| {
+        StartFailure::Final(ExportError::StartUncertain {
+            resource: resource.to_string(),
+            status,
+            detail,
+        })
+    };
+    match err {
+        E::ErrorResponse(rv) => match rv.status().as_u16() {
+            403 => StartFailure::Final(ExportError::Forbidden {
+                message: rv.message.clone(),
+            }),
+            429 => StartFailure::Limit(rv),
+            400..=499 => StartFailure::Final(E::ErrorResponse(rv).into()),
+            _ => {
+                let status = rv.status();
+                uncertain(Some(status), format!("HTTP {status}: {}", rv.message))
+            }
+        },
+        E::CommunicationError(e) if e.is_connect() => {
+            StartFailure::Final(E::CommunicationError(e).into())
+        }
+        E::CommunicationError(e) => {
+            let what = if e.is_timeout() {
+                "no answer within the time limit"
+            } else {
+                "the connection failed after the request was sent"
+            };
+            uncertain(e.status(), format!("{what}: {}", e.without_url()))
+        }
+        E::ResponseBodyError(e) => uncertain(
+            e.status(),
+            format!("the answer could not be read: {}", e.without_url()),
+        ),
+        E::InvalidResponsePayload(_, e) => {
+            uncertain(None, format!("the answer could not be decoded: {e}"))
+        }
+        E::UnexpectedResponse(r) => {
+            let status = r.status();
+            if status.is_client_error() {
+                StartFailure::Final(E::UnexpectedResponse(r).into())
+            } else {
+                uncertain(Some(status), format!("unexpected HTTP status {status}"))
+            }
+        }
+        other => StartFailure::Final(other.into()),
     }
 }

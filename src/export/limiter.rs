@@ -1,31 +1,320 @@
-//! The client-side export limiter: at most N exports of one client in flight.
+//! The client-side export limiter: at most N exports of one client running at once.
 //!
-//! An account may run 5 exports at once. A slot is taken before an export is started and given
-//! back when the export is seen to end (completed or failed) or when every handle to it is
-//! dropped, so 50 exports awaited at once on one client never have more than 5 running.
+//! An account may run 5 exports at once, and the server counts exports that are *running*, not
+//! exports someone awaits. The limiter counts the same way:
+//!
+//! * A slot is taken before an export is started; once the server answered, the slot knows the
+//!   export's id and status URL.
+//! * The slot is given back when anyone sees the export end — its poller (`.await`,
+//!   `statuses()`), a single `status()` seeing `completed`/`failed`/`404` — or when every handle to
+//!   it is dropped.
+//! * A start waiting for a slot checks, at its poll policy's pace, the status of the exports
+//!   holding the slots that nobody has looked at lately, and frees those the server reports
+//!   ended, whether or not anyone awaits them. One waiter checks at a time.
+//! * The wait is bounded ([`ClientBuilder::export_slot_wait`], default the poll policy's time
+//!   limit): when no slot of the client comes free for that long, the start ends with
+//!   [`ExportError::NoFreeSlot`]. The bound is on a stall, not on the queue: a long queue that
+//!   keeps moving (50 exports through 5 slots) waits as long as it moves.
+//!
+//! Waiters are served in arrival order, so 50 exports awaited at once on one client run 5 at a
+//! time, first come first served.
+//!
+//! [`ClientBuilder::export_slot_wait`]: crate::ClientBuilder::export_slot_wait
 
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
+use super::{poller, Export, ExportSnapshot, PollPolicy, SavedExport};
+use crate::error::ExportError;
+use crate::open_enum::ExportStatus;
 use crate::Client;
 
-/// One taken slot, shared by the clones of an export handle.
+/// The limiter of one client (shared by its clones).
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    capacity: usize,
+    state: Mutex<LimiterState>,
+    changed: Notify,
+}
+
 #[derive(Debug, Default)]
-pub(crate) struct Slot(Mutex<Option<OwnedSemaphorePermit>>);
+struct LimiterState {
+    next_key: u64,
+    holders: BTreeMap<u64, Holder>,
+    /// Waiting starts, in arrival order.
+    queue: VecDeque<u64>,
+    /// A waiter is checking the holders' statuses.
+    checking: bool,
+    /// Slots given back so far (progress: a waiter's bound restarts when it grows).
+    releases: u64,
+}
+
+#[derive(Debug, Default)]
+struct Holder {
+    /// Known once the server answered the start.
+    export: Option<SavedExport>,
+    /// When someone last saw the export still running.
+    seen_running: Option<Instant>,
+}
+
+impl Limiter {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Limiter {
+            capacity: capacity.max(1),
+            state: Mutex::new(LimiterState::default()),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LimiterState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Slots taken now.
+    pub(crate) fn held(&self) -> usize {
+        self.lock().holders.len()
+    }
+
+    /// Slots free now.
+    pub(crate) fn free(&self) -> usize {
+        self.capacity.saturating_sub(self.held())
+    }
+
+    fn release(&self, key: u64) {
+        let removed = {
+            let mut s = self.lock();
+            let removed = s.holders.remove(&key).is_some();
+            if removed {
+                s.releases += 1;
+            }
+            removed
+        };
+        if removed {
+            self.changed.notify_waiters();
+        }
+    }
+
+    fn releases(&self) -> u64 {
+        self.lock().releases
+    }
+
+    /// Takes a slot for `ticket` if it is its turn and one is free.
+    fn try_take(&self, ticket: u64) -> Option<u64> {
+        let mut s = self.lock();
+        let free = self.capacity.saturating_sub(s.holders.len());
+        let position = s.queue.iter().position(|t| *t == ticket)?;
+        if position >= free {
+            return None;
+        }
+        s.queue.remove(position);
+        let key = s.next_key;
+        s.next_key += 1;
+        s.holders.insert(key, Holder::default());
+        Some(key)
+    }
+
+    fn enqueue(self: &Arc<Self>) -> Ticket {
+        let mut s = self.lock();
+        let id = s.next_key;
+        s.next_key += 1;
+        s.queue.push_back(id);
+        Ticket {
+            limiter: Arc::clone(self),
+            id,
+        }
+    }
+
+    /// The exports holding slots that nobody saw running within `fresh`, if no other waiter is
+    /// checking already (then `None`).
+    fn due_for_check(&self, fresh: Duration) -> Option<Vec<(u64, SavedExport)>> {
+        let mut s = self.lock();
+        if s.checking {
+            return None;
+        }
+        let now = Instant::now();
+        let due: Vec<_> = s
+            .holders
+            .iter()
+            .filter(|(_, h)| {
+                h.seen_running
+                    .is_none_or(|at| now.saturating_duration_since(at) >= fresh)
+            })
+            .filter_map(|(k, h)| h.export.clone().map(|e| (*k, e)))
+            .collect();
+        s.checking = true;
+        Some(due)
+    }
+
+    fn seen_running(&self, key: u64) {
+        if let Some(h) = self.lock().holders.get_mut(&key) {
+            h.seen_running = Some(Instant::now());
+        }
+    }
+}
+
+/// A place in the waiting queue; leaving it (served, failed or cancelled) lets the next one on.
+struct Ticket {
+    limiter: Arc<Limiter>,
+    id: u64,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut s = self.limiter.lock();
+        if let Some(i) = s.queue.iter().position(|t| *t == self.id) {
+            s.queue.remove(i);
+            drop(s);
+            self.limiter.changed.notify_waiters();
+        }
+    }
+}
+
+/// Clears the "checking" flag even when the checking future is dropped.
+struct Checking<'a>(&'a Limiter);
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        self.0.lock().checking = false;
+    }
+}
+
+/// One taken slot, shared by the clones of an export handle. Given back when the export is seen
+/// to end, or when the last clone is dropped.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    limiter: Option<Arc<Limiter>>,
+    key: u64,
+}
 
 impl Slot {
-    /// Waits for a free slot on the client's limiter (no wait when the limiter is off).
-    pub(crate) async fn acquire(client: &Client) -> Arc<Slot> {
-        let permit = match &client.state().export_slots {
-            Some(sem) => sem.clone().acquire_owned().await.ok(),
-            None => None,
+    /// Waits for a free slot on the client's limiter (no wait when the limiter is off), at most
+    /// `bound`; meanwhile checks, at `policy`'s pace, whether the exports holding the slots
+    /// have ended on the server.
+    pub(crate) async fn acquire(
+        client: &Client,
+        policy: &PollPolicy,
+        bound: Duration,
+    ) -> Result<Arc<Slot>, ExportError> {
+        let Some(limiter) = client.state().export_limiter.clone() else {
+            return Ok(Arc::new(Slot {
+                limiter: None,
+                key: 0,
+            }));
         };
-        Arc::new(Slot(Mutex::new(permit)))
+        let ticket = limiter.enqueue();
+        let started = Instant::now();
+        let mut releases = limiter.releases();
+        let mut deadline = started.checked_add(bound);
+        let mut round = 1u32;
+        let mut next_check = started.checked_add(policy.delay_after(round));
+        loop {
+            let notified = limiter.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(key) = limiter.try_take(ticket.id) {
+                return Ok(Arc::new(Slot {
+                    limiter: Some(Arc::clone(&limiter)),
+                    key,
+                }));
+            }
+            let now = Instant::now();
+            let seen = limiter.releases();
+            if seen != releases {
+                // The queue moved: the bound counts from here.
+                releases = seen;
+                deadline = now.checked_add(bound);
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(ExportError::NoFreeSlot {
+                    held: limiter.held(),
+                    limit: limiter.capacity,
+                    waited: now.saturating_duration_since(started),
+                });
+            }
+            if next_check.is_some_and(|at| now >= at) {
+                let pace = policy.delay_after(round);
+                check_holders(client, &limiter, pace).await;
+                round = round.saturating_add(1);
+                next_check = Instant::now().checked_add(policy.delay_after(round));
+                continue;
+            }
+            let wake = match (next_check, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match wake {
+                Some(at) => {
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Records the started export's id and status URL, so waiting starts can check on it.
+    pub(crate) fn started(&self, export: SavedExport) {
+        if let Some(limiter) = &self.limiter {
+            if let Some(h) = limiter.lock().holders.get_mut(&self.key) {
+                h.export = Some(export);
+            }
+        }
+    }
+
+    /// Someone saw this export: frees the slot if the status is terminal, else notes it running.
+    pub(crate) fn observed(&self, status: &ExportStatus) {
+        match status {
+            ExportStatus::Completed | ExportStatus::Failed => self.release(),
+            _ => {
+                if let Some(limiter) = &self.limiter {
+                    limiter.seen_running(self.key);
+                }
+            }
+        }
     }
 
     /// Gives the slot back (idempotent).
     pub(crate) fn release(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(limiter) = &self.limiter {
+            limiter.release(self.key);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// One round of status checks on the exports holding slots (skipped when another waiter is
+/// already checking). Exports the server reports `completed`, `failed` or gone (404) free
+/// their slot; any other answer or failure leaves it taken.
+async fn check_holders(client: &Client, limiter: &Limiter, fresh: Duration) {
+    let Some(due) = limiter.due_for_check(fresh) else {
+        return;
+    };
+    let _checking = Checking(limiter);
+    for (key, saved) in due {
+        let export = Export::attach(client, saved);
+        match poller::fetch_status(&export).await {
+            Ok(raw) => match ExportSnapshot::from(raw).status {
+                ExportStatus::Completed | ExportStatus::Failed => {
+                    tracing::debug!(export_id = %export.id(), "export limiter: a held export has ended; slot freed");
+                    limiter.release(key);
+                }
+                _ => limiter.seen_running(key),
+            },
+            Err(poller::PollFailure::Permanent(ExportError::Expired { .. })) => {
+                limiter.release(key)
+            }
+            Err(_) => {}
+        }
     }
 }

@@ -32,7 +32,7 @@
 //! URL (`GET /exports/{id}`) and a warning is logged: the token is never sent to another origin.
 
 mod builder;
-mod limiter;
+pub(crate) mod limiter;
 mod policy;
 mod poller;
 

@@ -13,6 +13,9 @@ use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::ExportStatus;
 use crate::types;
 
+/// The operation id status polls are reported under (as the generated `get_export`).
+const OPERATION: &str = "get_export";
+
 /// Why one status request did not give a status.
 pub(crate) enum PollFailure {
     /// Worth another poll within the policy (5xx, connection trouble, undecodable answer, 429).
@@ -30,13 +33,27 @@ impl PollFailure {
 }
 
 /// Reads the export's status once: from `status_url` when it is on the API's origin, else by id.
+/// Whoever holds the export's limiter slot learns what was seen: a terminal status or a 404
+/// frees the slot.
 pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollFailure> {
+    let result = fetch_status_raw(export).await;
+    if let Some(slot) = &export.slot {
+        match &result {
+            Ok(raw) => slot.observed(&ExportSnapshot::new(raw.clone(), 0, Duration::ZERO).status),
+            Err(PollFailure::Permanent(ExportError::Expired { .. })) => slot.release(),
+            Err(_) => {}
+        }
+    }
+    result
+}
+
+async fn fetch_status_raw(export: &Export) -> Result<types::Export, PollFailure> {
     let result = match export
         .status_url
         .as_deref()
         .filter(|u| same_origin(export, u))
     {
-        Some(url) => get_url(export, url).await,
+        Some(url) => return get_url(export, url).await,
         None => {
             if let Some(url) = export.status_url.as_deref() {
                 tracing::warn!(
@@ -67,25 +84,60 @@ fn same_origin(export: &Export, url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| u.origin() == export.client.state().origin)
 }
 
-/// GET a same-origin status URL through the client's request pipeline, decoded like a generated call.
-async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedError> {
+/// GET a same-origin status URL through the client's request pipeline, decoded like a generated
+/// call. At most [`crate::retry::MAX_STATUS_BODY`] bytes are read; a longer answer is an
+/// [`ExportError::InvalidResponse`], never a buffer.
+async fn get_url(export: &Export, url: &str) -> Result<types::Export, PollFailure> {
+    match get_url_raw(export, url).await {
+        Ok(Ok(raw)) => Ok(raw),
+        Ok(Err(e)) => Err(classify(&export.id, e)),
+        Err(too_large) => Err(PollFailure::Permanent(ExportError::InvalidResponse {
+            id: export.id.clone(),
+            message: too_large,
+        })),
+    }
+}
+
+async fn get_url_raw(
+    export: &Export,
+    url: &str,
+) -> Result<Result<types::Export, GeneratedError>, String> {
     let client = &export.client;
-    let request = client
+    let request = match client
         .client()
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .build()
-        .map_err(GeneratedError::CommunicationError)?;
-    const OPERATION: &str = "get_export";
-    let response = crate::retry::execute(client, request, OPERATION)
-        .await
-        .map_err(GeneratedError::CommunicationError)?;
+    {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(GeneratedError::CommunicationError(e))),
+    };
+    let response = match crate::retry::execute(client, request, OPERATION).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(GeneratedError::CommunicationError(e))),
+    };
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(GeneratedError::ResponseBodyError)?;
+    let limit = crate::retry::MAX_STATUS_BODY;
+    let body = match crate::retry::read_prefix(response, limit).await {
+        Ok((body, false)) => body,
+        Ok((_, true)) => {
+            return Err(format!(
+                "the status answer (HTTP {status}) is larger than {limit} bytes"
+            ))
+        }
+        Err(e) => return Ok(Err(GeneratedError::ResponseBodyError(e))),
+    };
+    Ok(get_url_decode(status, headers, body))
+}
+
+/// Decodes a status answer like a generated call would (same error type as the generated calls).
+#[allow(clippy::result_large_err)]
+fn get_url_decode(
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<types::Export, GeneratedError> {
     if status.is_success() {
         crate::decode::decode(OPERATION, &body).map_err(crate::decode::DecodeError::into_generated)
     } else if status.is_client_error() || status.is_server_error() {
@@ -158,6 +210,8 @@ impl Poller {
 
     fn finish(&mut self, status: &str) {
         self.done = true;
+        // Polling ended (completed, failed, gone, timed out, error): this client no longer
+        // follows the export, so its slot is given back.
         if let Some(slot) = &self.export.slot {
             slot.release();
         }
@@ -239,6 +293,16 @@ impl Poller {
                     self.errors_in_a_row += 1;
                     tracing::debug!(poll, errors_in_a_row = self.errors_in_a_row, error = %e, "transient failure while polling");
                     if self.errors_in_a_row >= policy.max_consecutive_errors.max(1) {
+                        self.finish("error");
+                        return Some(Err(e));
+                    }
+                    // A server asking to wait past the time limit is not waited for: its answer
+                    // is the error (checked arithmetic: the value may be anything).
+                    if retry_after.is_some_and(|r| {
+                        elapsed
+                            .checked_add(r)
+                            .is_none_or(|end| end > policy.time_limit)
+                    }) {
                         self.finish("error");
                         return Some(Err(e));
                     }

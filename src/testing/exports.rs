@@ -222,6 +222,10 @@ pub(crate) fn start(ctx: &Ctx<'_>, resource: Resource, format: FileFormat) -> Re
         Some(origin) => format!("{origin}/api/v1/exports/{id}"),
         None => format!("{}/exports/{id}", shared.base_url),
     };
+    if let Some(lost) = state.faults.take_lost_start() {
+        // `Fault::start_lost`: the export exists and runs; the answer that says so is lost.
+        return Err(lost);
+    }
     Ok(json!({ "id": id, "status": "pending", "status_url": status_url }))
 }
 

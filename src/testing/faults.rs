@@ -60,6 +60,7 @@ enum Kind {
     ForeignStatusUrl(String),
     FileSize(u64),
     Storage(StorageFault),
+    LostStart(u16, Option<Duration>),
 }
 
 #[derive(Clone, Debug)]
@@ -151,6 +152,30 @@ impl Fault {
         }
     }
 
+    /// The next export start (`summary_with_export` or `POST /exports`) **creates the export**
+    /// and then answers as if a gateway lost the answer: `504` with an HTML page, or the status
+    /// set with [`status`](Self::status), or that answer only after [`delay`](Self::delay) (real
+    /// time: a client whose time-out is shorter gets no answer at all, like a connection lost
+    /// after the request was sent). The export exists and runs (it holds one of the account's
+    /// export slots until it ends), but the client never learns its id.
+    ///
+    /// Use it to test how your code handles an uncertain start: the SDK does not repeat the
+    /// request and reports [`ExportError::StartUncertain`](crate::ExportError::StartUncertain).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use mangrove::testing::Fault;
+    /// Fault::start_lost();                                      // export created, then 504
+    /// Fault::start_lost().status(502);                          // export created, then 502
+    /// Fault::start_lost().delay(Duration::from_secs(5));        // export created, answer late
+    /// ```
+    pub fn start_lost() -> Fault {
+        Fault {
+            kind: Kind::LostStart(504, None),
+            times: 1,
+        }
+    }
+
     /// A fault of the storage origin, for the next file `GET`s.
     pub fn storage(fault: StorageFault) -> Fault {
         Fault {
@@ -174,8 +199,10 @@ impl Fault {
         } else {
             500
         };
-        if let Kind::Api(spec) = &mut self.kind {
-            spec.action = Some(Action::Status(status));
+        match &mut self.kind {
+            Kind::Api(spec) => spec.action = Some(Action::Status(status)),
+            Kind::LostStart(s, _) => *s = status,
+            _ => {}
         }
         self
     }
@@ -216,10 +243,12 @@ impl Fault {
         self
     }
 
-    /// Delays the answer by `delay` (real time). API faults only.
+    /// Delays the answer by `delay` (real time). API faults and [`start_lost`](Self::start_lost).
     pub fn delay(mut self, delay: Duration) -> Fault {
-        if let Kind::Api(spec) = &mut self.kind {
-            spec.delay = Some(delay);
+        match &mut self.kind {
+            Kind::Api(spec) => spec.delay = Some(delay),
+            Kind::LostStart(_, d) => *d = Some(delay),
+            _ => {}
         }
         self
     }
@@ -454,6 +483,7 @@ pub(crate) struct Armed {
     export_status: VecDeque<String>,
     status_url: VecDeque<String>,
     file_size: VecDeque<u64>,
+    lost_start: VecDeque<(u16, Option<Duration>)>,
 }
 
 impl Armed {
@@ -486,6 +516,14 @@ impl Armed {
         self.file_size.pop_front()
     }
 
+    /// The answer that replaces the next export start's, after the export was created.
+    pub(crate) fn take_lost_start(&mut self) -> Option<Reply> {
+        let (status, delay) = self.lost_start.pop_front()?;
+        let mut reply = status_reply(status, &Body::Html);
+        reply.delay = delay;
+        Some(reply)
+    }
+
     /// The next armed foreign origin for a `status_url`.
     pub(crate) fn take_status_url(&mut self) -> Option<String> {
         self.status_url.pop_front()
@@ -510,6 +548,11 @@ pub(crate) fn arm(shared: &Shared, fault: Fault) {
         Kind::FileSize(bytes) => {
             repeat_into(&mut shared.lock().faults.file_size, bytes, fault.times)
         }
+        Kind::LostStart(status, delay) => repeat_into(
+            &mut shared.lock().faults.lost_start,
+            (status, delay),
+            fault.times,
+        ),
         Kind::ForeignStatusUrl(origin) => {
             repeat_into(&mut shared.lock().faults.status_url, origin, fault.times)
         }

@@ -243,6 +243,7 @@ impl Config {
 #[must_use]
 pub struct FakeMangroveBuilder {
     config: Config,
+    faults: Vec<Fault>,
 }
 
 impl Default for FakeMangroveBuilder {
@@ -259,6 +260,7 @@ impl Default for FakeMangroveBuilder {
                 rate_limit: 1000,
                 page_size_max: 100,
             },
+            faults: Vec::new(),
         }
     }
 }
@@ -323,6 +325,13 @@ impl FakeMangroveBuilder {
         self
     }
 
+    /// Arms `fault` as soon as the fake starts (as [`FakeMangrove::inject`] would), e.g. a
+    /// [`Fault::start_lost`] for the first export start.
+    pub fn inject(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
     /// Starts the fake on the current tokio runtime.
     ///
     /// # Panics
@@ -363,6 +372,9 @@ impl FakeMangroveBuilder {
             .respond_with(Router::new(Arc::clone(&shared)))
             .mount(&server)
             .await;
+        for fault in self.faults {
+            faults::arm(&shared, fault);
+        }
         Ok(FakeMangrove { server, shared })
     }
 }
