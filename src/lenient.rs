@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// assert_eq!(b.to_string(), "fs_8XF1QtGs79oX9A6k");
 /// assert_eq!(serde_json::to_string(&a).unwrap(), "7");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(untagged)]
 pub enum LooseId {
     /// A JSON integer.
@@ -40,6 +40,35 @@ impl LooseId {
             LooseId::Int(n) => Some(*n),
             LooseId::Str(s) => s.parse().ok(),
         }
+    }
+}
+
+/// Hand-written rather than `#[serde(untagged)]`: no buffering of the value, and a body that
+/// holds something else fails with what was found ("invalid type: map, expected an integer or a
+/// string id") instead of "did not match any variant".
+impl<'de> Deserialize<'de> for LooseId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = LooseId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or a string id")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LooseId, E> {
+                Ok(LooseId::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LooseId, E> {
+                // Beyond i64: kept as its digits rather than refused.
+                Ok(i64::try_from(v).map_or_else(|_| LooseId::Str(v.to_string()), LooseId::Int))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LooseId, E> {
+                Ok(LooseId::Str(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<LooseId, E> {
+                Ok(LooseId::Str(v))
+            }
+        }
+        deserializer.deserialize_any(Id)
     }
 }
 
@@ -115,6 +144,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_json_is_refused_with_what_was_found() {
+        let e = serde_json::from_str::<LooseId>(r#"{"nested":true}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid type: map, expected an integer or a string id"),
+            "{e}"
+        );
+        assert!(serde_json::from_str::<LooseId>("1.5").is_err());
+        assert_eq!(
+            serde_json::from_str::<LooseId>("18446744073709551615").unwrap(),
+            LooseId::Str("18446744073709551615".into())
+        );
+    }
 
     #[test]
     fn loose_ids_round_trip_as_sent() {
