@@ -12,14 +12,24 @@ fn rss_kib() -> Option<u64> {
 
 // All 200 complete, never more than 5 in flight on the server, no task stuck (the whole run ends
 // within a bounded virtual time), and memory does not grow with the number of exports.
-#[tokio::test(start_paused = true)]
+// Real clock with a quick policy: on a paused clock, the waiting starts' limiter checks let
+// virtual time run ahead while the fake's thread answers, and pollers hit their time limit.
+#[tokio::test]
 async fn two_hundred_concurrent_exports() {
     let fake = FakeMangrove::builder()
         .default_rows(3)
         .schedule(Schedule::AfterPolls(3))
         .start()
         .await;
-    let client = fake.client(TokenKind::Account);
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .poll_policy(
+            mangrove::PollPolicy::default()
+                .initial_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
     let run = |n: usize| {
         let client = client.clone();
         async move {
@@ -47,15 +57,13 @@ async fn two_hundred_concurrent_exports() {
     assert_eq!(run(20).await, 20);
     let before = rss_kib();
     let started = tokio::time::Instant::now();
-    // No `tokio::time::timeout` here: under a paused clock its timer would fire while the runtime
-    // waits for the fake's thread. "No task stuck" = every task finished, in bounded virtual time.
-    let finished = run(200).await;
+    // "No task stuck": every task finished well within a generous bound (a hang guard, not a
+    // speed target).
+    let finished = tokio::time::timeout(Duration::from_secs(300), run(200))
+        .await
+        .expect("200 exports finish");
     assert_eq!(finished, 200);
-    assert!(
-        started.elapsed() < Duration::from_secs(3_600),
-        "{:?}",
-        started.elapsed()
-    );
+    println!("200 exports in {:?}", started.elapsed());
     let after = rss_kib();
     let journal = fake.journal();
     assert_eq!(journal.polls.len(), 220);
