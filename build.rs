@@ -7,16 +7,19 @@ use std::process::ExitCode;
 
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 
-/// Server-owned string enums that must stay open: the generated type is replaced by a
-/// hand-written enum with an `Unknown(String)` variant (see `src/open_enum.rs`).
-const OPEN_ENUMS: &[&str] = &[
-    "ExportStatus",
-    "ExportFileFormat",
-    "RecordStatus",
-    "BatchState",
-    "ModelRunState",
-    "ReportStatus",
-    "RuleResultStatus",
+/// Server-owned string enums that must stay open: the generated type (schema name, left) is
+/// replaced by a hand-written enum with an `Unknown(String)` variant (right, in
+/// `src/open_enum.rs`). The request's `ExportFormat` and the status's `ExportFileFormat` are one
+/// type.
+const OPEN_ENUMS: &[(&str, &str)] = &[
+    ("ExportStatus", "ExportStatus"),
+    ("ExportFormat", "ExportFormat"),
+    ("ExportFileFormat", "ExportFormat"),
+    ("RecordStatus", "RecordStatus"),
+    ("BatchState", "BatchState"),
+    ("ModelRunState", "ModelRunState"),
+    ("ReportStatus", "ReportStatus"),
+    ("RuleResultStatus", "RuleResultStatus"),
 ];
 
 /// The flat list-body schemas of `openapi.yaml` and their item schemas.
@@ -85,9 +88,9 @@ fn generate() -> Result<(), String> {
         "crate::lenient::LooseId",
         [TypeImpl::Display].into_iter(),
     );
-    for name in OPEN_ENUMS {
+    for (schema, name) in OPEN_ENUMS {
         settings.with_replacement(
-            *name,
+            *schema,
             format!("crate::open_enum::{name}"),
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
