@@ -277,6 +277,9 @@ mod tests {
         assert!("xml".parse::<ExportFormat>().is_err());
         let decoded: ExportFormat = serde_json::from_str("\"parquet\"").unwrap();
         assert_eq!(decoded, ExportFormat::Unknown("parquet".into()));
-        assert_eq!(serde_json::to_string(&ResourceType::TrackingUnit).unwrap(), "\"TrackingUnit\"");
+        assert_eq!(
+            serde_json::to_string(&ResourceType::TrackingUnit).unwrap(),
+            "\"TrackingUnit\""
+        );
     }
 }

@@ -90,7 +90,10 @@ pub trait ListRequest<'a>: sealed::Plumbing<'a> {
     /// Sends the request and returns the decoded body (plumbing: callable inside the crate only;
     /// on the public trait because the body's type is `Self::Item`).
     #[doc(hidden)]
-    fn fetch(self, _: sealed::Internal) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
+    fn fetch(
+        self,
+        _: sealed::Internal,
+    ) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
 
     /// Asks for a `summary` (`response_mode=summary`): the total count and up to 10 typed
     /// samples. The future is `Send` and can be spawned.

@@ -1,6 +1,7 @@
 //! One test per sentence of the Mangrove exports overview (shared/reference/exports-overview.md),
 //! run against the fake server through the SDK.
 
+use mangrove::prelude::*;
 use std::time::Duration;
 
 use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
@@ -241,9 +242,7 @@ async fn download_url_valid_for_24_hours() {
 async fn export_one<'a, R: Exportable<'a>>(
     request: R,
 ) -> Result<mangrove::CompletedExport, ExportError> {
-    let (_, export) = mangrove::export::SummaryWithExport::new(request)
-        .send()
-        .await?;
+    let (_, export) = request.summary_with_export().send().await?;
     export.with_policy(quick()).await
 }
 
@@ -355,7 +354,7 @@ async fn deliveries_export_by_resource_type() {
     let fake = fake_rows(Resource::Deliveries, 5).await;
     let client = fake.client(TokenKind::Account);
     let export = client
-        .export_resource("Delivery")
+        .export_resource(mangrove::ResourceType::Delivery)
         .format(ExportFormat::Json)
         .send()
         .await
@@ -393,7 +392,11 @@ async fn customer_and_partner_tokens_get_forbidden() {
             text.contains("account-level"),
             "message says what to do: {text}"
         );
-        let err = client.export_resource("Delivery").send().await.unwrap_err();
+        let err = client
+            .export_resource(mangrove::ResourceType::Delivery)
+            .send()
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, ExportError::Forbidden { .. }),
             "{kind:?} POST /exports: {err:?}"

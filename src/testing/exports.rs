@@ -21,10 +21,10 @@ use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
 use super::data::{self, Resource};
-use crate::ExportFormat;
 use super::lists::export_format;
 use super::storage::{StorageOrigin, StoredObject};
 use super::{Schedule, Shared, State, TokenKind};
+use crate::ExportFormat;
 
 /// Every export the fake knows, by id.
 pub(crate) type Exports = BTreeMap<String, Record>;
@@ -185,7 +185,11 @@ pub(crate) fn sweep(shared: &Shared, state: &mut State, now: Duration) {
 
 /// Starts an export (concurrency limit permitting) and returns its `export` object
 /// (`{id, status: "pending", status_url}`).
-pub(crate) fn start(ctx: &Ctx<'_>, resource: Resource, format: ExportFormat) -> Result<Value, Reply> {
+pub(crate) fn start(
+    ctx: &Ctx<'_>,
+    resource: Resource,
+    format: ExportFormat,
+) -> Result<Value, Reply> {
     let shared = ctx.shared;
     let now = ctx.at;
     let mut state = shared.lock();

@@ -4,8 +4,8 @@ use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
 use super::data::{self, Resource};
-use crate::ExportFormat;
 use super::{exports, request_schema, TokenKind};
+use crate::ExportFormat;
 
 /// Number of samples in a summary.
 const SAMPLES: u64 = 10;

@@ -133,8 +133,8 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use clock::FakeClock;
 pub use crate::ExportFormat;
+pub use clock::FakeClock;
 pub use data::Resource;
 pub use faults::Fault;
 pub use journal::{ApiRequest, Journal};
