@@ -15,9 +15,9 @@
 //! | method | on | yields |
 //! |---|---|---|
 //! | [`.summary()`](ListRequest::summary) | every list | [`Summary<Item>`](crate::Summary): count + up to 10 typed samples |
-//! | [`.items()`](ListRequest::items) | every list | [`Items`](crate::Items): a stream of every item, page after page |
-//! | [`.pages()`](ListRequest::pages) | every list | [`Pages`](crate::Pages): a stream of [`Page<Item>`](crate::Page)s |
-//! | [`.summary_with_export()`](Exportable::summary_with_export) | exportable lists | [`SummaryWithExport`](crate::export::SummaryWithExport) |
+//! | [`.items()`](ListRequest::items) | every list | [`Items`]: a stream of every item, page after page |
+//! | [`.pages()`](ListRequest::pages) | every list | [`Pages`]: a stream of [`Page<Item>`](crate::Page)s |
+//! | [`.summary_with_export()`](Exportable::summary_with_export) | exportable lists | [`SummaryWithExport`] |
 //!
 //! Code generic over lists calls them by the same names:
 //!

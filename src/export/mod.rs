@@ -1,8 +1,8 @@
 //! Exports: start one, await it, follow its progress, resume it after a restart.
 //!
 //! ```no_run
+//! use mangrove::prelude::*;
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
-//! use mangrove::ExportFormat;
 //! let (summary, export) = client
 //!     .list_batches()
 //!     .filter_project_id_eq(123)
@@ -18,8 +18,8 @@
 //!
 //! The pieces:
 //! * [`SummaryWithExport`] — the builder on the 12 exportable list endpoints
-//!   (`.summary_with_export()`); [`CreateExport`] — `POST /exports` by resource type
-//!   (`client.export_resource("Delivery")`).
+//!   ([`.summary_with_export()`](crate::Exportable::summary_with_export)); [`CreateExport`] —
+//!   `POST /exports` by resource type (`client.export_resource(ResourceType::Delivery)`).
 //! * [`Export`] — the handle: [`id`](Export::id), [`status`](Export::status) (one poll),
 //!   [`statuses`](Export::statuses) (a stream of snapshots), `.await` (until done),
 //!   [`saved`](Export::saved) / [`Export::attach`] (resume in another process).
