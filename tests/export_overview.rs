@@ -503,3 +503,69 @@ async fn cleaned_up_export_is_expired() {
         "{err:?}"
     );
 }
+
+/// Starts `POST /exports` with the resource type of an exportable list builder.
+async fn export_by_type<'a, R: Exportable<'a>>(
+    client: &mangrove::Client,
+    _list: R,
+) -> Result<Export, ExportError> {
+    client.export_resource(R::RESOURCE_TYPE).send().await
+}
+
+// Every exportable list builder's `RESOURCE_TYPE` is a resource type the server takes in
+// `POST /exports` (the fake answers the status object with the type it understood); `Delivery`
+// too. A typo cannot be made into a `ResourceType` by parsing, so it never reaches the server.
+#[tokio::test]
+async fn every_resource_type_is_accepted_by_post_exports() {
+    let fake = FakeMangrove::builder().export_limit(None).start().await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .export_concurrency(None)
+        .build()
+        .unwrap();
+    let c = &client;
+    let started = vec![
+        export_by_type(c, c.list_projects()).await,
+        export_by_type(c, c.list_events()).await,
+        export_by_type(c, c.list_event_types()).await,
+        export_by_type(c, c.list_data_points()).await,
+        export_by_type(c, c.list_batches()).await,
+        export_by_type(c, c.list_ledgers()).await,
+        export_by_type(c, c.list_orders()).await,
+        export_by_type(c, c.list_feedstocks()).await,
+        export_by_type(c, c.list_tracking_units()).await,
+        export_by_type(c, c.list_models()).await,
+        export_by_type(c, c.list_reports()).await,
+        export_by_type(c, c.list_locations()).await,
+        client.export_resource(ResourceType::Delivery).send().await,
+    ];
+    let mut understood = Vec::new();
+    for export in started {
+        let export = export.expect("every known resource type is accepted");
+        let status = export.status().await.unwrap();
+        understood.push(status.raw.resource_type.expect("the fake echoes the type"));
+    }
+    assert_eq!(
+        understood,
+        [
+            "Project",
+            "Event",
+            "EventType",
+            "DataPoint",
+            "Batch",
+            "Ledger",
+            "Order",
+            "Feedstock",
+            "TrackingUnit",
+            "Model",
+            "Report",
+            "Location",
+            "Delivery"
+        ]
+    );
+    for name in &understood {
+        assert_eq!(&name.parse::<ResourceType>().unwrap().to_string(), name);
+    }
+    assert!("Delivry".parse::<ResourceType>().is_err());
+    assert_eq!(fake.journal().requests_to("create_export").len(), 13);
+}

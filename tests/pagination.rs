@@ -236,3 +236,74 @@ async fn non_advancing_next_page_stops() {
         .unwrap();
     assert_eq!(items.len(), 1);
 }
+
+// `.pages()` yields whole pages (items + info), one request each; `.items()` the same rows
+// flattened.
+#[tokio::test]
+async fn pages_yield_pages_and_items_yield_items() {
+    let fake = fake_rows(Resource::Batches, 25).await;
+    let client = fake.client(TokenKind::Account);
+    let pages: Vec<mangrove::Page<Batch>> = client
+        .list_batches()
+        .page_size(10)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    let lens: Vec<usize> = pages.iter().map(|p| p.items.len()).collect();
+    assert_eq!(lens, [10, 10, 5]);
+    let current: Vec<Option<i64>> = pages
+        .iter()
+        .map(|p| p.info.as_ref().and_then(|i| i.current_page))
+        .collect();
+    assert_eq!(current, [Some(1), Some(2), Some(3)]);
+    let items: Vec<Batch> = client
+        .list_batches()
+        .page_size(10)
+        .items()
+        .try_collect()
+        .await
+        .unwrap();
+    let flattened: Vec<Batch> = pages.into_iter().flat_map(|p| p.items).collect();
+    assert_eq!(items, flattened);
+}
+
+/// What generic code over any list can do: the trait methods by their names. Boxed as a `Send`
+/// future here, in the generic function, so that it can be spawned (rust-lang/rust#100013: an
+/// `async fn` generic over `R` is not provably `Send` at a concrete call site).
+fn count_three_ways<'a, R: ListRequest<'a>>(
+    request: R,
+) -> futures::future::BoxFuture<'a, (u64, usize, usize)> {
+    Box::pin(async move {
+        let summary = request.clone().summary().await.unwrap();
+        let items: Vec<R::Item> = request.clone().items().try_collect().await.unwrap();
+        let pages = request.pages().try_collect::<Vec<_>>().await.unwrap();
+        (summary.count, items.len(), pages.len())
+    })
+}
+
+// `.summary()`, `.items()` and `.pages()` are callable on `R: ListRequest`, and the futures and
+// streams they give are `Send + 'static` with a `'static` client: they can be spawned.
+#[tokio::test]
+async fn generic_code_calls_the_trait_methods_and_spawns_them() {
+    let fake = fake_rows(Resource::Ledgers, 12).await;
+    let client: &'static mangrove::Client = Box::leak(Box::new(fake.client(TokenKind::Account)));
+    assert_eq!(
+        count_three_ways(client.list_ledgers().page_size(5)).await,
+        (12, 12, 3)
+    );
+    let spawned = tokio::spawn(count_three_ways(client.list_ledgers().page_size(5)));
+    assert_eq!(spawned.await.unwrap(), (12, 12, 3));
+    let summary = tokio::spawn(client.list_ledgers().summary());
+    assert_eq!(summary.await.unwrap().unwrap().count, 12);
+    let items = tokio::spawn(client.list_ledgers().items().try_collect::<Vec<_>>());
+    assert_eq!(items.await.unwrap().unwrap().len(), 12);
+    let pages = tokio::spawn(
+        client
+            .list_ledgers()
+            .page_size(5)
+            .pages()
+            .try_collect::<Vec<_>>(),
+    );
+    assert_eq!(pages.await.unwrap().unwrap().len(), 3);
+}
