@@ -133,7 +133,6 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use crate::ExportFormat;
 pub use clock::FakeClock;
 pub use data::Resource;
 pub use faults::Fault;
