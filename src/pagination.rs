@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 
 use crate::error::Error;
-use crate::resource::ListRequest;
+use crate::resource::{ListRequest, Request as _};
 use crate::summary::Page;
 use crate::types::ResponseMode;
 
@@ -100,7 +100,7 @@ fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R::Ite
             .clone()
             .with_mode(ResponseMode::Default)
             .with_page(page_no)
-            .fetch(crate::resource::sealed::Internal(()))
+            .fetch()
             .await?;
         let page = body.into_page();
         let n = page.items.len();

@@ -62,26 +62,61 @@ use crate::summary::{ListBody, SummaryFuture};
 use crate::types::{self, ResponseMode};
 use crate::Client;
 
-pub(crate) mod sealed {
+mod sealed {
     use super::*;
 
-    /// The plumbing the provided methods of [`ListRequest`] are written with: private, so a
-    /// user sees the builder's own setters and the traits' methods only.
+    /// The plumbing the provided methods of [`ListRequest`] are written with: a private
+    /// supertrait (it seals the traits), each method taking an [`Internal`] that only this crate
+    /// can make, so that not even generic code over `R: ListRequest` outside the crate can call
+    /// it. Crate code calls it through [`Request`](super::Request).
     pub trait Plumbing<'a>: Clone + Send + Sync + Sized + 'a {
         /// The client the builder was made from.
-        fn client(&self) -> &'a Client;
+        fn sealed_client(&self, _: Internal) -> &'a Client;
         /// Sets `response_mode`.
-        fn with_mode(self, mode: ResponseMode) -> Self;
+        fn sealed_mode(self, mode: ResponseMode, _: Internal) -> Self;
         /// Sets `export_format`.
-        fn with_format(self, format: ExportFormat) -> Self;
+        fn sealed_format(self, format: ExportFormat, _: Internal) -> Self;
         /// Sets `page`.
-        fn with_page(self, page: i64) -> Self;
+        fn sealed_page(self, page: i64, _: Internal) -> Self;
     }
 
-    /// The argument that keeps [`ListRequest::fetch`] crate-private: it cannot be named, so it
-    /// cannot be made, outside the crate.
+    /// The argument that keeps the plumbing crate-private: it cannot be named, so it cannot be
+    /// made, outside the crate.
     #[derive(Clone, Copy, Debug)]
-    pub struct Internal(pub(crate) ());
+    pub struct Internal(pub(super) ());
+}
+
+/// The plumbing of every list request, for the crate's own code (`use crate::resource::Request
+/// as _`): not reachable from outside.
+pub(crate) trait Request<'a>: ListRequest<'a> {
+    /// The client the builder was made from.
+    fn client(&self) -> &'a Client;
+    /// Sets `response_mode`.
+    fn with_mode(self, mode: ResponseMode) -> Self;
+    /// Sets `export_format`.
+    fn with_format(self, format: ExportFormat) -> Self;
+    /// Sets `page`.
+    fn with_page(self, page: i64) -> Self;
+    /// Sends the request and returns the decoded body.
+    fn fetch(self) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
+}
+
+impl<'a, R: ListRequest<'a>> Request<'a> for R {
+    fn client(&self) -> &'a Client {
+        self.sealed_client(sealed::Internal(()))
+    }
+    fn with_mode(self, mode: ResponseMode) -> Self {
+        self.sealed_mode(mode, sealed::Internal(()))
+    }
+    fn with_format(self, format: ExportFormat) -> Self {
+        self.sealed_format(format, sealed::Internal(()))
+    }
+    fn with_page(self, page: i64) -> Self {
+        self.sealed_page(page, sealed::Internal(()))
+    }
+    fn fetch(self) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>> {
+        self.sealed_fetch(sealed::Internal(()))
+    }
 }
 
 /// A generated list builder (`client.list_projects()`, `client.list_events()`, …): `.summary()`,
@@ -94,9 +129,9 @@ pub trait ListRequest<'a>: sealed::Plumbing<'a> {
     const RESOURCE: &'static str;
 
     /// Sends the request and returns the decoded body (plumbing: callable inside the crate only;
-    /// on the public trait because the body's type is `Self::Item`).
+    /// on this trait because the body's type is `Self::Item`).
     #[doc(hidden)]
-    fn fetch(
+    fn sealed_fetch(
         self,
         _: sealed::Internal,
     ) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
@@ -137,16 +172,16 @@ pub trait Exportable<'a>: ListRequest<'a> {
 macro_rules! list_endpoints {
     ($($builder:ident => $item:ident, $resource:literal $(, export $rtype:ident)?;)+) => {$(
         impl<'a> sealed::Plumbing<'a> for builder::$builder<'a> {
-            fn client(&self) -> &'a Client {
+            fn sealed_client(&self, _: sealed::Internal) -> &'a Client {
                 self.client_ref()
             }
-            fn with_mode(self, mode: ResponseMode) -> Self {
+            fn sealed_mode(self, mode: ResponseMode, _: sealed::Internal) -> Self {
                 self.response_mode(mode)
             }
-            fn with_format(self, format: ExportFormat) -> Self {
+            fn sealed_format(self, format: ExportFormat, _: sealed::Internal) -> Self {
                 self.export_format(format)
             }
-            fn with_page(self, page: i64) -> Self {
+            fn sealed_page(self, page: i64, _: sealed::Internal) -> Self {
                 self.page(page)
             }
         }
@@ -154,7 +189,7 @@ macro_rules! list_endpoints {
         impl<'a> ListRequest<'a> for builder::$builder<'a> {
             type Item = types::$item;
             const RESOURCE: &'static str = $resource;
-            fn fetch(self, _: sealed::Internal) -> BoxFuture<'a, Result<ListBody<types::$item>, GeneratedError>> {
+            fn sealed_fetch(self, _: sealed::Internal) -> BoxFuture<'a, Result<ListBody<types::$item>, GeneratedError>> {
                 Box::pin(async move { self.send().await.map(progenitor_client::ResponseValue::into_inner) })
             }
         }

@@ -312,10 +312,11 @@ pub type SummaryFuture<'a, T> =
 pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
     request: R,
 ) -> SummaryFuture<'a, R::Item> {
+    use crate::resource::Request as _;
     Box::pin(async move {
         let body = request
             .with_mode(types::ResponseMode::Summary)
-            .fetch(crate::resource::sealed::Internal(()))
+            .fetch()
             .await?;
         Ok(body.into_summary()?.0)
     })

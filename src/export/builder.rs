@@ -8,7 +8,7 @@ use super::limiter::Slot;
 use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::{ExportFormat, ResourceType};
-use crate::resource::Exportable;
+use crate::resource::{Exportable, Request as _};
 use crate::summary::Summary;
 use crate::types::{self, ResponseMode};
 use crate::Client;
@@ -93,13 +93,8 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
                 .request
                 .with_mode(ResponseMode::SummaryWithExport)
                 .with_format(self.format);
-            let body = with_limit_retries(
-                &policy,
-                R::RESOURCE,
-                || request.clone().fetch(crate::resource::sealed::Internal(())),
-                span,
-            )
-            .await?;
+            let body =
+                with_limit_retries(&policy, R::RESOURCE, || request.clone().fetch(), span).await?;
             let (id, status_url) = match &body.export {
                 Some(types::ExportRef {
                     id: Some(id),
