@@ -7,16 +7,19 @@ use std::process::ExitCode;
 
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 
-/// Server-owned string enums that must stay open: the generated type is replaced by a
-/// hand-written enum with an `Unknown(String)` variant (see `src/open_enum.rs`).
-const OPEN_ENUMS: &[&str] = &[
-    "ExportStatus",
-    "ExportFileFormat",
-    "RecordStatus",
-    "BatchState",
-    "ModelRunState",
-    "ReportStatus",
-    "RuleResultStatus",
+/// Server-owned string enums that must stay open: the generated type (schema name, left) is
+/// replaced by a hand-written enum with an `Unknown(String)` variant (right, in
+/// `src/open_enum.rs`). The request's `ExportFormat` and the status's `ExportFileFormat` are one
+/// type.
+const OPEN_ENUMS: &[(&str, &str)] = &[
+    ("ExportStatus", "ExportStatus"),
+    ("ExportFormat", "ExportFormat"),
+    ("ExportFileFormat", "ExportFormat"),
+    ("RecordStatus", "RecordStatus"),
+    ("BatchState", "BatchState"),
+    ("ModelRunState", "ModelRunState"),
+    ("ReportStatus", "ReportStatus"),
+    ("RuleResultStatus", "RuleResultStatus"),
 ];
 
 /// The flat list-body schemas of `openapi.yaml` and their item schemas.
@@ -85,9 +88,9 @@ fn generate() -> Result<(), String> {
         "crate::lenient::LooseId",
         [TypeImpl::Display].into_iter(),
     );
-    for name in OPEN_ENUMS {
+    for (schema, name) in OPEN_ENUMS {
         settings.with_replacement(
-            *name,
+            *schema,
             format!("crate::open_enum::{name}"),
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
@@ -117,6 +120,7 @@ fn generate() -> Result<(), String> {
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
     add_client_accessors(&mut file);
+    hide_internal_constructors(&mut file);
     read_null_collections_as_empty(&mut file);
     default_extra_maps(&mut file);
     decode_with_paths(&mut file)?;
@@ -165,6 +169,27 @@ fn add_client_accessors(file: &mut syn::File) {
             }
         }
         items.extend(accessors);
+    }
+}
+
+/// `Client::new` and `Client::new_with_client` take the crate-private client state
+/// (`crate::client::Inner`, progenitor's inner type), so a user cannot call them: hidden from the
+/// docs (`Client::builder()` and `Client::from_env()` are the constructors).
+fn hide_internal_constructors(file: &mut syn::File) {
+    for item in &mut file.items {
+        let syn::Item::Impl(imp) = item else { continue };
+        let is_client = imp.trait_.is_none()
+            && matches!(&*imp.self_ty, syn::Type::Path(p) if p.path.is_ident("Client"));
+        if !is_client {
+            continue;
+        }
+        for item in &mut imp.items {
+            if let syn::ImplItem::Fn(f) = item {
+                if f.sig.ident == "new" || f.sig.ident == "new_with_client" {
+                    f.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+                }
+            }
+        }
     }
 }
 

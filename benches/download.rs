@@ -14,6 +14,7 @@
 //! * each side runs three times, alternating, best time kept; every file is checked against the
 //!   expected size and the two sides' files must be identical.
 
+use mangrove::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

@@ -16,6 +16,7 @@
 //! without it, it starts the embedded fake server and says so. On failure it prints the typed
 //! error's message and exits non-zero.
 
+use mangrove::prelude::*;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -14,10 +14,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mangrove::export::SummaryWithExport;
 mod common;
 
-use mangrove::{Export, ExportFormat, Exportable, Summary};
+use mangrove::prelude::*;
+use mangrove::{Export, Summary};
 
 const USAGE: &str = "usage: cargo run --example export -- [resource, default projects] [--project ID] [--format csv|json] [--out PATH]
 resources: projects, events*, event_types*, data_points*, batches, ledgers, orders, feedstocks,
@@ -47,11 +47,10 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--format" => {
-                format = match value("--format")?.as_str() {
-                    "csv" => ExportFormat::Csv,
-                    "json" => ExportFormat::Json,
-                    other => return Err(format!("--format must be csv or json, not {other:?}")),
-                }
+                let v = value("--format")?;
+                format = v
+                    .parse()
+                    .map_err(|_| format!("--format must be csv or json, not {v:?}"))?;
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "-h" | "--help" => return Err(String::new()),
@@ -96,10 +95,7 @@ async fn start<'a, R: Exportable<'a>>(
     request: R,
     format: ExportFormat,
 ) -> Result<(Option<Summary<serde_json::Value>>, Export), mangrove::ExportError> {
-    let (summary, export) = SummaryWithExport::new(request)
-        .format(format)
-        .send()
-        .await?;
+    let (summary, export) = request.summary_with_export().format(format).send().await?;
     Ok((Some(summary.to_json()), export))
 }
 
@@ -107,7 +103,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Keep the fake alive for the whole run when there is no token.
     let (client, _fake) = common::connect(2_500).await?;
     let project = || args.project.ok_or("this resource needs --project ID");
-    let f = args.format;
+    let f = args.format.clone();
     let began = Instant::now();
     let (summary, export) = match args.resource.as_str() {
         "projects" => start(client.list_projects(), f).await?,
@@ -124,7 +120,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "locations" => start(client.list_locations(), f).await?,
         "deliveries" => (
             None,
-            client.export_resource("Delivery").format(f).send().await?,
+            client
+                .export_resource(ResourceType::Delivery)
+                .format(f)
+                .send()
+                .await?,
         ),
         other => return Err(format!("unknown resource {other:?}\n{USAGE}").into()),
     };
@@ -162,10 +162,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     spinner.finish_and_clear();
     let completed = completed?;
 
-    let extension = match f {
-        ExportFormat::Json => "json",
-        _ => "csv",
-    };
+    let extension = args.format.as_str();
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from(format!("{}.{extension}", args.resource)));

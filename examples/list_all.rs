@@ -2,10 +2,13 @@
 //! server says there is no next page, with rate limits respected and transient failures retried
 //! on the way.
 //!
-//! Two views of the same walk: `client.list_projects().page_size(100).stream()` yields the items
-//! (what most code wants; `try_collect` it into a `Vec`), and `mangrove::pagination::pages(request)`
-//! yields whole pages with their `info`. This example walks the pages once, counting items and
-//! pages, then shows that `.stream()` is lazy: taking its first three items costs one request.
+//! Two views of the same walk, both methods of every list builder (trait
+//! [`ListRequest`](mangrove::ListRequest), in scope with `use mangrove::prelude::*`):
+//! `client.list_projects().page_size(100).items()` yields the items (what most code wants;
+//! `try_collect` it into a `Vec`), and `.pages()` yields whole pages with their `info`. This
+//! example walks the pages once, counting items and pages, then shows that `.items()` is lazy:
+//! taking its first three items costs one request. One generic function, `walk`, serves every
+//! resource.
 //!
 //! ```text
 //! cargo run --example list_all -- [RESOURCE] [--page-size N]
@@ -21,8 +24,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
-use mangrove::pagination;
-use mangrove::{ListRequest, Pages};
+use mangrove::prelude::*;
 
 mod common;
 
@@ -84,24 +86,17 @@ async fn main() -> ExitCode {
 async fn run(resource: &str, page_size: u32) -> Result<(), Box<dyn std::error::Error>> {
     // Keep the fake (if any) alive until the end.
     let (client, _fake) = common::connect(2_345).await?;
-    // `.stream()` is a method of each list builder (not of the `ListRequest` trait), so the
-    // generic `walk` is handed both the request and its item stream.
-    macro_rules! walk {
-        ($list:ident) => {{
-            let request = client.$list().page_size(page_size);
-            walk(request.clone(), request.stream()).await?
-        }};
-    }
+    let n = page_size;
     match resource {
-        "projects" => walk!(list_projects),
-        "batches" => walk!(list_batches),
-        "ledgers" => walk!(list_ledgers),
-        "orders" => walk!(list_orders),
-        "models" => walk!(list_models),
-        "reports" => walk!(list_reports),
-        "feedstocks" => walk!(list_feedstocks),
-        "tracking_units" => walk!(list_tracking_units),
-        "locations" => walk!(list_locations),
+        "projects" => walk(client.list_projects().page_size(n)).await?,
+        "batches" => walk(client.list_batches().page_size(n)).await?,
+        "ledgers" => walk(client.list_ledgers().page_size(n)).await?,
+        "orders" => walk(client.list_orders().page_size(n)).await?,
+        "models" => walk(client.list_models().page_size(n)).await?,
+        "reports" => walk(client.list_reports().page_size(n)).await?,
+        "feedstocks" => walk(client.list_feedstocks().page_size(n)).await?,
+        "tracking_units" => walk(client.list_tracking_units().page_size(n)).await?,
+        "locations" => walk(client.list_locations().page_size(n)).await?,
         other => return Err(format!("unknown resource {other:?}\n{USAGE}").into()),
     }
     if let Some(limit) = client.rate_limit() {
@@ -113,14 +108,13 @@ async fn run(resource: &str, page_size: u32) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
-/// Walks every page of `request` once, then takes the first items of its item stream.
-async fn walk<'a, R: ListRequest<'a>>(
-    request: R,
-    items: Pages<'a, R>,
-) -> Result<(), mangrove::Error> {
+/// Walks every page of any list request once, then takes the first items of its item stream.
+async fn walk<'a, R: ListRequest<'a>>(request: R) -> Result<(), mangrove::Error> {
     let began = Instant::now();
     // Page by page: one request each, fetched as the stream is polled.
-    let (pages, count, server_total) = pagination::pages(request)
+    let (pages, count, server_total) = request
+        .clone()
+        .pages()
         .try_fold(
             (0u64, 0u64, None),
             |(pages, items, total), page| async move {
@@ -144,7 +138,7 @@ async fn walk<'a, R: ListRequest<'a>>(
     }
 
     // Item by item: the same walk flattened. It is lazy, so three items cost one request.
-    let first: Vec<R::Item> = items.take(3).try_collect().await?;
+    let first: Vec<R::Item> = request.items().take(3).try_collect().await?;
     for item in &first {
         println!("  {}", describe(item));
     }

@@ -11,6 +11,7 @@
 //! without it, it starts the embedded fake server and says so. On failure it prints the typed
 //! error's message and exits non-zero.
 
+use mangrove::prelude::*;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,7 +45,10 @@ async fn run(format: ExportFormat) -> Result<(), Box<dyn std::error::Error>> {
     // Keep the fake (if any) alive until the end.
     let (client, fake) = common::connect(1_000).await?;
 
-    let mut start = client.list_batches().summary_with_export().format(format);
+    let mut start = client
+        .list_batches()
+        .summary_with_export()
+        .format(format.clone());
     if fake.is_some() {
         // The fake finishes an export on its second poll: poll it quickly. On the real API the
         // client's default policy applies (1 s, doubling up to 10 s, 30 min in all).

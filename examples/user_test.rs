@@ -15,6 +15,7 @@
 //! bodies of the checks straight into `#[tokio::test]` functions in `tests/*.rs`. No token and no
 //! network are needed: the fake listens on 127.0.0.1.
 
+use mangrove::prelude::*;
 use std::path::Path;
 use std::process::ExitCode;
 

@@ -1,8 +1,7 @@
 //! Building a [`Client`]: token, base URL, auth scheme, timeouts and policies.
 //!
 //! [`Client`] is the client generated from `openapi.yaml` (one method per operation). This module
-//! adds how to construct it: a builder ([`Client::builder`]), [`Client::from_env`], and the
-//! client-wide state every generated call and every export shares ([`Inner`]).
+//! adds how to construct it: a builder ([`Client::builder`]) and [`Client::from_env`].
 //!
 //! ```
 //! # fn main() -> Result<(), mangrove::Error> {
@@ -56,15 +55,14 @@ pub enum AuthScheme {
 
 /// An API token. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Token(String);
+struct Token(String);
 
 impl Token {
-    /// Wraps a token.
-    pub fn new(token: impl Into<String>) -> Self {
+    fn new(token: impl Into<String>) -> Self {
         Token(token.into())
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -321,8 +319,10 @@ pub fn user_agent() -> String {
     format!("mangrove-rust/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Client-wide state carried inside the generated [`Client`] (progenitor's "inner type").
-/// Cloning is cheap (an `Arc`).
+/// Client-wide state carried inside the generated [`Client`] (progenitor's "inner type"; public
+/// only because the generated code names it — nothing a user can make or use). Cloning is cheap
+/// (an `Arc`).
+#[doc(hidden)]
 #[derive(Clone)]
 pub struct Inner(pub(crate) Arc<State>);
 

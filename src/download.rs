@@ -438,6 +438,7 @@ impl CompletedExport {
     /// fetched again from the start (see the [module docs](crate::download)).
     ///
     /// ```no_run
+    /// use mangrove::prelude::*;
     /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
     /// use mangrove::{download::DownloadError, ExportError};
     /// let (_summary, export) = client.list_projects().summary_with_export().send().await?;

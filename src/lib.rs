@@ -25,9 +25,16 @@ pub use download::DownloadPolicy;
 pub use error::{Error, ExportError};
 pub use export::{CompletedExport, Export, ExportSnapshot, PollPolicy, SavedExport};
 pub use generated::{builder, types, Client, ResponseValue};
-pub use open_enum::ExportStatus;
-pub use pagination::Pages;
+pub use open_enum::{ExportFormat, ExportStatus, ResourceType};
+pub use pagination::{Items, Pages};
 pub use resource::{Exportable, ListRequest};
 pub use retry::{RateLimit, RetryPolicy};
 pub use summary::{ListBody, Page, Summary};
-pub use types::ExportFormat;
+
+/// `use mangrove::prelude::*;` brings the methods the crate adds to the generated list builders
+/// into scope (`.summary()`, `.items()`, `.pages()`, `.summary_with_export()`), with the types
+/// most calls name.
+pub mod prelude {
+    pub use crate::resource::{Exportable, ListRequest};
+    pub use crate::{Client, Error, ExportError, ExportFormat, ResourceType};
+}

@@ -4,9 +4,29 @@
 //! a new batch state) would fail the whole response. `build.rs` replaces each schema listed here
 //! with one of these types: the known values get variants, anything else decodes as
 //! `Unknown(String)` and serializes back unchanged.
+//!
+//! Only decoding is open: [`FromStr`] accepts the known names only (an unknown one is an
+//! [`UnknownValue`] error) and there is no `From<&str>`, so a typo in a value the caller sends
+//! (a [`ResourceType`], an [`ExportFormat`]) fails before any request. A value this SDK does not
+//! know yet can still be sent, explicitly: `ResourceType::Unknown("Shipment".into())`.
 
 use std::fmt;
 use std::str::FromStr;
+
+/// A name that is not one of an open enum's known values (from [`FromStr`]).
+///
+/// Parsing is strict so that a typo (`"Delivry".parse::<ResourceType>()`) fails here instead of
+/// reaching the server; decoding a server's answer is not, and keeps an unknown value as
+/// `Unknown(..)`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a known {kind}")]
+#[non_exhaustive]
+pub struct UnknownValue {
+    /// The enum's name, e.g. `"ResourceType"`.
+    pub kind: &'static str,
+    /// The name that was given.
+    pub value: String,
+}
 
 macro_rules! open_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -29,28 +49,25 @@ macro_rules! open_enum {
             }
         }
 
-        impl From<&str> for $name {
-            fn from(value: &str) -> Self {
+        impl $name {
+            /// The known value spelled `value`, if any.
+            fn known(value: &str) -> Option<Self> {
                 match value {
-                    $($text => Self::$variant,)+
-                    other => Self::Unknown(other.to_string()),
+                    $($text => Some(Self::$variant),)+
+                    _ => None,
                 }
             }
         }
 
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                match Self::from(value.as_str()) {
-                    Self::Unknown(_) => Self::Unknown(value),
-                    known => known,
-                }
-            }
-        }
-
+        /// Parses a known value; an unknown name is an error (use `Unknown(..)` explicitly to
+        /// send a value this version of the SDK does not know).
         impl FromStr for $name {
-            type Err = std::convert::Infallible;
+            type Err = UnknownValue;
             fn from_str(value: &str) -> Result<Self, Self::Err> {
-                Ok(Self::from(value))
+                Self::known(value).ok_or_else(|| UnknownValue {
+                    kind: stringify!($name),
+                    value: value.to_string(),
+                })
             }
         }
 
@@ -69,7 +86,7 @@ macro_rules! open_enum {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Ok(Self::from(text.into_owned()))
+                Ok(Self::known(&text).unwrap_or_else(|| Self::Unknown(text.into_owned())))
             }
         }
 
@@ -110,12 +127,62 @@ impl ExportStatus {
 }
 
 open_enum! {
-    /// Format of an export file, as the export status reports it.
-    ExportFileFormat {
+    /// The format of an export file: what a request asks for (`.format(ExportFormat::Json)`,
+    /// `export_format`) and what an export's status reports, and how
+    /// [`records::from_reader`](crate::records::from_reader) reads a file.
+    ExportFormat {
         /// Comma-separated values with a header row.
         Csv = "csv",
         /// One JSON array of objects.
         Json = "json",
+    }
+}
+
+impl Default for ExportFormat {
+    /// CSV, as the server's default.
+    fn default() -> Self {
+        Self::Csv
+    }
+}
+
+/// The old name of [`ExportFormat`], kept crate-private until `src/download.rs` uses the new one.
+pub(crate) use ExportFormat as ExportFileFormat;
+
+open_enum! {
+    /// A resource type that `POST /exports` exports
+    /// ([`Client::export_resource`](crate::Client::export_resource)): the singular class name
+    /// (`"Delivery"`, `"Project"`, …). Each exportable list builder names its own as
+    /// [`Exportable::RESOURCE_TYPE`](crate::Exportable::RESOURCE_TYPE).
+    ///
+    /// `"Delivery".parse::<ResourceType>()` works; an unknown name is an error, not a request
+    /// the server would refuse with a 422.
+    ResourceType {
+        /// `Project`.
+        Project = "Project",
+        /// `Event`.
+        Event = "Event",
+        /// `EventType`.
+        EventType = "EventType",
+        /// `DataPoint`.
+        DataPoint = "DataPoint",
+        /// `Batch`.
+        Batch = "Batch",
+        /// `Ledger`.
+        Ledger = "Ledger",
+        /// `Order`.
+        Order = "Order",
+        /// `Feedstock`.
+        Feedstock = "Feedstock",
+        /// `TrackingUnit`.
+        TrackingUnit = "TrackingUnit",
+        /// `Model`.
+        Model = "Model",
+        /// `Report`.
+        Report = "Report",
+        /// `Location`.
+        Location = "Location",
+        /// `Delivery`: exportable only this way (no account-token list endpoint).
+        Delivery = "Delivery",
     }
 }
 
@@ -196,6 +263,23 @@ mod tests {
         assert_eq!(
             "draft".parse::<ReportStatus>().unwrap(),
             ReportStatus::Draft
+        );
+    }
+
+    #[test]
+    fn parsing_is_strict_and_decoding_is_open() {
+        assert_eq!(
+            "Delivery".parse::<ResourceType>().unwrap(),
+            ResourceType::Delivery
+        );
+        let typo = "Delivry".parse::<ResourceType>().unwrap_err();
+        assert_eq!(typo.to_string(), "`Delivry` is not a known ResourceType");
+        assert!("xml".parse::<ExportFormat>().is_err());
+        let decoded: ExportFormat = serde_json::from_str("\"parquet\"").unwrap();
+        assert_eq!(decoded, ExportFormat::Unknown("parquet".into()));
+        assert_eq!(
+            serde_json::to_string(&ResourceType::TrackingUnit).unwrap(),
+            "\"TrackingUnit\""
         );
     }
 }

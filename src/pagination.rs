@@ -1,4 +1,17 @@
-//! Every list as a stream: `client.list_batches().page_size(100).stream()`.
+//! Every list as a stream: `.items()` yields the items, `.pages()` the pages.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::Error> {
+//! let batches: Vec<mangrove::types::Batch> =
+//!     client.list_batches().page_size(100).items().try_collect().await?;
+//! let mut pages = client.list_projects().pages();
+//! while let Some(page) = pages.try_next().await? {
+//!     println!("{} projects, total {:?}", page.items.len(), page.info.and_then(|i| i.total_items));
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! Pages are fetched lazily, one request at a time, as the stream is polled. The stream ends
 //! after the page whose `info.next_page` is null (or, if a server leaves `next_page` out, the
@@ -6,14 +19,6 @@
 //! than the first. A `next_page` that does not move forward also ends it, so a confused server
 //! cannot loop it forever. Rate limits and transient failures are handled per request (see
 //! [`retry`](crate::retry)); an error that remains is yielded and ends the stream.
-//!
-//! ```no_run
-//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::Error> {
-//! use futures::TryStreamExt;
-//! let batches: Vec<mangrove::types::Batch> =
-//!     client.list_batches().page_size(100).stream().try_collect().await?;
-//! # Ok(()) }
-//! ```
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -21,31 +26,55 @@ use std::task::{Context, Poll};
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 
 use crate::error::Error;
-use crate::resource::ListRequest;
+use crate::resource::{ListRequest, Request as _};
 use crate::summary::Page;
 use crate::types::ResponseMode;
 
-/// A stream of every item of a list endpoint, page after page. See the [module docs](self).
+/// A stream of every item of a list, page after page: what
+/// [`ListRequest::items`] answers. See the [module docs](self).
 #[must_use = "streams do nothing unless polled"]
-pub struct Pages<'a, R: ListRequest<'a>> {
-    items: BoxStream<'a, Result<R::Item, Error>>,
+pub struct Items<'a, T> {
+    items: BoxStream<'a, Result<T, Error>>,
 }
 
-impl<'a, R: ListRequest<'a>> Pages<'a, R> {
-    pub(crate) fn new(request: R) -> Self {
+impl<'a, T: Send + 'a> Items<'a, T> {
+    pub(crate) fn new<R: ListRequest<'a, Item = T>>(request: R) -> Self {
         let items = pages(request)
             .map_ok(|page| futures::stream::iter(page.items.into_iter().map(Ok)))
             .try_flatten()
             .boxed();
-        Pages { items }
+        Items { items }
     }
 }
 
-impl<'a, R: ListRequest<'a>> Stream for Pages<'a, R> {
-    type Item = Result<R::Item, Error>;
+impl<T> Stream for Items<'_, T> {
+    type Item = Result<T, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.items.poll_next_unpin(cx)
+    }
+}
+
+/// A stream of the [`Page`]s of a list (items and pagination info), one request each: what
+/// [`ListRequest::pages`] answers. See the [module docs](self).
+#[must_use = "streams do nothing unless polled"]
+pub struct Pages<'a, T> {
+    pages: BoxStream<'a, Result<Page<T>, Error>>,
+}
+
+impl<'a, T: Send + 'a> Pages<'a, T> {
+    pub(crate) fn new<R: ListRequest<'a, Item = T>>(request: R) -> Self {
+        Pages {
+            pages: pages(request),
+        }
+    }
+}
+
+impl<T> Stream for Pages<'_, T> {
+    type Item = Result<Page<T>, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.pages.poll_next_unpin(cx)
     }
 }
 
@@ -56,7 +85,7 @@ struct Cursor<R> {
 }
 
 /// The pages of a list request, as a stream of [`Page`]s.
-pub fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R::Item>, Error>> {
+fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R::Item>, Error>> {
     let start = Cursor {
         request,
         next: Some(1),

@@ -232,9 +232,11 @@ impl<T> ListBody<T> {
 
 /// A `summary`: the total count and up to 10 typed samples.
 ///
-/// Every list request has `.summary()`, which answers this with the list's item type:
+/// Every list request has [`.summary()`](crate::ListRequest::summary), which answers this with the
+/// list's item type:
 ///
 /// ```
+/// use mangrove::prelude::*;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mangrove::Error> {
 /// # let fake = mangrove::testing::FakeMangrove::start().await;
 /// # let client = fake.client(mangrove::testing::TokenKind::Account);
@@ -301,7 +303,7 @@ pub struct Page<T> {
     pub info: Option<types::PageInfo>,
 }
 
-/// The boxed `Send` future of `.summary()` on a list builder.
+/// The boxed `Send` future of [`.summary()`](crate::ListRequest::summary) on a list builder.
 pub type SummaryFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Summary<T>, Error>> + Send + 'a>>;
 
@@ -310,6 +312,7 @@ pub type SummaryFuture<'a, T> =
 pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
     request: R,
 ) -> SummaryFuture<'a, R::Item> {
+    use crate::resource::Request as _;
     Box::pin(async move {
         let body = request
             .with_mode(types::ResponseMode::Summary)

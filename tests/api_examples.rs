@@ -8,7 +8,7 @@ mod common;
 use common::{assert_request_matches, decode_lossless, json, t};
 use mangrove::lenient::LooseId;
 use mangrove::open_enum::{
-    BatchState, ExportFileFormat, ModelRunState, RecordStatus, ReportStatus, RuleResultStatus,
+    BatchState, ExportFormat, ModelRunState, RecordStatus, ReportStatus, RuleResultStatus,
 };
 use mangrove::summary::BodyKind;
 use mangrove::types::{self, DataPointValue, Ghg};
@@ -1296,7 +1296,7 @@ fn export_status_overview_example() {
     assert!(e.status.as_ref().unwrap().is_terminal());
     assert_eq!(e.download_url.as_deref(), Some("https://..."));
     assert_eq!(e.file_size_bytes, Some(102400));
-    assert_eq!(e.format, Some(ExportFileFormat::Csv));
+    assert_eq!(e.format, Some(ExportFormat::Csv));
 }
 
 // Proves: the GET-export page example (no `status`, `format: "<string>"`) still decodes.
@@ -1305,7 +1305,7 @@ fn export_status_get_page_example() {
     let e: types::Export = decode_lossless(EXPORT_STATUS_GET_PAGE);
     assert_eq!(e.id, "<string>");
     assert_eq!(e.status, None);
-    assert_eq!(e.format, Some(ExportFileFormat::Unknown("<string>".into())));
+    assert_eq!(e.format, Some(ExportFormat::Unknown("<string>".into())));
     assert_eq!(e.file_size_bytes, Some(123));
     assert_eq!(e.created_at, Some(t("2023-11-07T05:31:56Z")));
     assert_eq!(e.completed_at, Some(t("2023-11-07T05:31:56Z")));

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{api, query_exact, setup};
+use mangrove::prelude::*;
 use mangrove::summary::BodyKind;
 use mangrove::types::{self, ResponseMode};
 use mangrove::{Error, ExportStatus, ListBody};
@@ -268,9 +269,7 @@ async fn unknown_export_statuses_are_kept() {
     );
     assert_eq!(
         export.format,
-        Some(mangrove::open_enum::ExportFileFormat::Unknown(
-            "parquet".into()
-        ))
+        Some(mangrove::ExportFormat::Unknown("parquet".into()))
     );
     // Unknown values are written back unchanged.
     assert_eq!(

@@ -8,6 +8,7 @@ mod common;
 use common::{api, setup, TOKEN};
 use futures::StreamExt;
 use mangrove::decode::BODY_PREFIX_LIMIT;
+use mangrove::prelude::*;
 use mangrove::types::ApiError;
 use mangrove::{Error, ExportError, ExportStatus};
 use serde_json::{json, Value};
@@ -113,7 +114,7 @@ async fn stream_get_and_non_json_bodies() {
     serve(&server, "/batches/bat_1", &one).await;
     serve_raw(&server, "/projects/7", b"<html>maintenance</html>".to_vec()).await;
 
-    let mut stream = client.list_batches().stream();
+    let mut stream = client.list_batches().items();
     let err = stream.next().await.expect("an item").expect_err("bad page");
     let decode = err.decode_error().expect("Error::Decode from the stream");
     assert_eq!(decode.path(), "data[3].feedstocks[0].name");

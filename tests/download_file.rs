@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mangrove::download::{DownloadError, Downloaded, Progress};
-use mangrove::testing::{FileFormat, StorageFault};
+use mangrove::testing::StorageFault;
 use mangrove::{CompletedExport, ExportError, ExportFormat};
 
 #[path = "common/fake.rs"]
@@ -22,7 +22,7 @@ async fn download_checked(completed: &CompletedExport, rows: u64) -> Downloaded 
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected_projects(rows, FileFormat::Csv)
+        expected_projects(rows, ExportFormat::Csv)
     );
     file
 }
@@ -39,8 +39,8 @@ fn entries(dir: &Path) -> Vec<String> {
 #[tokio::test]
 async fn clean_download_matches_the_rendered_file() {
     for (format, file_format, name) in [
-        (ExportFormat::Csv, FileFormat::Csv, "projects.csv"),
-        (ExportFormat::Json, FileFormat::Json, "projects.json"),
+        (ExportFormat::Csv, ExportFormat::Csv, "projects.csv"),
+        (ExportFormat::Json, ExportFormat::Json, "projects.json"),
     ] {
         let (fake, completed) = completed_projects(300, format, tiny()).await;
         let dir = tempfile::tempdir().unwrap();
@@ -79,7 +79,7 @@ async fn an_existing_file_is_replaced() {
     completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected_projects(10, FileFormat::Csv)
+        expected_projects(10, ExportFormat::Csv)
     );
 }
 
@@ -155,7 +155,7 @@ async fn reset_connection_is_resumed() {
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected_projects(2000, FileFormat::Json)
+        expected_projects(2000, ExportFormat::Json)
     );
     assert_eq!(file.resumes, 2);
     let journal = fake.journal();
@@ -177,7 +177,7 @@ async fn ignored_range_restarts_the_file_from_zero() {
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected_projects(2000, FileFormat::Csv),
+        expected_projects(2000, ExportFormat::Csv),
         "truncated, not appended"
     );
     assert_eq!((file.resumes, file.restarts), (1, 1));
@@ -216,7 +216,7 @@ async fn stalled_body_times_out_and_is_resumed() {
     let file = completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected_projects(2000, FileFormat::Csv)
+        expected_projects(2000, ExportFormat::Csv)
     );
     assert_eq!(file.resumes, 1);
     assert!(
@@ -391,7 +391,7 @@ async fn redirects_are_followed() {
     completed.download_to(&path).await.unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        expected_projects(300, FileFormat::Json)
+        expected_projects(300, ExportFormat::Json)
     );
     let journal = fake.journal();
     let storage: Vec<(u16, bool)> = journal
@@ -405,8 +405,8 @@ async fn redirects_are_followed() {
 #[tokio::test]
 async fn empty_exports() {
     for (format, file_format, want) in [
-        (ExportFormat::Csv, FileFormat::Csv, None),
-        (ExportFormat::Json, FileFormat::Json, Some(&b"[]"[..])),
+        (ExportFormat::Csv, ExportFormat::Csv, None),
+        (ExportFormat::Json, ExportFormat::Json, Some(&b"[]"[..])),
     ] {
         let (_fake, completed) = completed_projects(0, format, tiny()).await;
         let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use mangrove::download::{DownloadError, Progress};
 use mangrove::records::RecordError;
-use mangrove::testing::{data, FileFormat, Resource, StorageFault};
+use mangrove::testing::{data, Resource, StorageFault};
 use mangrove::{types, CompletedExport, ExportError, ExportFormat};
 use tokio::io::AsyncReadExt;
 
@@ -30,7 +30,7 @@ async fn stream_equals_the_rendered_file() {
     let (fake, completed) = completed_projects(1000, ExportFormat::Csv, tiny()).await;
     assert_eq!(
         collect(&completed).await.unwrap(),
-        expected_projects(1000, FileFormat::Csv)
+        expected_projects(1000, ExportFormat::Csv)
     );
     assert!(fake
         .journal()
@@ -46,7 +46,7 @@ async fn stream_resumes_with_range_after_a_cut() {
     fake.storage().inject(StorageFault::DropAfter(50_000), 1);
     assert_eq!(
         collect(&completed).await.unwrap(),
-        expected_projects(2000, FileFormat::Json)
+        expected_projects(2000, ExportFormat::Json)
     );
     let journal = fake.journal();
     let downloads = journal.downloads();
@@ -65,7 +65,7 @@ async fn stream_skips_the_repeated_start_when_range_is_ignored() {
     fake.storage().inject(StorageFault::IgnoreRange, 1);
     assert_eq!(
         collect(&completed).await.unwrap(),
-        expected_projects(2000, FileFormat::Csv)
+        expected_projects(2000, ExportFormat::Csv)
     );
     let statuses: Vec<u16> = fake
         .journal()
@@ -138,7 +138,7 @@ async fn reader_reads_the_whole_file() {
         .inject(StorageFault::TruncateAfter(10_000), 1);
     let mut bytes = Vec::new();
     completed.reader().read_to_end(&mut bytes).await.unwrap();
-    assert_eq!(bytes, expected_projects(500, FileFormat::Json));
+    assert_eq!(bytes, expected_projects(500, ExportFormat::Json));
 }
 
 #[tokio::test]
@@ -188,7 +188,7 @@ async fn stream_progress_reaches_the_total() {
 #[tokio::test]
 async fn csv_and_json_records_decode_into_projects() {
     for format in [ExportFormat::Csv, ExportFormat::Json] {
-        let (fake, completed) = completed_projects(300, format, tiny()).await;
+        let (fake, completed) = completed_projects(300, format.clone(), tiny()).await;
         // A cut in the middle of the file is invisible to the records.
         fake.storage()
             .inject(StorageFault::TruncateAfter(33_333), 1);
@@ -234,7 +234,7 @@ struct SmallId {
 #[tokio::test]
 async fn bad_rows_are_reported_and_the_stream_goes_on() {
     for format in [ExportFormat::Csv, ExportFormat::Json] {
-        let (_fake, completed) = completed_projects(300, format, tiny()).await;
+        let (_fake, completed) = completed_projects(300, format.clone(), tiny()).await;
         let items: Vec<Result<SmallId, RecordError>> =
             completed.records().await.unwrap().collect().await;
         assert_eq!(items.len(), 300, "{format:?}");
@@ -283,7 +283,7 @@ async fn a_short_file_ends_the_records_with_the_download_error() {
 #[tokio::test]
 async fn empty_exports_have_no_records() {
     for format in [ExportFormat::Csv, ExportFormat::Json] {
-        let (_fake, completed) = completed_projects(0, format, tiny()).await;
+        let (_fake, completed) = completed_projects(0, format.clone(), tiny()).await;
         let projects: Vec<types::Project> = completed
             .records()
             .await

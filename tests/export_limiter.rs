@@ -7,6 +7,7 @@
 #[path = "common/fake.rs"]
 mod fake;
 
+use mangrove::prelude::*;
 use std::time::Duration;
 
 use futures::StreamExt;

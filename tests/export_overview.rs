@@ -1,6 +1,7 @@
 //! One test per sentence of the Mangrove exports overview (shared/reference/exports-overview.md),
 //! run against the fake server through the SDK.
 
+use mangrove::prelude::*;
 use std::time::Duration;
 
 use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
@@ -241,9 +242,7 @@ async fn download_url_valid_for_24_hours() {
 async fn export_one<'a, R: Exportable<'a>>(
     request: R,
 ) -> Result<mangrove::CompletedExport, ExportError> {
-    let (_, export) = mangrove::export::SummaryWithExport::new(request)
-        .send()
-        .await?;
+    let (_, export) = request.summary_with_export().send().await?;
     export.with_policy(quick()).await
 }
 
@@ -355,7 +354,7 @@ async fn deliveries_export_by_resource_type() {
     let fake = fake_rows(Resource::Deliveries, 5).await;
     let client = fake.client(TokenKind::Account);
     let export = client
-        .export_resource("Delivery")
+        .export_resource(mangrove::ResourceType::Delivery)
         .format(ExportFormat::Json)
         .send()
         .await
@@ -393,7 +392,11 @@ async fn customer_and_partner_tokens_get_forbidden() {
             text.contains("account-level"),
             "message says what to do: {text}"
         );
-        let err = client.export_resource("Delivery").send().await.unwrap_err();
+        let err = client
+            .export_resource(mangrove::ResourceType::Delivery)
+            .send()
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, ExportError::Forbidden { .. }),
             "{kind:?} POST /exports: {err:?}"
@@ -499,4 +502,70 @@ async fn cleaned_up_export_is_expired() {
         matches!(&err, ExportError::Expired { id } if *id == saved.id),
         "{err:?}"
     );
+}
+
+/// Starts `POST /exports` with the resource type of an exportable list builder.
+async fn export_by_type<'a, R: Exportable<'a>>(
+    client: &mangrove::Client,
+    _list: R,
+) -> Result<Export, ExportError> {
+    client.export_resource(R::RESOURCE_TYPE).send().await
+}
+
+// Every exportable list builder's `RESOURCE_TYPE` is a resource type the server takes in
+// `POST /exports` (the fake answers the status object with the type it understood); `Delivery`
+// too. A typo cannot be made into a `ResourceType` by parsing, so it never reaches the server.
+#[tokio::test]
+async fn every_resource_type_is_accepted_by_post_exports() {
+    let fake = FakeMangrove::builder().export_limit(None).start().await;
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .export_concurrency(None)
+        .build()
+        .unwrap();
+    let c = &client;
+    let started = vec![
+        export_by_type(c, c.list_projects()).await,
+        export_by_type(c, c.list_events()).await,
+        export_by_type(c, c.list_event_types()).await,
+        export_by_type(c, c.list_data_points()).await,
+        export_by_type(c, c.list_batches()).await,
+        export_by_type(c, c.list_ledgers()).await,
+        export_by_type(c, c.list_orders()).await,
+        export_by_type(c, c.list_feedstocks()).await,
+        export_by_type(c, c.list_tracking_units()).await,
+        export_by_type(c, c.list_models()).await,
+        export_by_type(c, c.list_reports()).await,
+        export_by_type(c, c.list_locations()).await,
+        client.export_resource(ResourceType::Delivery).send().await,
+    ];
+    let mut understood = Vec::new();
+    for export in started {
+        let export = export.expect("every known resource type is accepted");
+        let status = export.status().await.unwrap();
+        understood.push(status.raw.resource_type.expect("the fake echoes the type"));
+    }
+    assert_eq!(
+        understood,
+        [
+            "Project",
+            "Event",
+            "EventType",
+            "DataPoint",
+            "Batch",
+            "Ledger",
+            "Order",
+            "Feedstock",
+            "TrackingUnit",
+            "Model",
+            "Report",
+            "Location",
+            "Delivery"
+        ]
+    );
+    for name in &understood {
+        assert_eq!(&name.parse::<ResourceType>().unwrap().to_string(), name);
+    }
+    assert!("Delivry".parse::<ResourceType>().is_err());
+    assert_eq!(fake.journal().requests_to("create_export").len(), 13);
 }

@@ -1,6 +1,7 @@
 //! The export poller's behaviour: schedule, rate limits, transient and permanent failures,
 //! credentials, resume after restart, open statuses. Time-based tests run on tokio's paused clock.
 
+use mangrove::prelude::*;
 use std::time::Duration;
 
 use futures::StreamExt;

@@ -8,6 +8,7 @@
 #[path = "common/fake.rs"]
 mod fake;
 
+use mangrove::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +55,11 @@ async fn start_summary(client: &Client) -> Result<(), ExportError> {
 }
 
 async fn start_post(client: &Client) -> Result<(), ExportError> {
-    client.export_resource("Delivery").send().await.map(drop)
+    client
+        .export_resource(mangrove::ResourceType::Delivery)
+        .send()
+        .await
+        .map(drop)
 }
 
 fn uncertain_status(err: &ExportError) -> Option<Option<u16>> {
@@ -290,7 +295,7 @@ async fn connection_refused_is_retried_for_both_start_paths() {
         });
         let result = if post {
             client
-                .export_resource("Delivery")
+                .export_resource(mangrove::ResourceType::Delivery)
                 .send()
                 .await
                 .map(|e| e.id().to_string())

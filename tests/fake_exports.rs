@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
-use mangrove::types::{self, ExportFormat, ResponseMode};
+use mangrove::types::{self, ResponseMode};
+use mangrove::ExportFormat;
 use mangrove::{Client, ExportStatus};
 use serde_json::Value;
 

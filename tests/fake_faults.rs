@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant};
 
 use mangrove::testing::{FakeMangrove, Fault, FaultBody, StorageFault, TokenKind};
-use mangrove::types::{self, ExportFormat, ResponseMode};
+use mangrove::types::{self, ResponseMode};
 use mangrove::Client;
+use mangrove::ExportFormat;
 use serde_json::Value;
 
 #[path = "common/fake.rs"]

@@ -10,6 +10,7 @@
 //!
 //! The test prints the matrix as a table (`cargo test --test fault_matrix -- --nocapture`).
 
+use mangrove::prelude::*;
 use std::path::Path;
 use std::time::Duration;
 
@@ -374,7 +375,7 @@ async fn fault_matrix() {
                 data::render(
                     Resource::Projects,
                     fake.rows(Resource::Projects),
-                    data::FileFormat::Csv,
+                    mangrove::ExportFormat::Csv,
                     &mut expected,
                 )
                 .unwrap();

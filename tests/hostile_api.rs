@@ -20,6 +20,7 @@
 //! most a few seconds of waiting). 256 cases per property by default; `PROPTEST_CASES=N`
 //! overrides. Outcomes are counted by kind and printed (`-- --nocapture`).
 
+use mangrove::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

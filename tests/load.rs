@@ -1,5 +1,6 @@
 //! Load: 200 exports awaited concurrently on one client against the fake.
 
+use mangrove::prelude::*;
 use std::time::Duration;
 
 use mangrove::testing::{FakeMangrove, Schedule, TokenKind};

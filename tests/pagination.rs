@@ -1,6 +1,7 @@
 //! Every list as a stream: pages fetched lazily, stopping at the last page.
 
 use futures::{StreamExt, TryStreamExt};
+use mangrove::prelude::*;
 use mangrove::testing::{Fault, Resource, TokenKind};
 use mangrove::types::Batch;
 use wiremock::matchers::{method, path, query_param};
@@ -24,7 +25,7 @@ async fn streams_zero_one_and_many_items() {
         let items: Vec<Batch> = client
             .list_batches()
             .page_size(page_size)
-            .stream()
+            .items()
             .try_collect()
             .await
             .unwrap();
@@ -56,7 +57,7 @@ async fn pages_are_fetched_lazily() {
     let first: Vec<_> = client
         .list_projects()
         .page_size(10)
-        .stream()
+        .items()
         .take(3)
         .collect()
         .await;
@@ -73,7 +74,7 @@ async fn filters_apply_to_every_page() {
         .list_batches()
         .filter_project_id_eq(7)
         .page_size(10)
-        .stream()
+        .items()
         .count()
         .await;
     assert_eq!(n, 30);
@@ -90,7 +91,7 @@ async fn filters_apply_to_every_page() {
 async fn transient_503_mid_stream_is_retried() {
     let fake = fake_rows(Resource::Batches, 50).await;
     let client = fake.client(TokenKind::Account);
-    let mut stream = client.list_batches().page_size(10).stream();
+    let mut stream = client.list_batches().page_size(10).items();
     let mut got = Vec::new();
     for _ in 0..15 {
         got.push(stream.next().await.unwrap().unwrap());
@@ -110,7 +111,7 @@ async fn permanent_error_ends_the_stream() {
     let fake = fake_rows(Resource::Batches, 50).await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("list_batches").times(10).status(500).html_body());
-    let result: Result<Vec<Batch>, _> = client.list_batches().stream().try_collect().await;
+    let result: Result<Vec<Batch>, _> = client.list_batches().items().try_collect().await;
     assert_eq!(result.unwrap_err().status().map(|s| s.as_u16()), Some(500));
 }
 
@@ -155,7 +156,7 @@ async fn without_info_a_short_page_is_the_last() {
     mock_page(&server, "3", serde_json::json!({"data": [batch(7)]})).await;
     let items: Vec<Batch> = client_for(&server)
         .list_batches()
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -175,7 +176,7 @@ async fn without_info_an_empty_page_is_the_end() {
     mock_page(&server, "2", serde_json::json!({"data": []})).await;
     let items: Vec<Batch> = client_for(&server)
         .list_batches()
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -207,7 +208,7 @@ async fn next_page_is_followed_even_after_a_short_page() {
     .await;
     let items: Vec<Batch> = client_for(&server)
         .list_batches()
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -229,9 +230,80 @@ async fn non_advancing_next_page_stops() {
     .await;
     let items: Vec<Batch> = client_for(&server)
         .list_batches()
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
     assert_eq!(items.len(), 1);
+}
+
+// `.pages()` yields whole pages (items + info), one request each; `.items()` the same rows
+// flattened.
+#[tokio::test]
+async fn pages_yield_pages_and_items_yield_items() {
+    let fake = fake_rows(Resource::Batches, 25).await;
+    let client = fake.client(TokenKind::Account);
+    let pages: Vec<mangrove::Page<Batch>> = client
+        .list_batches()
+        .page_size(10)
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    let lens: Vec<usize> = pages.iter().map(|p| p.items.len()).collect();
+    assert_eq!(lens, [10, 10, 5]);
+    let current: Vec<Option<i64>> = pages
+        .iter()
+        .map(|p| p.info.as_ref().and_then(|i| i.current_page))
+        .collect();
+    assert_eq!(current, [Some(1), Some(2), Some(3)]);
+    let items: Vec<Batch> = client
+        .list_batches()
+        .page_size(10)
+        .items()
+        .try_collect()
+        .await
+        .unwrap();
+    let flattened: Vec<Batch> = pages.into_iter().flat_map(|p| p.items).collect();
+    assert_eq!(items, flattened);
+}
+
+/// What generic code over any list can do: the trait methods by their names. Boxed as a `Send`
+/// future here, in the generic function, so that it can be spawned (rust-lang/rust#100013: an
+/// `async fn` generic over `R` is not provably `Send` at a concrete call site).
+fn count_three_ways<'a, R: ListRequest<'a>>(
+    request: R,
+) -> futures::future::BoxFuture<'a, (u64, usize, usize)> {
+    Box::pin(async move {
+        let summary = request.clone().summary().await.unwrap();
+        let items: Vec<R::Item> = request.clone().items().try_collect().await.unwrap();
+        let pages = request.pages().try_collect::<Vec<_>>().await.unwrap();
+        (summary.count, items.len(), pages.len())
+    })
+}
+
+// `.summary()`, `.items()` and `.pages()` are callable on `R: ListRequest`, and the futures and
+// streams they give are `Send + 'static` with a `'static` client: they can be spawned.
+#[tokio::test]
+async fn generic_code_calls_the_trait_methods_and_spawns_them() {
+    let fake = fake_rows(Resource::Ledgers, 12).await;
+    let client: &'static mangrove::Client = Box::leak(Box::new(fake.client(TokenKind::Account)));
+    assert_eq!(
+        count_three_ways(client.list_ledgers().page_size(5)).await,
+        (12, 12, 3)
+    );
+    let spawned = tokio::spawn(count_three_ways(client.list_ledgers().page_size(5)));
+    assert_eq!(spawned.await.unwrap(), (12, 12, 3));
+    let summary = tokio::spawn(client.list_ledgers().summary());
+    assert_eq!(summary.await.unwrap().unwrap().count, 12);
+    let items = tokio::spawn(client.list_ledgers().items().try_collect::<Vec<_>>());
+    assert_eq!(items.await.unwrap().unwrap().len(), 12);
+    let pages = tokio::spawn(
+        client
+            .list_ledgers()
+            .page_size(5)
+            .pages()
+            .try_collect::<Vec<_>>(),
+    );
+    assert_eq!(pages.await.unwrap().unwrap().len(), 3);
 }

@@ -1,6 +1,7 @@
 //! Rate limits and retries for every call: RateLimit-* headers read and exposed, 429 waited out,
 //! pacing, idempotent-only retries.
 
+use mangrove::prelude::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ async fn rate_limited_mid_stream_waits_for_reset() {
     let items: Vec<Project> = client
         .list_projects()
         .page_size(10)
-        .stream()
+        .items()
         .try_collect()
         .await
         .unwrap();
@@ -128,7 +129,11 @@ async fn post_is_not_retried_after_503() {
     let fake = FakeMangrove::start().await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("POST /exports").status(503));
-    let err = client.export_resource("Delivery").send().await.unwrap_err();
+    let err = client
+        .export_resource(mangrove::ResourceType::Delivery)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(503));
     assert_eq!(fake.journal().requests_to("create_export").len(), 1);
 
@@ -172,7 +177,11 @@ async fn post_is_retried_when_the_connection_never_opened() {
         .build()
         .unwrap();
     let started = tokio::time::Instant::now();
-    let err = client.export_resource("Delivery").send().await.unwrap_err();
+    let err = client
+        .export_resource(mangrove::ResourceType::Delivery)
+        .send()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("could not reach"), "{err}");
     // Two backoffs were slept (250 ms and 500 ms, jittered to 50-100 %).
     assert!(

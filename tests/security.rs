@@ -1,6 +1,7 @@
 //! The token stays secret: never in Debug/Display output, never in tracing fields, never sent to
 //! any origin but the API; http:// only for loopback unless explicitly allowed.
 
+use mangrove::prelude::*;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

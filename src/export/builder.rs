@@ -7,9 +7,10 @@ use tokio::time::Instant;
 use super::limiter::Slot;
 use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
-use crate::resource::Exportable;
+use crate::open_enum::{ExportFormat, ResourceType};
+use crate::resource::{Exportable, Request as _};
 use crate::summary::Summary;
-use crate::types::{self, ExportFormat, ResponseMode};
+use crate::types::{self, ResponseMode};
 use crate::Client;
 
 /// The boxed `Send` future that starts an export ([`SummaryWithExport::send`]); boxed so it can be
@@ -18,9 +19,11 @@ pub type StartFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ExportError>> + Send + 'a>>;
 
 /// `response_mode=summary_with_export` on an exportable list endpoint. Made by
-/// `.summary_with_export()` on the 12 exportable list builders, after their filters and sort:
+/// [`.summary_with_export()`](Exportable::summary_with_export) on the 12 exportable list
+/// builders, after their filters and sort:
 ///
 /// ```no_run
+/// use mangrove::prelude::*;
 /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
 /// let (summary, export) = client
 ///     .list_events()
@@ -42,9 +45,8 @@ pub struct SummaryWithExport<'a, R> {
 }
 
 impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
-    /// Wraps any exportable list request; the same as calling `.summary_with_export()` on it.
-    /// Useful in code that is generic over [`Exportable`] builders.
-    pub fn new(request: R) -> Self {
+    /// Wraps an exportable list request ([`Exportable::summary_with_export`]).
+    pub(crate) fn new(request: R) -> Self {
         SummaryWithExport {
             request,
             format: ExportFormat::Csv,
@@ -132,7 +134,7 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
 #[derive(Clone, Debug)]
 pub struct CreateExport {
     client: Client,
-    resource_type: String,
+    resource_type: ResourceType,
     format: ExportFormat,
     policy: Option<PollPolicy>,
 }
@@ -163,7 +165,7 @@ impl CreateExport {
         let slot = Slot::acquire(&client, &policy, slot_wait(&client, &policy)).await?;
         let span = tracing::info_span!("mangrove.export.start", resource = %self.resource_type, format = %self.format);
         let body = types::CreateExportRequest {
-            resource_type: self.resource_type,
+            resource_type: self.resource_type.to_string(),
             format: Some(self.format),
         };
         let resource = body.resource_type.clone();
@@ -199,18 +201,20 @@ impl CreateExport {
 }
 
 impl Client {
-    /// Starts an export of a whole resource type with `POST /exports`, e.g. `"Delivery"` (which
-    /// has no list endpoint to export from). Account tokens only.
+    /// Starts an export of a whole resource type with `POST /exports`, e.g.
+    /// [`ResourceType::Delivery`] (which has no list endpoint to export from). Account tokens
+    /// only.
     ///
     /// ```no_run
+    /// use mangrove::ResourceType;
     /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
-    /// let deliveries = client.export_resource("Delivery").send().await?.await?;
+    /// let deliveries = client.export_resource(ResourceType::Delivery).send().await?.await?;
     /// # Ok(()) }
     /// ```
-    pub fn export_resource(&self, resource_type: impl Into<String>) -> CreateExport {
+    pub fn export_resource(&self, resource_type: ResourceType) -> CreateExport {
         CreateExport {
             client: self.clone(),
-            resource_type: resource_type.into(),
+            resource_type,
             format: ExportFormat::Csv,
             policy: None,
         }

@@ -1,8 +1,8 @@
 //! Exports: start one, await it, follow its progress, resume it after a restart.
 //!
 //! ```no_run
+//! use mangrove::prelude::*;
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
-//! use mangrove::ExportFormat;
 //! let (summary, export) = client
 //!     .list_batches()
 //!     .filter_project_id_eq(123)
@@ -18,8 +18,8 @@
 //!
 //! The pieces:
 //! * [`SummaryWithExport`] — the builder on the 12 exportable list endpoints
-//!   (`.summary_with_export()`); [`CreateExport`] — `POST /exports` by resource type
-//!   (`client.export_resource("Delivery")`).
+//!   ([`.summary_with_export()`](crate::Exportable::summary_with_export)); [`CreateExport`] —
+//!   `POST /exports` by resource type (`client.export_resource(ResourceType::Delivery)`).
 //! * [`Export`] — the handle: [`id`](Export::id), [`status`](Export::status) (one poll),
 //!   [`statuses`](Export::statuses) (a stream of snapshots), `.await` (until done),
 //!   [`saved`](Export::saved) / [`Export::attach`] (resume in another process).
@@ -48,7 +48,7 @@ pub use builder::{CreateExport, StartFuture, SummaryWithExport};
 pub use policy::PollPolicy;
 
 use crate::error::ExportError;
-use crate::open_enum::{ExportFileFormat, ExportStatus};
+use crate::open_enum::{ExportFormat, ExportStatus};
 use crate::{types, Client};
 use limiter::Slot;
 
@@ -274,7 +274,7 @@ pub struct CompletedExport {
     pub(crate) status_url: Option<String>,
     pub(crate) download_url: String,
     pub(crate) file_size_bytes: Option<u64>,
-    pub(crate) format: Option<ExportFileFormat>,
+    pub(crate) format: Option<ExportFormat>,
     pub(crate) created_at: Option<chrono::DateTime<chrono::Utc>>,
     pub(crate) completed_at: Option<chrono::DateTime<chrono::Utc>>,
     pub(crate) polls: u32,
@@ -401,7 +401,7 @@ impl CompletedExport {
     }
 
     /// The file's format as the server reported it.
-    pub fn format(&self) -> Option<&ExportFileFormat> {
+    pub fn format(&self) -> Option<&ExportFormat> {
         self.format.as_ref()
     }
 

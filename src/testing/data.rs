@@ -21,7 +21,7 @@
 //!
 //! These are exactly what the SDK's record parser expects from an export file.
 //!
-//! **CSV** ([`FileFormat::Csv`], `text/csv`): RFC 4180 with `\n` line ends (also after the last
+//! **CSV** ([`ExportFormat::Csv`], `text/csv`): RFC 4180 with `\n` line ends (also after the last
 //! record). The first line is the header, the row's top-level keys in the order of
 //! [`columns`]. One line per row follows (a cell may contain quoted line breaks). Cells:
 //!
@@ -34,7 +34,7 @@
 //!
 //! An export with no rows is just the header line.
 //!
-//! **JSON** ([`FileFormat::Json`], `application/json`): one JSON array of the row objects, written
+//! **JSON** ([`ExportFormat::Json`], `application/json`): one JSON array of the row objects, written
 //! as `[`, then the rows separated by `,\n`, then `]`, with no trailing newline; an empty export
 //! is `[]`. The top-level keys of each object come in the order of [`columns`]; each row is
 //! compact (no spaces, no newlines inside a row).
@@ -45,6 +45,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Map, Value};
+
+use crate::ExportFormat;
 
 /// A string with a comma, a double quote and a newline, put in some rows (see the module docs).
 pub const TRICKY_TEXT: &str = "Site 7, \"north\" yard\nsecond line";
@@ -384,30 +386,11 @@ pub fn row(resource: Resource, index: u64) -> Map<String, Value> {
     }
 }
 
-/// Format of an export file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileFormat {
-    /// RFC 4180 CSV with a header row (see the module docs).
-    Csv,
-    /// One JSON array of row objects (see the module docs).
-    Json,
-}
-
-impl FileFormat {
-    /// The `Content-Type` of such a file: `text/csv` or `application/json`.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            FileFormat::Csv => "text/csv",
-            FileFormat::Json => "application/json",
-        }
-    }
-
-    /// File-name extension without the dot: `csv` or `json` (also the `format` of an export).
-    pub fn extension(self) -> &'static str {
-        match self {
-            FileFormat::Csv => "csv",
-            FileFormat::Json => "json",
-        }
+/// The `Content-Type` of an export file in `format`: `text/csv` or `application/json`.
+pub(crate) fn content_type(format: &ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Json => "application/json",
+        _ => "text/csv",
     }
 }
 
@@ -419,13 +402,13 @@ impl FileFormat {
 pub fn render(
     resource: Resource,
     rows: u64,
-    format: FileFormat,
+    format: ExportFormat,
     w: &mut impl Write,
 ) -> io::Result<u64> {
     let mut out = Counting { inner: w, count: 0 };
     let cols = columns(resource);
     match format {
-        FileFormat::Csv => {
+        ExportFormat::Csv => {
             let mut scratch = Vec::with_capacity(1024);
             for (i, col) in cols.iter().enumerate() {
                 if i > 0 {
@@ -447,7 +430,7 @@ pub fn render(
                 out.write_all(b"\n")?;
             }
         }
-        FileFormat::Json => {
+        ExportFormat::Json => {
             out.write_all(b"[")?;
             for index in 0..rows {
                 if index > 0 {
@@ -471,6 +454,12 @@ pub fn render(
             }
             out.write_all(b"]")?;
         }
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the fake writes csv or json files, not {other}"),
+            ))
+        }
     }
     out.flush()?;
     Ok(out.count)
@@ -484,7 +473,7 @@ pub fn render(
 pub fn materialize(
     resource: Resource,
     rows: u64,
-    format: FileFormat,
+    format: ExportFormat,
     dir: &Path,
 ) -> io::Result<(PathBuf, u64)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -495,7 +484,7 @@ pub fn materialize(
             resource.slug(),
             std::process::id(),
             n,
-            format.extension()
+            format.as_str()
         ));
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => break (path, file),
@@ -503,7 +492,7 @@ pub fn materialize(
             Err(e) => return Err(e),
         }
     };
-    let result = write_file(resource, rows, format, file);
+    let result = write_file(resource, rows, &format, file);
     match result {
         Ok(size) => Ok((path, size)),
         Err(e) => {
@@ -513,9 +502,9 @@ pub fn materialize(
     }
 }
 
-fn write_file(resource: Resource, rows: u64, format: FileFormat, file: File) -> io::Result<u64> {
+fn write_file(resource: Resource, rows: u64, format: &ExportFormat, file: File) -> io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let size = render(resource, rows, format, &mut w)?;
+    let size = render(resource, rows, format.clone(), &mut w)?;
     w.into_inner().map_err(|e| e.into_error())?;
     Ok(size)
 }
@@ -1448,12 +1437,12 @@ mod tests {
     fn empty_exports() {
         let mut out = Vec::new();
         assert_eq!(
-            render(Resource::Models, 0, FileFormat::Json, &mut out).ok(),
+            render(Resource::Models, 0, ExportFormat::Json, &mut out).ok(),
             Some(2)
         );
         assert_eq!(out, b"[]");
         out.clear();
-        let n = render(Resource::Locations, 0, FileFormat::Csv, &mut out).ok();
+        let n = render(Resource::Locations, 0, ExportFormat::Csv, &mut out).ok();
         assert_eq!(out, b"id,lat,long,name,address\n");
         assert_eq!(n, Some(out.len() as u64));
     }

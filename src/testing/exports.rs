@@ -20,10 +20,11 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
-use super::data::{self, FileFormat, Resource};
+use super::data::{self, Resource};
 use super::lists::export_format;
 use super::storage::{StorageOrigin, StoredObject};
 use super::{Schedule, Shared, State, TokenKind};
+use crate::ExportFormat;
 
 /// Every export the fake knows, by id.
 pub(crate) type Exports = BTreeMap<String, Record>;
@@ -31,7 +32,7 @@ pub(crate) type Exports = BTreeMap<String, Record>;
 /// One export.
 pub(crate) struct Record {
     resource: Resource,
-    format: FileFormat,
+    format: ExportFormat,
     /// Start time on the fake's clock.
     created: Duration,
     schedule: Schedule,
@@ -124,8 +125,8 @@ impl Record {
 }
 
 /// The storage key of an export's file.
-fn key(id: &str, format: FileFormat) -> String {
-    format!("exports/{id}.{}", format.extension())
+fn key(id: &str, format: &ExportFormat) -> String {
+    format!("exports/{id}.{}", format.as_str())
 }
 
 /// A new export id: `exp_` and 16 alphanumerics, unique in this process.
@@ -177,14 +178,18 @@ pub(crate) fn sweep(shared: &Shared, state: &mut State, now: Duration) {
             if let Some(job) = &record.job {
                 job.cancelled.store(true, Ordering::SeqCst);
             }
-            shared.storage.remove(&key(&id, record.format));
+            shared.storage.remove(&key(&id, &record.format));
         }
     }
 }
 
 /// Starts an export (concurrency limit permitting) and returns its `export` object
 /// (`{id, status: "pending", status_url}`).
-pub(crate) fn start(ctx: &Ctx<'_>, resource: Resource, format: FileFormat) -> Result<Value, Reply> {
+pub(crate) fn start(
+    ctx: &Ctx<'_>,
+    resource: Resource,
+    format: ExportFormat,
+) -> Result<Value, Reply> {
     let shared = ctx.shared;
     let now = ctx.at;
     let mut state = shared.lock();
@@ -257,7 +262,7 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
         );
     };
     let format = match body.get("format") {
-        None | Some(Value::Null) => Ok(FileFormat::Csv),
+        None | Some(Value::Null) => Ok(ExportFormat::Csv),
         Some(Value::String(s)) => export_format(Some(s)),
         Some(other) => Err(format!(
             "Invalid export format {other}: expected csv or json."
@@ -267,7 +272,7 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
         Ok(format) => format,
         Err(message) => return Reply::message(422, message),
     };
-    match start(ctx, resource, format) {
+    match start(ctx, resource, format.clone()) {
         Ok(export) => {
             let id = export["id"].as_str().unwrap_or_default();
             let status_url = export["status_url"].as_str().unwrap_or_default();
@@ -287,14 +292,14 @@ fn base_body(
     status: &str,
     status_url: &str,
     resource: Resource,
-    format: FileFormat,
+    format: ExportFormat,
     created: Duration,
 ) -> Map<String, Value> {
     let mut body = Map::new();
     body.insert("id".into(), json!(id));
     body.insert("status".into(), json!(status));
     body.insert("status_url".into(), json!(status_url));
-    body.insert("format".into(), json!(format.extension()));
+    body.insert("format".into(), json!(format.as_str()));
     body.insert("resource_type".into(), json!(resource.resource_type()));
     body.insert("created_at".into(), json!(shared.clock.rfc3339_at(created)));
     body
@@ -319,15 +324,15 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
             record.job = Some(FileJob::spawn(
                 shared.storage.clone(),
                 shared.files.path().to_path_buf(),
-                key(id, record.format),
+                key(id, &record.format),
                 record.resource,
                 rows,
-                record.format,
+                record.format.clone(),
             ));
         }
         let (resource, format, created, job) = (
             record.resource,
-            record.format,
+            record.format.clone(),
             record.created,
             record.job.clone(),
         );
@@ -371,7 +376,7 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
         phase.name(),
         &own_url,
         resource,
-        format,
+        format.clone(),
         created,
     );
     match &phase {
@@ -380,7 +385,7 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
             if let Some(object) = &stored {
                 let url = shared
                     .storage
-                    .presign(&key(id, format), shared.config.url_ttl);
+                    .presign(&key(id, &format), shared.config.url_ttl);
                 body.insert("download_url".into(), json!(url));
                 let size = shared.lock().faults.take_file_size().unwrap_or(object.size);
                 body.insert("file_size_bytes".into(), json!(size));
@@ -413,7 +418,7 @@ impl FileJob {
         key: String,
         resource: Resource,
         rows: u64,
-        format: FileFormat,
+        format: ExportFormat,
     ) -> Arc<FileJob> {
         let job = Arc::new(FileJob {
             result: Mutex::new(None),
@@ -422,8 +427,8 @@ impl FileJob {
         });
         let worker = Arc::clone(&job);
         let run = move || {
-            let result = data::materialize(resource, rows, format, &dir)
-                .map(|(path, _)| storage.put(&key, path, format.content_type()))
+            let result = data::materialize(resource, rows, format.clone(), &dir)
+                .map(|(path, _)| storage.put(&key, path, data::content_type(&format)))
                 .map_err(|e| e.to_string());
             if worker.cancelled.load(Ordering::SeqCst) {
                 storage.remove(&key);
@@ -469,7 +474,7 @@ mod tests {
     fn record(schedule: Schedule) -> Record {
         Record {
             resource: Resource::Projects,
-            format: FileFormat::Csv,
+            format: ExportFormat::Csv,
             created: Duration::from_secs(10),
             schedule,
             polls: 0,

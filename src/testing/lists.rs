@@ -3,8 +3,9 @@
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
-use super::data::{self, FileFormat, Resource};
+use super::data::{self, Resource};
 use super::{exports, request_schema, TokenKind};
+use crate::ExportFormat;
 
 /// Number of samples in a summary.
 const SAMPLES: u64 = 10;
@@ -76,10 +77,10 @@ fn answer(ctx: &Ctx<'_>, resource: Resource) -> Result<Reply, Reply> {
 }
 
 /// `export_format` (default csv).
-pub(crate) fn export_format(value: Option<&str>) -> Result<FileFormat, String> {
+pub(crate) fn export_format(value: Option<&str>) -> Result<ExportFormat, String> {
     match value {
-        None | Some("csv") => Ok(FileFormat::Csv),
-        Some("json") => Ok(FileFormat::Json),
+        None | Some("csv") => Ok(ExportFormat::Csv),
+        Some("json") => Ok(ExportFormat::Json),
         Some(other) => Err(format!(
             "Invalid export format {other:?}: expected csv or json."
         )),

@@ -134,7 +134,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use clock::FakeClock;
-pub use data::{FileFormat, Resource};
+pub use data::Resource;
 pub use faults::Fault;
 pub use journal::{ApiRequest, Journal};
 pub use storage::{FaultBody, StorageFault, StorageOrigin, StorageRequest, StoredObject};

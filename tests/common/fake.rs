@@ -2,9 +2,10 @@
 //! `#[path = "common/fake.rs"] mod fake;` (not every test file uses every helper).
 #![allow(dead_code)]
 
+use mangrove::prelude::*;
 use std::time::Duration;
 
-use mangrove::testing::{data, FakeMangrove, FileFormat, Resource, Schedule, TokenKind};
+use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
 use mangrove::{
     Client, CompletedExport, DownloadPolicy, Export, ExportFormat, PollPolicy, RetryPolicy,
 };
@@ -77,7 +78,7 @@ pub async fn completed_projects(
 }
 
 /// The bytes the fake serves for `rows` projects in `format`.
-pub fn expected_projects(rows: u64, format: FileFormat) -> Vec<u8> {
+pub fn expected_projects(rows: u64, format: mangrove::ExportFormat) -> Vec<u8> {
     let mut out = Vec::new();
     data::render(Resource::Projects, rows, format, &mut out).expect("rendering into memory");
     out
