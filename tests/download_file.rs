@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mangrove::download::{DownloadError, Downloaded, Progress};
+use mangrove::download::{Downloaded, Progress};
 use mangrove::testing::{FileFormat, StorageFault};
 use mangrove::{CompletedExport, ExportError, ExportFormat};
 
@@ -92,7 +92,7 @@ async fn short_content_length_is_a_size_mismatch_and_nothing_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(DownloadError::SizeMismatch { expected, actual })) => {
+        Err(ExportError::SizeMismatch { expected, actual }) => {
             assert_eq!(expected, size);
             assert_eq!(actual, size - 100);
         }
@@ -192,9 +192,9 @@ async fn interruptions_beyond_the_policy_fail_and_leave_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(DownloadError::Interrupted {
+        Err(ExportError::Interrupted {
             received, attempts, ..
-        })) => {
+        }) => {
             assert_eq!(received, 30_000);
             assert_eq!(attempts, 3);
         }
@@ -253,7 +253,7 @@ async fn other_client_errors_are_final_with_the_hosts_message() {
         .inject(StorageFault::Status { status: 410, body }, 1);
     let dir = tempfile::tempdir().unwrap();
     match completed.download_to(dir.path().join("p.csv")).await {
-        Err(ExportError::Download(DownloadError::Status { status, message })) => {
+        Err(ExportError::DownloadStatus { status, message }) => {
             assert_eq!(status.as_u16(), 410);
             assert!(message.contains("It went away (Gone)"), "{message}");
         }
@@ -330,7 +330,7 @@ async fn a_fresh_url_refused_again_is_final() {
     fake.storage().inject(StorageFault::Expired, 2);
     let dir = tempfile::tempdir().unwrap();
     match completed.download_to(dir.path().join("p.csv")).await {
-        Err(ExportError::Download(DownloadError::Status { status, message })) => {
+        Err(ExportError::DownloadStatus { status, message }) => {
             assert_eq!(status.as_u16(), 403);
             assert!(
                 message.contains("Request has expired") && message.contains("fresh"),
@@ -475,7 +475,7 @@ async fn a_missing_directory_is_an_io_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(e @ DownloadError::Io { .. })) => {
+        Err(e @ ExportError::Io { .. }) => {
             assert!(e.to_string().contains("no/such/dir/p.csv"), "{e}");
         }
         other => panic!("expected Io, got {other:?}"),
