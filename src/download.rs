@@ -87,6 +87,7 @@ use crate::error::{Error, ExportError};
 use crate::export::{redact_query, CompletedExport};
 use crate::open_enum::ExportFileFormat;
 use crate::records::{self, Layout, Records};
+use crate::retry::Backoff;
 
 /// Bytes per write to disk (and the size of the blocks queued for the writer thread).
 const WRITE_BLOCK: usize = 1024 * 1024;
@@ -187,10 +188,14 @@ impl DownloadPolicy {
             .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
     }
 
-    /// The wait before resume number `n` (from 1).
-    fn backoff(&self, n: u32) -> Duration {
-        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.resume_backoff.saturating_mul(factor).min(MAX_BACKOFF)
+    /// The waits before resumes: doubling from `resume_backoff`, at most [`MAX_BACKOFF`].
+    fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.resume_backoff,
+            factor: 2.0,
+            max: MAX_BACKOFF,
+            jitter: false,
+        }
     }
 }
 
@@ -919,7 +924,7 @@ impl Transfer {
             .into());
         }
         self.resumes += 1;
-        let wait = self.policy.backoff(self.resumes);
+        let wait = self.policy.schedule().delay(self.resumes);
         tracing::info!(
             export_id = %self.export.id,
             received = self.handed_out,
@@ -1497,9 +1502,9 @@ mod tests {
     #[test]
     fn backoff_doubles_and_caps() {
         let policy = DownloadPolicy::default().resume_backoff(Duration::from_millis(100));
-        assert_eq!(policy.backoff(1), Duration::from_millis(100));
-        assert_eq!(policy.backoff(3), Duration::from_millis(400));
-        assert_eq!(policy.backoff(40), MAX_BACKOFF);
+        assert_eq!(policy.schedule().delay(1), Duration::from_millis(100));
+        assert_eq!(policy.schedule().delay(3), Duration::from_millis(400));
+        assert_eq!(policy.schedule().delay(40), MAX_BACKOFF);
     }
 
     #[test]

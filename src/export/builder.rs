@@ -253,16 +253,9 @@ where
             StartFailure::Limit(rv) => rv,
         };
         let retry_after = crate::retry::retry_after(rv.headers());
-        // The policy's pace is the floor: a `Retry-After: 0` (or a date in the past) must not
-        // turn this loop into a burst of starts.
-        let pace = policy.delay_after(attempt);
-        let wait = retry_after.map_or(pace, |ra| ra.max(pace));
-        // Checked: a huge Retry-After must end in an error, not an overflow.
-        let within = started
-            .elapsed()
-            .checked_add(wait)
-            .is_some_and(|end| end <= policy.time_limit);
-        if !within {
+        // At the policy's pace at least: a `Retry-After: 0` is not a reason to burst.
+        let wait = policy.schedule().wait(attempt, retry_after);
+        if !crate::retry::within(started.elapsed(), wait, policy.time_limit) {
             return Err(ExportError::ConcurrencyLimit {
                 message: rv.message.clone(),
                 retry_after,

@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::{CompletedExport, Export, ExportSnapshot};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::ExportStatus;
+use crate::retry::within;
 use crate::types;
 
 /// The operation id status polls are reported under (as the generated `get_export`).
@@ -256,7 +257,6 @@ impl Poller {
             let poll = self.polls;
             let result = fetch_status(&self.export).await;
             let elapsed = started.elapsed();
-            let pause = policy.delay_after(poll + 1);
             match result {
                 Ok(raw) => {
                     self.errors_in_a_row = 0;
@@ -280,7 +280,7 @@ impl Poller {
                             }));
                         }
                         _ => {
-                            self.next_wait = Some(pause);
+                            self.next_wait = Some(policy.delay_after(poll + 1));
                             return Some(Ok(snapshot));
                         }
                     }
@@ -297,16 +297,12 @@ impl Poller {
                         return Some(Err(e));
                     }
                     // A server asking to wait past the time limit is not waited for: its answer
-                    // is the error (checked arithmetic: the value may be anything).
-                    if retry_after.is_some_and(|r| {
-                        elapsed
-                            .checked_add(r)
-                            .is_none_or(|end| end > policy.time_limit)
-                    }) {
+                    // is the error.
+                    if retry_after.is_some_and(|r| !within(elapsed, r, policy.time_limit)) {
                         self.finish("error");
                         return Some(Err(e));
                     }
-                    self.next_wait = Some(retry_after.map_or(pause, |r| r.max(pause)));
+                    self.next_wait = Some(policy.schedule().wait(poll + 1, retry_after));
                 }
             }
         }
