@@ -87,7 +87,7 @@ use crate::error::{Error, ExportError};
 use crate::export::{redact_query, CompletedExport};
 use crate::open_enum::ExportFileFormat;
 use crate::records::{self, Layout, Records};
-use crate::retry::Backoff;
+use crate::retry::{header_str, Backoff};
 
 /// Bytes per write to disk (and the size of the blocks queued for the writer thread).
 const WRITE_BLOCK: usize = 1024 * 1024;
@@ -731,8 +731,8 @@ impl Transfer {
     fn accept_whole(&mut self, response: reqwest::Response) -> Result<Option<Event>, ExportError> {
         let headers = response.headers();
         let etag = strong_etag(headers);
-        let length = header_u64(headers, CONTENT_LENGTH);
-        let content_type = header_str(headers, CONTENT_TYPE);
+        let length = header_str(headers, CONTENT_LENGTH).and_then(|v| v.parse().ok());
+        let content_type = header_str(headers, CONTENT_TYPE).map(str::to_owned);
         let restart = if self.handed_out == 0 {
             false
         } else {
@@ -777,9 +777,9 @@ impl Transfer {
         response: reqwest::Response,
     ) -> Result<Option<Event>, ExportError> {
         let headers = response.headers();
-        let range = header_str(headers, CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
+        let range = header_str(headers, CONTENT_RANGE).and_then(ContentRange::parse);
         let Some(ContentRange::Bytes { first, size, .. }) = range else {
-            let value = header_str(headers, CONTENT_RANGE).map(|v| self.scrub(&v));
+            let value = header_str(headers, CONTENT_RANGE).map(|v| self.scrub(v));
             return Err(ExportError::InvalidDownload {
                 message: format!(
                     "a 206 answer without a usable Content-Range (got {})",
@@ -813,7 +813,7 @@ impl Transfer {
             self.etag = etag;
         }
         if let Some(content_type) = header_str(headers, CONTENT_TYPE) {
-            self.content_type = Some(content_type);
+            self.content_type = Some(content_type.to_owned());
         }
         self.response = Some(response);
         self.report(true);
@@ -825,8 +825,7 @@ impl Transfer {
         &mut self,
         response: reqwest::Response,
     ) -> Result<Option<Event>, ExportError> {
-        let range =
-            header_str(response.headers(), CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
+        let range = header_str(response.headers(), CONTENT_RANGE).and_then(ContentRange::parse);
         drop(response);
         if let Some(ContentRange::Unsatisfied { size }) = range {
             if size == self.handed_out {
@@ -1027,21 +1026,11 @@ fn layout_of_content_type(value: &str) -> Option<Layout> {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
-    headers
-        .get(name)?
-        .to_str()
-        .ok()
-        .map(|v| v.trim().to_owned())
-}
-
-fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<u64> {
-    header_str(headers, name)?.parse().ok()
-}
-
 /// The `ETag` if it is strong (`If-Range` needs a strong validator).
 fn strong_etag(headers: &HeaderMap) -> Option<String> {
-    header_str(headers, ETAG).filter(|etag| etag.starts_with('"') && etag.len() >= 2)
+    header_str(headers, ETAG)
+        .filter(|etag| etag.starts_with('"') && etag.len() >= 2)
+        .map(str::to_owned)
 }
 
 /// A `Content-Range` header.
@@ -1135,7 +1124,21 @@ fn truncate_chars(text: &str, max: usize) -> String {
 /// (pre-signed URLs carry their credential there), so does any `path?name=value` word, and every
 /// query value (and the whole query) of the given URLs is blanked wherever it appears.
 pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
-    let mut out = String::with_capacity(text.len().min(4 * MAX_ECHO));
+    let mut out = redact_urls(text);
+    for url in urls {
+        for secret in url_secrets(url) {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "<redacted>");
+            }
+        }
+    }
+    truncate_chars(&out, MAX_ECHO)
+}
+
+/// `text` with every URL (and every `path?name=value` word) cut at its query and fragment, which
+/// become `?<redacted>`; nothing else changes.
+pub(crate) fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let is_delimiter = |c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`');
     for c in text.chars() {
@@ -1148,17 +1151,10 @@ pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
         }
     }
     out.push_str(&scrub_word(&word));
-    for url in urls {
-        for secret in url_secrets(url) {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "<redacted>");
-            }
-        }
-    }
-    truncate_chars(&out, MAX_ECHO)
+    out
 }
 
-/// One word of [`scrub`]: a URL or `…?a=b` word without its query and fragment.
+/// One word of [`redact_urls`]: a URL or `…?a=b` word without its query and fragment.
 fn scrub_word(word: &str) -> std::borrow::Cow<'_, str> {
     let cut = word.find(['?', '#']);
     let Some(cut) = cut else {

@@ -274,7 +274,11 @@ impl RateLimiter {
     }
 }
 
-fn header_str<'h>(headers: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
+/// A header's value as trimmed text (`None` if absent or not visible ASCII).
+pub(crate) fn header_str(
+    headers: &reqwest::header::HeaderMap,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<&str> {
     headers.get(name)?.to_str().ok().map(str::trim)
 }
 
