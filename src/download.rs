@@ -465,7 +465,7 @@ impl DownloadStream {
                 // A stream transfer never restarts; should it, the bytes handed out are void.
                 Ok(Some(Event::Restart)) => {
                     let received = transfer.handed_out;
-                    Some((Err(ExportError::Changed { received }.into()), None))
+                    Some((Err(ExportError::Changed { received }), None))
                 }
                 Ok(None) => None,
                 Err(e) => Some((Err(e), None)),
@@ -613,8 +613,7 @@ impl Transfer {
                             return Err(ExportError::SizeMismatch {
                                 expected,
                                 actual: self.handed_out,
-                            }
-                            .into());
+                            });
                         }
                     }
                     self.report(false);
@@ -690,8 +689,7 @@ impl Transfer {
                         source: "the storage host sent no ETag, so the stream cannot be resumed \
                                  safely (download_to can: it starts the file again)"
                             .into(),
-                    }
-                    .into())
+                    })
                 }
             }
         }
@@ -723,7 +721,7 @@ impl Transfer {
                 self.interrupted(Box::new(error)).await?;
                 Ok(None)
             }
-            _ => Err(self.status_error(response).await.into()),
+            _ => Err(self.status_error(response).await),
         }
     }
 
@@ -785,8 +783,7 @@ impl Transfer {
                     "a 206 answer without a usable Content-Range (got {})",
                     value.as_deref().unwrap_or("none")
                 ),
-            }
-            .into());
+            });
         };
         let etag = strong_etag(headers);
         if etag.is_some() && self.etag.is_some() && etag != self.etag {
@@ -802,8 +799,7 @@ impl Transfer {
                     "asked for bytes from {} but the answer starts at byte {first}",
                     self.handed_out
                 ),
-            }
-            .into());
+            });
         }
         self.skip = self.handed_out - first;
         if size.is_some() {
@@ -852,8 +848,7 @@ impl Transfer {
                 self.finished = true;
                 Err(ExportError::Changed {
                     received: self.handed_out,
-                }
-                .into())
+                })
             }
         }
     }
@@ -872,8 +867,7 @@ impl Transfer {
                     ),
                 },
                 other => other,
-            }
-            .into());
+            });
         }
         tracing::info!(
             export_id = %self.export.id,
@@ -919,8 +913,7 @@ impl Transfer {
                 received: self.handed_out,
                 attempts: self.resumes.saturating_add(1),
                 source,
-            }
-            .into());
+            });
         }
         self.resumes += 1;
         let wait = self.policy.schedule().delay(self.resumes);
@@ -1265,13 +1258,15 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
                     "{bytes} bytes were written but {} were received",
                     transfer.handed_out
                 )),
-            )
-            .into())
+            ))
         }
         // The writer stopped first (disk full, …): its error is the cause.
-        (Err(Fetch::WriterGone) | Ok(()), Err(e)) => return Err(io_error(&path, e).into()),
+        (Err(Fetch::WriterGone) | Ok(()), Err(e)) => return Err(io_error(&path, e)),
         (Err(Fetch::WriterGone), Ok(_)) => {
-            return Err(io_error(&path, io::Error::other("the writer thread stopped")).into())
+            return Err(io_error(
+                &path,
+                io::Error::other("the writer thread stopped"),
+            ))
         }
         (Err(Fetch::Failed(e)), _) => return Err(e),
     }

@@ -551,9 +551,8 @@ fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
     if response.content_length().is_some_and(|n| n <= limit as u64) {
         return response;
     }
-    let status = response.status();
-    let version = response.version();
     let headers = response.headers().clone();
+    let (status, version) = (response.status(), response.version());
     let mut seen = 0usize;
     let stream = response.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(|e| Box::new(e.without_url()) as BoxError)?;
@@ -565,11 +564,21 @@ fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
         }
         Ok(chunk)
     });
-    let mut rebuilt = http::Response::new(reqwest::Body::wrap_stream(stream));
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    reqwest::Response::from(rebuilt)
+    rebuilt(status, version, headers, reqwest::Body::wrap_stream(stream))
+}
+
+/// A response with the given parts and a new body.
+fn rebuilt(
+    status: StatusCode,
+    version: http::Version,
+    headers: reqwest::header::HeaderMap,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut response = http::Response::new(body.into());
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -636,11 +645,7 @@ async fn normalize_error_body(
     );
     headers.remove(reqwest::header::CONTENT_LENGTH);
     headers.remove(reqwest::header::CONTENT_ENCODING);
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    reqwest::Response::from(rebuilt)
+    rebuilt(status, version, headers, body)
 }
 
 #[cfg(test)]
