@@ -363,7 +363,8 @@ impl From<GeneratedError> for ExportError {
 
 impl ExportError {
     /// The HTTP status behind this error, if it came from an HTTP answer: the API's (a refused
-    /// or failed start, a status poll) or the storage host's ([`ExportError::DownloadStatus`]).
+    /// or failed start, a status poll) or the storage host's ([`ExportError::DownloadStatus`],
+    /// or an [`ExportError::Interrupted`] whose last failure was an error status).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             ExportError::Api(e) => e.status(),
@@ -372,6 +373,9 @@ impl ExportError {
             ExportError::ConcurrencyLimit { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             ExportError::StartUncertain { status, .. } => *status,
             ExportError::DownloadStatus { status, .. } => Some(*status),
+            ExportError::Interrupted { source, .. } => {
+                source.downcast_ref::<ExportError>()?.status()
+            }
             _ => None,
         }
     }

@@ -243,6 +243,22 @@ async fn server_errors_are_resumed() {
 }
 
 #[tokio::test]
+async fn server_errors_beyond_the_policy_keep_their_status() {
+    let (fake, completed) = completed_projects(50, ExportFormat::Csv, tiny().max_resumes(1)).await;
+    let body = mangrove::testing::FaultBody::Html;
+    fake.storage()
+        .inject(StorageFault::Status { status: 503, body }, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let err = completed
+        .download_to(dir.path().join("p.csv"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Interrupted { .. }), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err}");
+    assert!(err.is_server_error() && !err.is_timeout(), "{err}");
+}
+
+#[tokio::test]
 async fn other_client_errors_are_final_with_the_hosts_message() {
     let (fake, completed) = completed_projects(50, ExportFormat::Csv, tiny()).await;
     let body = mangrove::testing::FaultBody::Xml(
