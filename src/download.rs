@@ -1067,24 +1067,12 @@ impl ContentRange {
 /// The status and at most the first [`ERROR_BODY`] bytes of an error answer's body, read for at
 /// most `limit` in all (a trickling error page must not hold the download up). The rest of the
 /// body is never read: the response is dropped, which closes its connection.
-async fn error_prefix(response: reqwest::Response, limit: Duration) -> (StatusCode, Vec<u8>) {
-    let status = response.status();
+async fn error_prefix(mut response: reqwest::Response, limit: Duration) -> (StatusCode, Vec<u8>) {
     let mut body = Vec::new();
-    let mut response = response;
-    let read = async {
-        while body.len() < ERROR_BODY {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = ERROR_BODY - body.len();
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                _ => break,
-            }
-        }
-    };
-    // On time-out, what arrived so far is the message.
+    // On a time-out or a broken body, what arrived so far is the message.
+    let read = crate::retry::read_into(&mut response, ERROR_BODY, &mut body);
     let _ = tokio::time::timeout(limit, read).await;
-    (status, body)
+    (response.status(), body)
 }
 
 /// The [`ExportError::DownloadStatus`] for `status`, with what the storage host said (already scrubbed)

@@ -523,7 +523,7 @@ fn body_cap(operation: &str) -> usize {
 }
 
 /// Reads at most `limit` bytes of a body: the bytes and whether more followed (then the rest
-/// is left unread).
+/// is left unread). A body declaring more than `limit` is not read at all.
 pub(crate) async fn read_prefix(
     mut response: reqwest::Response,
     limit: usize,
@@ -531,16 +531,26 @@ pub(crate) async fn read_prefix(
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Ok((bytes::Bytes::new(), true));
     }
-    let mut out = bytes::BytesMut::new();
+    let mut out = Vec::new();
+    let more = read_into(&mut response, limit, &mut out).await?;
+    Ok((out.into(), more))
+}
+
+/// Appends the body's bytes to `out` until it holds `limit`: whether more followed. What was
+/// read stays in `out` when this fails or is cancelled half-way.
+pub(crate) async fn read_into(
+    response: &mut reqwest::Response,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> reqwest::Result<bool> {
     while let Some(chunk) = response.chunk().await? {
-        if out.len() + chunk.len() > limit {
-            let room = limit - out.len();
-            out.extend_from_slice(&chunk[..room]);
-            return Ok((out.freeze(), true));
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if chunk.len() > room {
+            return Ok(true);
         }
-        out.extend_from_slice(&chunk);
     }
-    Ok((out.freeze(), false))
+    Ok(false)
 }
 
 /// Makes reading a success body fail once it passes `limit` bytes, so a generated call never

@@ -517,9 +517,7 @@ fn futures_are_send_and_static() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stall_beyond_the_policy_is_a_timeout() {
-    let policy = tiny()
-        .read_timeout(Duration::from_secs(30))
-        .max_resumes(0);
+    let policy = tiny().read_timeout(Duration::from_secs(30)).max_resumes(0);
     let (fake, completed) = completed_projects(2000, ExportFormat::Csv, policy).await;
     fake.storage()
         .inject(StorageFault::Stall { after: 70_000 }, 1);
