@@ -36,6 +36,8 @@ use std::fmt;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use crate::download::redact_urls;
+
 /// How many bytes of a body that did not decode a [`DecodeError`] keeps (64 KiB).
 pub const BODY_PREFIX_LIMIT: usize = 64 * 1024;
 
@@ -310,28 +312,6 @@ fn push_key(out: &mut String, key: &str) {
         out.push_str(&quoted.replace('`', "\\u0060"));
         out.push(']');
     }
-}
-
-/// Cuts the query string off every URL in `text` (a pre-signed URL must never reach an error text).
-fn redact_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let end = rest[at..]
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '`' || c == '\'')
-            .map_or(rest.len(), |i| at + i);
-        let url = &rest[..end];
-        match url[at..].find('?') {
-            Some(q) => {
-                out.push_str(&url[..at + q]);
-                out.push_str("?<redacted>");
-            }
-            None => out.push_str(url),
-        }
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

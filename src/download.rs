@@ -43,11 +43,11 @@
 //!   ([`download_to`](CompletedExport::download_to)) starts again from byte 0, truncating its
 //!   temporary file. A stream ([`bytes_stream`](CompletedExport::bytes_stream)) cannot take back
 //!   bytes it has handed out: it skips the bytes it already gave if the `ETag` is unchanged, and
-//!   otherwise ends with [`DownloadError::Changed`].
-//! * **Any other `4xx`** ends the download with [`DownloadError::Status`].
+//!   otherwise ends with [`ExportError::Changed`].
+//! * **Any other `4xx`** ends the download with [`ExportError::DownloadStatus`].
 //!
 //! Every way ends with the byte count checked against the export's `file_size_bytes`
-//! ([`DownloadError::SizeMismatch`]).
+//! ([`ExportError::SizeMismatch`]).
 //!
 //! # The URL is a credential
 //!
@@ -87,6 +87,7 @@ use crate::error::{Error, ExportError};
 use crate::export::{redact_query, CompletedExport};
 use crate::open_enum::ExportFileFormat;
 use crate::records::{self, Layout, Records};
+use crate::retry::{header_str, Backoff};
 
 /// Bytes per write to disk (and the size of the blocks queued for the writer thread).
 const WRITE_BLOCK: usize = 1024 * 1024;
@@ -129,7 +130,7 @@ pub struct DownloadPolicy {
     pub read_timeout: Duration,
     /// How many times one download is resumed after an interruption (default 5). Each resume is
     /// one more request; when they are used up the download fails with
-    /// [`DownloadError::Interrupted`]. Fetching a fresh URL after an expiry does not count.
+    /// [`ExportError::Interrupted`]. Fetching a fresh URL after an expiry does not count.
     pub max_resumes: u32,
     /// Wait before the first resume (default 500 ms); it doubles for each further resume, up to
     /// 60 s.
@@ -187,101 +188,15 @@ impl DownloadPolicy {
             .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
     }
 
-    /// The wait before resume number `n` (from 1).
-    fn backoff(&self, n: u32) -> Duration {
-        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.resume_backoff.saturating_mul(factor).min(MAX_BACKOFF)
+    /// The waits before resumes: doubling from `resume_backoff`, at most [`MAX_BACKOFF`].
+    fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.resume_backoff,
+            factor: 2.0,
+            max: MAX_BACKOFF,
+            jitter: false,
+        }
     }
-}
-
-/// Why downloading an export file failed (inside [`ExportError::Download`]).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DownloadError {
-    /// The storage host answered an error status that resuming or a fresh URL cannot fix.
-    #[error("the storage host answered HTTP {status}: {message}")]
-    Status {
-        /// HTTP status.
-        status: StatusCode,
-        /// The storage host's message (S3-style `<Message>`, or the start of the body), followed
-        /// by what to do.
-        message: String,
-    },
-    /// The file's size differs from the export's `file_size_bytes`.
-    #[error(
-        "downloaded {actual} bytes but the export reported {expected}; the file is incomplete or \
-         corrupt and was not kept: download it again"
-    )]
-    SizeMismatch {
-        /// Size the server reported.
-        expected: u64,
-        /// Bytes received (when more arrived than expected: the count when the download stopped).
-        actual: u64,
-    },
-    /// The connection broke more often than [`DownloadPolicy::max_resumes`] allows, or a stream
-    /// could not be resumed safely.
-    #[error(
-        "the download broke after {received} bytes and could not be resumed ({attempts} \
-         attempts): {source}; try again later or allow more resumes (DownloadPolicy::max_resumes)"
-    )]
-    Interrupted {
-        /// Bytes received in all.
-        received: u64,
-        /// Requests made.
-        attempts: u32,
-        /// The last failure (a transport error or an error status).
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
-    },
-    /// The file changed on the storage host (new `ETag`) while it was being streamed; the bytes
-    /// already handed out belong to the old version. File downloads restart instead.
-    #[error(
-        "the export file changed on the storage host after {received} bytes had been streamed, \
-         so the stream cannot go on; read it again from the start (download_to restarts such \
-         downloads by itself)"
-    )]
-    Changed {
-        /// Bytes handed out before the change was seen.
-        received: u64,
-    },
-    /// Neither the export's `format`, the URL's extension nor the `Content-Type` says whether
-    /// the file is CSV or JSON, so [`records`](CompletedExport::records) will not guess.
-    #[error(
-        "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
-         Content-Type: {}); if you know it, read the file with \
-         `mangrove::records::from_reader(completed.reader(), Layout::Csv)` (or `Layout::Json`)",
-        .format.as_deref().unwrap_or("none"),
-        .extension.as_deref().unwrap_or("none"),
-        .content_type.as_deref().unwrap_or("none")
-    )]
-    UnknownFormat {
-        /// The export's `format`, if the server sent one.
-        format: Option<String>,
-        /// The extension of the download URL's path, if any.
-        extension: Option<String>,
-        /// The storage host's `Content-Type`, if any.
-        content_type: Option<String>,
-    },
-    /// The storage host's answer breaks HTTP's rules for ranges (e.g. a `206` without a usable
-    /// `Content-Range`), so the bytes cannot be placed.
-    #[error("the storage host's answer cannot be used: {message}; try again later")]
-    InvalidResponse {
-        /// What was wrong.
-        message: String,
-    },
-    /// Creating, writing or renaming the file failed.
-    #[error(
-        "writing the export file {} failed: {source}; check that the directory exists and is \
-         writable and that the disk has room",
-        .path.display()
-    )]
-    Io {
-        /// The file asked for.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: io::Error,
-    },
 }
 
 /// How far a download has got, passed to [`Download::on_progress`] callbacks.
@@ -433,20 +348,20 @@ impl CompletedExport {
     /// it, on Unix, the directory is synced too (best effort: a failure there is only logged), so
     /// that after a power loss `path` holds the whole file or its previous content, never a
     /// partial one. The directory of `path` is checked before the storage host is asked for
-    /// anything ([`DownloadError::Io`] with [`io::ErrorKind::NotFound`] when it is missing). On
+    /// anything ([`ExportError::Io`] with [`io::ErrorKind::NotFound`] when it is missing). On
     /// any error, and when the returned future is dropped, the temporary file is removed. Interruptions are resumed, an expired URL is refreshed, a changed file is
     /// fetched again from the start (see the [module docs](crate::download)).
     ///
     /// ```no_run
     /// use mangrove::prelude::*;
     /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
-    /// use mangrove::{download::DownloadError, ExportError};
+    /// use mangrove::ExportError;
     /// let (_summary, export) = client.list_projects().summary_with_export().send().await?;
     /// let completed = export.await?;
     /// match completed.download_to("projects.csv").await {
     ///     Ok(file) => println!("{} bytes, {} resumes", file.bytes, file.resumes),
     ///     Err(ExportError::Expired { .. }) => eprintln!("the export was cleaned up; start a new one"),
-    ///     Err(ExportError::Download(DownloadError::SizeMismatch { .. })) => eprintln!("try again"),
+    ///     Err(ExportError::SizeMismatch { .. }) => eprintln!("try again"),
     ///     Err(e) => return Err(e),
     /// }
     /// # Ok(()) }
@@ -503,7 +418,7 @@ impl CompletedExport {
     ///
     /// The layout comes from the export's `format`; if the server did not say, from the download
     /// URL's extension (`.csv`, `.json`), then from the storage host's `Content-Type`. If none of
-    /// them tells, the error is [`DownloadError::UnknownFormat`] (no guessing). The first request
+    /// them tells, the error is [`ExportError::UnknownFormat`] (no guessing). The first request
     /// is made before this returns, so an expired export or a refused URL is an error here; later
     /// download failures end the stream with a [`RecordError::Io`](crate::records::RecordError::Io)
     /// whose inner error is the [`ExportError`].
@@ -551,7 +466,7 @@ impl DownloadStream {
                 // A stream transfer never restarts; should it, the bytes handed out are void.
                 Ok(Some(Event::Restart)) => {
                     let received = transfer.handed_out;
-                    Some((Err(DownloadError::Changed { received }.into()), None))
+                    Some((Err(ExportError::Changed { received }), None))
                 }
                 Ok(None) => None,
                 Err(e) => Some((Err(e), None)),
@@ -696,11 +611,10 @@ impl Transfer {
                         if self.handed_out > expected {
                             self.finished = true;
                             self.response = None;
-                            return Err(DownloadError::SizeMismatch {
+                            return Err(ExportError::SizeMismatch {
                                 expected,
                                 actual: self.handed_out,
-                            }
-                            .into());
+                            });
                         }
                     }
                     self.report(false);
@@ -739,12 +653,12 @@ impl Transfer {
     }
 
     /// The end of the file: checks the size and reports the last progress.
-    fn complete(&mut self) -> Result<(), DownloadError> {
+    fn complete(&mut self) -> Result<(), ExportError> {
         self.finished = true;
         self.response = None;
         if let Some(expected) = self.expected() {
             if self.handed_out != expected {
-                return Err(DownloadError::SizeMismatch {
+                return Err(ExportError::SizeMismatch {
                     expected,
                     actual: self.handed_out,
                 });
@@ -770,14 +684,13 @@ impl Transfer {
                 // Without a validator a range could splice two versions of the file.
                 None if self.mode == Mode::File => {}
                 None => {
-                    return Err(DownloadError::Interrupted {
+                    return Err(ExportError::Interrupted {
                         received: self.handed_out,
                         attempts: self.resumes.saturating_add(1),
                         source: "the storage host sent no ETag, so the stream cannot be resumed \
                                  safely (download_to can: it starts the file again)"
                             .into(),
-                    }
-                    .into())
+                    })
                 }
             }
         }
@@ -809,19 +722,16 @@ impl Transfer {
                 self.interrupted(Box::new(error)).await?;
                 Ok(None)
             }
-            _ => Err(self.status_error(response).await.into()),
+            _ => Err(self.status_error(response).await),
         }
     }
 
     /// A `200`: the whole file from byte 0.
-    fn accept_whole(
-        &mut self,
-        response: reqwest::Response,
-    ) -> Result<Option<Event>, DownloadError> {
+    fn accept_whole(&mut self, response: reqwest::Response) -> Result<Option<Event>, ExportError> {
         let headers = response.headers();
         let etag = strong_etag(headers);
-        let length = header_u64(headers, CONTENT_LENGTH);
-        let content_type = header_str(headers, CONTENT_TYPE);
+        let length = header_str(headers, CONTENT_LENGTH).and_then(|v| v.parse().ok());
+        let content_type = header_str(headers, CONTENT_TYPE).map(str::to_owned);
         let restart = if self.handed_out == 0 {
             false
         } else {
@@ -834,7 +744,7 @@ impl Transfer {
                 }
                 Mode::Stream => {
                     self.finished = true;
-                    return Err(DownloadError::Changed {
+                    return Err(ExportError::Changed {
                         received: self.handed_out,
                     });
                 }
@@ -866,16 +776,15 @@ impl Transfer {
         response: reqwest::Response,
     ) -> Result<Option<Event>, ExportError> {
         let headers = response.headers();
-        let range = header_str(headers, CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
+        let range = header_str(headers, CONTENT_RANGE).and_then(ContentRange::parse);
         let Some(ContentRange::Bytes { first, size, .. }) = range else {
-            let value = header_str(headers, CONTENT_RANGE).map(|v| self.scrub(&v));
-            return Err(DownloadError::InvalidResponse {
+            let value = header_str(headers, CONTENT_RANGE).map(|v| self.scrub(v));
+            return Err(ExportError::InvalidDownload {
                 message: format!(
                     "a 206 answer without a usable Content-Range (got {})",
                     value.as_deref().unwrap_or("none")
                 ),
-            }
-            .into());
+            });
         };
         let etag = strong_etag(headers);
         if etag.is_some() && self.etag.is_some() && etag != self.etag {
@@ -886,13 +795,12 @@ impl Transfer {
                 .await;
         }
         if first > self.handed_out {
-            return Err(DownloadError::InvalidResponse {
+            return Err(ExportError::InvalidDownload {
                 message: format!(
                     "asked for bytes from {} but the answer starts at byte {first}",
                     self.handed_out
                 ),
-            }
-            .into());
+            });
         }
         self.skip = self.handed_out - first;
         if size.is_some() {
@@ -902,7 +810,7 @@ impl Transfer {
             self.etag = etag;
         }
         if let Some(content_type) = header_str(headers, CONTENT_TYPE) {
-            self.content_type = Some(content_type);
+            self.content_type = Some(content_type.to_owned());
         }
         self.response = Some(response);
         self.report(true);
@@ -914,8 +822,7 @@ impl Transfer {
         &mut self,
         response: reqwest::Response,
     ) -> Result<Option<Event>, ExportError> {
-        let range =
-            header_str(response.headers(), CONTENT_RANGE).and_then(|v| ContentRange::parse(&v));
+        let range = header_str(response.headers(), CONTENT_RANGE).and_then(ContentRange::parse);
         drop(response);
         if let Some(ContentRange::Unsatisfied { size }) = range {
             if size == self.handed_out {
@@ -940,25 +847,20 @@ impl Transfer {
             }
             Mode::Stream => {
                 self.finished = true;
-                Err(DownloadError::Changed {
+                Err(ExportError::Changed {
                     received: self.handed_out,
-                }
-                .into())
+                })
             }
         }
     }
 
     /// The storage host refused the URL (`403`, usually expired) or lost the file (`404`): read
     /// the export's status for a fresh URL. A fresh URL refused again is final.
-    async fn refresh(
-        &mut self,
-        status: StatusCode,
-        error: DownloadError,
-    ) -> Result<(), ExportError> {
+    async fn refresh(&mut self, status: StatusCode, error: ExportError) -> Result<(), ExportError> {
         if self.refreshed {
             self.finished = true;
             return Err(match error {
-                DownloadError::Status { status, message } => DownloadError::Status {
+                ExportError::DownloadStatus { status, message } => ExportError::DownloadStatus {
                     status,
                     message: format!(
                         "{message} (a freshly signed download URL was refused too; if this \
@@ -966,8 +868,7 @@ impl Transfer {
                     ),
                 },
                 other => other,
-            }
-            .into());
+            });
         }
         tracing::info!(
             export_id = %self.export.id,
@@ -1009,15 +910,14 @@ impl Transfer {
     ) -> Result<(), ExportError> {
         if self.resumes >= self.policy.max_resumes {
             self.finished = true;
-            return Err(DownloadError::Interrupted {
+            return Err(ExportError::Interrupted {
                 received: self.handed_out,
                 attempts: self.resumes.saturating_add(1),
                 source,
-            }
-            .into());
+            });
         }
         self.resumes += 1;
-        let wait = self.policy.backoff(self.resumes);
+        let wait = self.policy.schedule().delay(self.resumes);
         tracing::info!(
             export_id = %self.export.id,
             received = self.handed_out,
@@ -1050,7 +950,7 @@ impl Transfer {
     }
 
     /// The records layout: the export's format, else the URL's extension, else `Content-Type`.
-    fn layout(&self) -> Result<Layout, DownloadError> {
+    fn layout(&self) -> Result<Layout, ExportError> {
         let format = self.export.format.as_ref();
         match format {
             Some(ExportFileFormat::Csv) => return Ok(Layout::Csv),
@@ -1067,7 +967,7 @@ impl Transfer {
         if let Some(layout) = content_type.as_deref().and_then(layout_of_content_type) {
             return Ok(layout);
         }
-        Err(DownloadError::UnknownFormat {
+        Err(ExportError::UnknownFormat {
             format: format.map(|f| self.scrub(f.as_str())),
             extension: extension.map(|e| self.scrub(&e)),
             content_type: content_type.map(|c| self.scrub(&c)),
@@ -1080,10 +980,10 @@ impl Transfer {
         scrub(text, &[&self.url, &self.export.download_url])
     }
 
-    /// A [`DownloadError::Status`] from an error answer, with the storage host's message (scrubbed
+    /// A [`ExportError::DownloadStatus`] from an error answer, with the storage host's message (scrubbed
     /// of the URL's credentials) and a hint. Reads at most [`ERROR_BODY`] bytes of the body, for at
     /// most the policy's read time-out.
-    async fn status_error(&self, response: reqwest::Response) -> DownloadError {
+    async fn status_error(&self, response: reqwest::Response) -> ExportError {
         let final_url = response.url().to_string();
         let (status, body) = error_prefix(response, self.policy.read_timeout).await;
         let text = String::from_utf8_lossy(&body);
@@ -1120,21 +1020,11 @@ fn layout_of_content_type(value: &str) -> Option<Layout> {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
-    headers
-        .get(name)?
-        .to_str()
-        .ok()
-        .map(|v| v.trim().to_owned())
-}
-
-fn header_u64(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<u64> {
-    header_str(headers, name)?.parse().ok()
-}
-
 /// The `ETag` if it is strong (`If-Range` needs a strong validator).
 fn strong_etag(headers: &HeaderMap) -> Option<String> {
-    header_str(headers, ETAG).filter(|etag| etag.starts_with('"') && etag.len() >= 2)
+    header_str(headers, ETAG)
+        .filter(|etag| etag.starts_with('"') && etag.len() >= 2)
+        .map(str::to_owned)
 }
 
 /// A `Content-Range` header.
@@ -1178,29 +1068,17 @@ impl ContentRange {
 /// The status and at most the first [`ERROR_BODY`] bytes of an error answer's body, read for at
 /// most `limit` in all (a trickling error page must not hold the download up). The rest of the
 /// body is never read: the response is dropped, which closes its connection.
-async fn error_prefix(response: reqwest::Response, limit: Duration) -> (StatusCode, Vec<u8>) {
-    let status = response.status();
+async fn error_prefix(mut response: reqwest::Response, limit: Duration) -> (StatusCode, Vec<u8>) {
     let mut body = Vec::new();
-    let mut response = response;
-    let read = async {
-        while body.len() < ERROR_BODY {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = ERROR_BODY - body.len();
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                _ => break,
-            }
-        }
-    };
-    // On time-out, what arrived so far is the message.
+    // On a time-out or a broken body, what arrived so far is the message.
+    let read = crate::retry::read_into(&mut response, ERROR_BODY, &mut body);
     let _ = tokio::time::timeout(limit, read).await;
-    (status, body)
+    (response.status(), body)
 }
 
-/// The [`DownloadError::Status`] for `status`, with what the storage host said (already scrubbed)
+/// The [`ExportError::DownloadStatus`] for `status`, with what the storage host said (already scrubbed)
 /// cut to [`MAX_ECHO`] characters, and a hint.
-fn status_message(status: StatusCode, said: String) -> DownloadError {
+fn status_message(status: StatusCode, said: String) -> ExportError {
     let said = truncate_chars(&said, MAX_ECHO);
     let hint = match status.as_u16() {
         400 => "; the storage host rejected the request: check for a proxy that adds headers",
@@ -1209,7 +1087,7 @@ fn status_message(status: StatusCode, said: String) -> DownloadError {
         408 | 429 | 500..=599 => "; the storage host kept failing: try again later",
         _ => "",
     };
-    DownloadError::Status {
+    ExportError::DownloadStatus {
         status,
         message: format!("{said}{hint}"),
     }
@@ -1228,7 +1106,21 @@ fn truncate_chars(text: &str, max: usize) -> String {
 /// (pre-signed URLs carry their credential there), so does any `path?name=value` word, and every
 /// query value (and the whole query) of the given URLs is blanked wherever it appears.
 pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
-    let mut out = String::with_capacity(text.len().min(4 * MAX_ECHO));
+    let mut out = redact_urls(text);
+    for url in urls {
+        for secret in url_secrets(url) {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "<redacted>");
+            }
+        }
+    }
+    truncate_chars(&out, MAX_ECHO)
+}
+
+/// `text` with every URL (and every `path?name=value` word) cut at its query and fragment, which
+/// become `?<redacted>`; nothing else changes.
+pub(crate) fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut word = String::new();
     let is_delimiter = |c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`');
     for c in text.chars() {
@@ -1241,17 +1133,10 @@ pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
         }
     }
     out.push_str(&scrub_word(&word));
-    for url in urls {
-        for secret in url_secrets(url) {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "<redacted>");
-            }
-        }
-    }
-    truncate_chars(&out, MAX_ECHO)
+    out
 }
 
-/// One word of [`scrub`]: a URL or `…?a=b` word without its query and fragment.
+/// One word of [`redact_urls`]: a URL or `…?a=b` word without its query and fragment.
 fn scrub_word(word: &str) -> std::borrow::Cow<'_, str> {
     let cut = word.find(['?', '#']);
     let Some(cut) = cut else {
@@ -1320,7 +1205,7 @@ enum Block {
 }
 
 async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
-    let io_error = |path: &Path, source: io::Error| DownloadError::Io {
+    let io_error = |path: &Path, source: io::Error| ExportError::Io {
         path: path.to_path_buf(),
         source,
     };
@@ -1362,13 +1247,15 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
                     "{bytes} bytes were written but {} were received",
                     transfer.handed_out
                 )),
-            )
-            .into())
+            ))
         }
         // The writer stopped first (disk full, …): its error is the cause.
-        (Err(Fetch::WriterGone) | Ok(()), Err(e)) => return Err(io_error(&path, e).into()),
+        (Err(Fetch::WriterGone) | Ok(()), Err(e)) => return Err(io_error(&path, e)),
         (Err(Fetch::WriterGone), Ok(_)) => {
-            return Err(io_error(&path, io::Error::other("the writer thread stopped")).into())
+            return Err(io_error(
+                &path,
+                io::Error::other("the writer thread stopped"),
+            ))
         }
         (Err(Fetch::Failed(e)), _) => return Err(e),
     }
@@ -1595,9 +1482,9 @@ mod tests {
     #[test]
     fn backoff_doubles_and_caps() {
         let policy = DownloadPolicy::default().resume_backoff(Duration::from_millis(100));
-        assert_eq!(policy.backoff(1), Duration::from_millis(100));
-        assert_eq!(policy.backoff(3), Duration::from_millis(400));
-        assert_eq!(policy.backoff(40), MAX_BACKOFF);
+        assert_eq!(policy.schedule().delay(1), Duration::from_millis(100));
+        assert_eq!(policy.schedule().delay(3), Duration::from_millis(400));
+        assert_eq!(policy.schedule().delay(40), MAX_BACKOFF);
     }
 
     #[test]

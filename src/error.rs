@@ -1,8 +1,21 @@
-//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for exports and downloads.
+//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for starting, awaiting and
+//! downloading an export (and [`RecordError`](crate::records::RecordError) for one record).
 //!
-//! Both are `#[non_exhaustive]`; match the variants you handle and keep a fallback arm.
-//! Every API failure keeps its HTTP status ([`Error::status`]), including when the server
-//! answered with an HTML page or an empty body.
+//! They are `#[non_exhaustive]`; match the variants you handle and keep a fallback arm.
+//! Each answers `status()` (the HTTP status behind it, also when the server answered with an HTML
+//! page or an empty body) and the same predicates: `is_forbidden()`, `is_not_found()`,
+//! `is_rate_limited()`, `is_server_error()`, `is_timeout()`, `is_decode()`.
+//!
+//! An [`ExportError`] holds an [`Error`] ([`ExportError::Api`]), so one `?` into
+//! `Result<_, ExportError>` takes generated calls, `.summary()` and `.summary_with_export()` alike:
+//!
+//! ```no_run
+//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+//! let project = client.get_project().project_id(1).send().await?;
+//! let summary = client.list_batches().summary().await?;
+//! let (_, export) = client.list_batches().summary_with_export().send().await?;
+//! # let _ = (project, summary, export); Ok(()) }
+//! ```
 
 use std::time::Duration;
 
@@ -60,6 +73,23 @@ impl Error {
             Error::Api(e) => e.status(),
             _ => None,
         }
+    }
+
+    /// A request or the reading of its answer ran out of time (the client's time-out).
+    pub fn is_timeout(&self) -> bool {
+        use progenitor_client::Error as E;
+        match self {
+            Error::Api(e) => match e.as_ref() {
+                E::CommunicationError(e) | E::ResponseBodyError(e) => e.is_timeout(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// A response body did not decode into the documented type ([`Error::Decode`]).
+    pub fn is_decode(&self) -> bool {
+        matches!(self, Error::Decode(_))
     }
 
     /// The server's `message`, if it sent one.
@@ -234,9 +264,92 @@ pub enum ExportError {
         /// What was wrong.
         message: String,
     },
-    /// Downloading the file failed.
-    #[error(transparent)]
-    Download(#[from] crate::download::DownloadError),
+    /// The storage host answered an error status that resuming or a fresh URL cannot fix.
+    #[error("the storage host answered HTTP {status}: {message}")]
+    DownloadStatus {
+        /// HTTP status.
+        status: StatusCode,
+        /// The storage host's message (S3-style `<Message>`, or the start of the body), followed
+        /// by what to do.
+        message: String,
+    },
+    /// The downloaded file's size differs from the export's `file_size_bytes`.
+    #[error(
+        "downloaded {actual} bytes but the export reported {expected}; the file is incomplete or \
+         corrupt and was not kept: download it again"
+    )]
+    SizeMismatch {
+        /// Size the server reported.
+        expected: u64,
+        /// Bytes received (when more arrived than expected: the count when the download stopped).
+        actual: u64,
+    },
+    /// The download broke more often than
+    /// [`DownloadPolicy::max_resumes`](crate::DownloadPolicy::max_resumes) allows, or a stream
+    /// could not be resumed safely.
+    #[error(
+        "the download broke after {received} bytes and could not be resumed ({attempts} \
+         attempts): {source}; try again later or allow more resumes (DownloadPolicy::max_resumes)"
+    )]
+    Interrupted {
+        /// Bytes received in all.
+        received: u64,
+        /// Requests made.
+        attempts: u32,
+        /// The last failure (a transport error or an error status).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// The file changed on the storage host (new `ETag`) while it was being streamed; the bytes
+    /// already handed out belong to the old version. File downloads restart instead.
+    #[error(
+        "the export file changed on the storage host after {received} bytes had been streamed, \
+         so the stream cannot go on; read it again from the start (download_to restarts such \
+         downloads by itself)"
+    )]
+    Changed {
+        /// Bytes handed out before the change was seen.
+        received: u64,
+    },
+    /// Neither the export's `format`, the URL's extension nor the `Content-Type` says whether
+    /// the file is CSV or JSON, so
+    /// [`records`](crate::CompletedExport::records) will not guess.
+    #[error(
+        "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
+         Content-Type: {}); if you know it, read the file with \
+         `mangrove::records::from_reader(completed.reader(), Layout::Csv)` (or `Layout::Json`)",
+        .format.as_deref().unwrap_or("none"),
+        .extension.as_deref().unwrap_or("none"),
+        .content_type.as_deref().unwrap_or("none")
+    )]
+    UnknownFormat {
+        /// The export's `format`, if the server sent one.
+        format: Option<String>,
+        /// The extension of the download URL's path, if any.
+        extension: Option<String>,
+        /// The storage host's `Content-Type`, if any.
+        content_type: Option<String>,
+    },
+    /// The storage host's answer breaks HTTP's rules for ranges (e.g. a `206` without a usable
+    /// `Content-Range`), so the bytes cannot be placed.
+    #[error("the storage host's answer cannot be used: {message}; try again later")]
+    InvalidDownload {
+        /// What was wrong.
+        message: String,
+    },
+    /// Creating, writing or renaming the downloaded file failed.
+    #[error(
+        "writing the export file {} failed: {source}; check that the directory exists and is \
+         writable and that the disk has room",
+        .path.display()
+    )]
+    Io {
+        /// The file asked for.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An API call failed (status kept; see [`Error::status`]).
     #[error(transparent)]
     Api(#[from] Error),
@@ -249,7 +362,9 @@ impl From<GeneratedError> for ExportError {
 }
 
 impl ExportError {
-    /// The HTTP status behind this error, if it came from an HTTP answer.
+    /// The HTTP status behind this error, if it came from an HTTP answer: the API's (a refused
+    /// or failed start, a status poll) or the storage host's ([`ExportError::DownloadStatus`],
+    /// or an [`ExportError::Interrupted`] whose last failure was an error status).
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             ExportError::Api(e) => e.status(),
@@ -257,7 +372,70 @@ impl ExportError {
             ExportError::Expired { .. } => Some(StatusCode::NOT_FOUND),
             ExportError::ConcurrencyLimit { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             ExportError::StartUncertain { status, .. } => *status,
+            ExportError::DownloadStatus { status, .. } => Some(*status),
+            ExportError::Interrupted { source, .. } => {
+                source.downcast_ref::<ExportError>()?.status()
+            }
+            _ => None,
+        }
+    }
+
+    /// A time limit ran out: the poll policy's ([`ExportError::TimedOut`]), a request's, or the
+    /// download's read time-out on its last attempt ([`ExportError::Interrupted`]).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            ExportError::TimedOut { .. } => true,
+            ExportError::Api(e) => e.is_timeout(),
+            ExportError::Interrupted { source, .. } => source
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout),
+            _ => false,
+        }
+    }
+
+    /// An API answer did not decode into the documented type (see [`Error::decode_error`]).
+    pub fn is_decode(&self) -> bool {
+        matches!(self, ExportError::Api(e) if e.is_decode())
+    }
+
+    /// The API error inside, if this is one ([`ExportError::Api`]), e.g. for
+    /// [`Error::message`] or [`Error::decode_error`].
+    pub fn api_error(&self) -> Option<&Error> {
+        match self {
+            ExportError::Api(e) => Some(e),
             _ => None,
         }
     }
 }
+
+/// The predicates every error type of the crate answers the same way, from its `status()`.
+macro_rules! status_predicates {
+    ($($ty:ty),*) => {$(
+        impl $ty {
+            /// HTTP 403: the token (or, for a download, the signed URL) is not allowed.
+            pub fn is_forbidden(&self) -> bool {
+                self.status() == Some(StatusCode::FORBIDDEN)
+            }
+
+            /// HTTP 404: the id does not exist (or the export was cleaned up).
+            pub fn is_not_found(&self) -> bool {
+                self.status() == Some(StatusCode::NOT_FOUND)
+            }
+
+            /// HTTP 429: a rate limit or the account's concurrent-export limit, after the
+            /// retry policy gave up waiting.
+            pub fn is_rate_limited(&self) -> bool {
+                self.status() == Some(StatusCode::TOO_MANY_REQUESTS)
+            }
+
+            /// HTTP 5xx: a failure on the server's side; retrying later may help.
+            pub fn is_server_error(&self) -> bool {
+                self.status().is_some_and(|s| s.is_server_error())
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)] // for `RecordError` (records.rs)
+pub(crate) use status_predicates;
+
+status_predicates!(Error, ExportError);

@@ -99,13 +99,66 @@ impl RetryPolicy {
         self
     }
 
-    /// Backoff before retry number `retry` (1-based), without jitter.
-    pub(crate) fn backoff_for(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+    /// The backoff between attempts: doubling, capped, jittered.
+    fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.initial_backoff,
+            factor: 2.0,
+            max: self.max_backoff,
+            jitter: true,
+        }
     }
+}
+
+/// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
+/// `max`, optionally jittered. API retries, download resumes, status polls, export starts and the
+/// export limiter's checks all wait by it (each policy says how it is set).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Backoff {
+    pub(crate) initial: Duration,
+    /// Values below 1 (and NaN, infinities) count as 1.
+    pub(crate) factor: f64,
+    pub(crate) max: Duration,
+    /// 50–100 % of the delay, so clients that failed together do not retry together.
+    pub(crate) jitter: bool,
+}
+
+impl Backoff {
+    /// The delay before try `n` (from 1). Never panics, whatever the numbers.
+    pub(crate) fn delay(&self, n: u32) -> Duration {
+        let factor = if self.factor.is_finite() {
+            self.factor.max(1.0)
+        } else {
+            1.0
+        };
+        let exp = i32::try_from(n.saturating_sub(1))
+            .unwrap_or(i32::MAX)
+            .min(64);
+        let secs = self.initial.as_secs_f64() * factor.powi(exp);
+        let delay = if !secs.is_finite() || secs >= self.max.as_secs_f64() {
+            self.max
+        } else {
+            Duration::from_secs_f64(secs)
+        };
+        if self.jitter {
+            jittered(delay)
+        } else {
+            delay
+        }
+    }
+
+    /// The wait before try `n` when the server asked for `asked` (`Retry-After`): the longer of
+    /// the two, so a `Retry-After: 0` (or a date in the past) never turns a loop into a burst.
+    pub(crate) fn wait(&self, n: u32, asked: Option<Duration>) -> Duration {
+        let delay = self.delay(n);
+        asked.map_or(delay, |asked| asked.max(delay))
+    }
+}
+
+/// Whether waiting `wait` more after `elapsed` stays within `limit` (checked: a server's value
+/// may be anything).
+pub(crate) fn within(elapsed: Duration, wait: Duration, limit: Duration) -> bool {
+    elapsed.checked_add(wait).is_some_and(|end| end <= limit)
 }
 
 /// A rate-limit reading from the `RateLimit-*` response headers.
@@ -221,7 +274,11 @@ impl RateLimiter {
     }
 }
 
-fn header_str<'h>(headers: &'h reqwest::header::HeaderMap, name: &str) -> Option<&'h str> {
+/// A header's value as trimmed text (`None` if absent or not visible ASCII).
+pub(crate) fn header_str(
+    headers: &reqwest::header::HeaderMap,
+    name: impl reqwest::header::AsHeaderName,
+) -> Option<&str> {
     headers.get(name)?.to_str().ok().map(str::trim)
 }
 
@@ -313,6 +370,7 @@ async fn run(
     let state = client.state();
     let policy = &state.retry_policy;
     let repeatable = repeatable(&request);
+    let schedule = policy.schedule();
     let mut current = request;
     let mut attempt = 0u32;
     loop {
@@ -337,17 +395,14 @@ async fn run(
                 if let Some(spare) = spare {
                     let wait = if let Some(limit_wait) = &limit_wait {
                         match limit_wait {
-                            // Backoff as the floor: `Retry-After: 0` is not a reason to burst.
-                            LimitWait::Wait(wait) => {
-                                Some((*wait).max(jittered(policy.backoff_for(attempt))))
-                            }
+                            LimitWait::Wait(wait) => Some(schedule.wait(attempt, Some(*wait))),
                             _ => None,
                         }
                     } else if repeatable && transient_status(status, policy) {
-                        let backoff = jittered(policy.backoff_for(attempt));
+                        let asked = retry_after(response.headers());
                         Some(
-                            retry_after(response.headers())
-                                .map_or(backoff, |ra| ra.max(backoff))
+                            schedule
+                                .wait(attempt, asked)
                                 .min(policy.max_rate_limit_wait),
                         )
                     } else {
@@ -386,7 +441,7 @@ async fn run(
                     || (repeatable && (err.is_timeout() || err.is_request() || err.is_body()));
                 match spare {
                     Some(spare) if retryable => {
-                        let wait = jittered(policy.backoff_for(attempt));
+                        let wait = schedule.delay(attempt);
                         tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying after transport error");
                         tokio::time::sleep(wait).await;
                         current = spare;
@@ -468,7 +523,7 @@ fn body_cap(operation: &str) -> usize {
 }
 
 /// Reads at most `limit` bytes of a body: the bytes and whether more followed (then the rest
-/// is left unread).
+/// is left unread). A body declaring more than `limit` is not read at all.
 pub(crate) async fn read_prefix(
     mut response: reqwest::Response,
     limit: usize,
@@ -476,16 +531,26 @@ pub(crate) async fn read_prefix(
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Ok((bytes::Bytes::new(), true));
     }
-    let mut out = bytes::BytesMut::new();
+    let mut out = Vec::new();
+    let more = read_into(&mut response, limit, &mut out).await?;
+    Ok((out.into(), more))
+}
+
+/// Appends the body's bytes to `out` until it holds `limit`: whether more followed. What was
+/// read stays in `out` when this fails or is cancelled half-way.
+pub(crate) async fn read_into(
+    response: &mut reqwest::Response,
+    limit: usize,
+    out: &mut Vec<u8>,
+) -> reqwest::Result<bool> {
     while let Some(chunk) = response.chunk().await? {
-        if out.len() + chunk.len() > limit {
-            let room = limit - out.len();
-            out.extend_from_slice(&chunk[..room]);
-            return Ok((out.freeze(), true));
+        let room = limit.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if chunk.len() > room {
+            return Ok(true);
         }
-        out.extend_from_slice(&chunk);
     }
-    Ok((out.freeze(), false))
+    Ok(false)
 }
 
 /// Makes reading a success body fail once it passes `limit` bytes, so a generated call never
@@ -496,9 +561,8 @@ fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
     if response.content_length().is_some_and(|n| n <= limit as u64) {
         return response;
     }
-    let status = response.status();
-    let version = response.version();
     let headers = response.headers().clone();
+    let (status, version) = (response.status(), response.version());
     let mut seen = 0usize;
     let stream = response.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(|e| Box::new(e.without_url()) as BoxError)?;
@@ -510,11 +574,21 @@ fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
         }
         Ok(chunk)
     });
-    let mut rebuilt = http::Response::new(reqwest::Body::wrap_stream(stream));
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    reqwest::Response::from(rebuilt)
+    rebuilt(status, version, headers, reqwest::Body::wrap_stream(stream))
+}
+
+/// A response with the given parts and a new body.
+fn rebuilt(
+    status: StatusCode,
+    version: http::Version,
+    headers: reqwest::header::HeaderMap,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut response = http::Response::new(body.into());
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -581,11 +655,7 @@ async fn normalize_error_body(
     );
     headers.remove(reqwest::header::CONTENT_LENGTH);
     headers.remove(reqwest::header::CONTENT_ENCODING);
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    reqwest::Response::from(rebuilt)
+    rebuilt(status, version, headers, body)
 }
 
 #[cfg(test)]
@@ -596,10 +666,20 @@ mod tests {
     fn backoff_doubles_and_caps() {
         let p =
             RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(350));
-        assert_eq!(p.backoff_for(1), Duration::from_millis(100));
-        assert_eq!(p.backoff_for(2), Duration::from_millis(200));
-        assert_eq!(p.backoff_for(3), Duration::from_millis(350));
-        assert_eq!(p.backoff_for(40), Duration::from_millis(350));
+        let p = Backoff {
+            jitter: false,
+            ..p.schedule()
+        };
+        assert_eq!(p.delay(1), Duration::from_millis(100));
+        assert_eq!(p.delay(2), Duration::from_millis(200));
+        assert_eq!(p.delay(3), Duration::from_millis(350));
+        assert_eq!(p.delay(40), Duration::from_millis(350));
+        assert_eq!(p.delay(u32::MAX), Duration::from_millis(350));
+        assert_eq!(p.wait(1, Some(Duration::ZERO)), Duration::from_millis(100));
+        assert_eq!(
+            p.wait(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
     }
 
     #[test]

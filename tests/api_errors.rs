@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{api, base_url, client, user_agent, TOKEN};
 use mangrove::client::DEFAULT_BASE_URL;
+use mangrove::prelude::*;
 use mangrove::{types, AuthScheme, Client, Error, RetryPolicy};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -466,4 +467,96 @@ async fn connection_refused_has_no_status() {
         err.to_string().contains("could not reach Mangrove"),
         "{err}"
     );
+}
+
+/// One `?` target for everything a user calls on the way to an export: a generated call, a
+/// `.summary()` and a `.summary_with_export()`; the same failure reads the same through
+/// `status()` and the predicates whichever call it came from.
+#[tokio::test]
+async fn one_question_mark_target_and_the_same_predicates() {
+    use mangrove::{ExportError, PollPolicy};
+
+    async fn project(client: &Client) -> Result<(), ExportError> {
+        client.get_project().project_id(1).send().await?;
+        Ok(())
+    }
+    async fn summary(client: &Client) -> Result<(), ExportError> {
+        client.list_projects().summary().await?;
+        Ok(())
+    }
+    async fn export(client: &Client) -> Result<(), ExportError> {
+        let policy = PollPolicy::default().time_limit(Duration::ZERO);
+        let _started = client
+            .list_projects()
+            .summary_with_export()
+            .poll_policy(policy)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    for status in [403u16, 404, 429, 503] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(respond(status, Body::Json))
+            .mount(&server)
+            .await;
+        let client = client(&server);
+        let errors = [
+            project(&client).await.unwrap_err(),
+            summary(&client).await.unwrap_err(),
+            export(&client).await.unwrap_err(),
+        ];
+        for (i, e) in errors.iter().enumerate() {
+            let what = format!("HTTP {status}, call {i}: {e}");
+            assert_eq!(e.status().map(|s| s.as_u16()), Some(status), "{what}");
+            assert_eq!(e.is_forbidden(), status == 403, "{what}");
+            assert_eq!(e.is_not_found(), status == 404, "{what}");
+            assert_eq!(e.is_rate_limited(), status == 429, "{what}");
+            assert_eq!(e.is_server_error(), status == 503, "{what}");
+            assert!(!e.is_timeout() && !e.is_decode(), "{what}");
+        }
+        // The API error itself answers the same.
+        let api = client.get_project().project_id(1).send().await.unwrap_err();
+        let api = Error::from(api);
+        assert_eq!(api.status().map(|s| s.as_u16()), Some(status));
+        assert_eq!(api.is_forbidden(), status == 403);
+        assert_eq!(api.is_rate_limited(), status == 429);
+    }
+}
+
+#[tokio::test]
+async fn decode_and_timeout_predicates() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("/projects/1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "not a number"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(api("/projects/2")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_secs(2)),
+        )
+        .mount(&server)
+        .await;
+    let client = common::client(&server);
+    let decode = Error::from(client.get_project().project_id(1).send().await.unwrap_err());
+    assert!(decode.is_decode() && !decode.is_timeout(), "{decode}");
+    assert!(decode.decode_error().is_some());
+    assert!(mangrove::ExportError::from(decode).is_decode());
+
+    let slow = Client::builder()
+        .token(TOKEN)
+        .base_url(base_url(&server))
+        .retry_policy(RetryPolicy::none())
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let timeout = Error::from(slow.get_project().project_id(2).send().await.unwrap_err());
+    assert!(timeout.is_timeout() && !timeout.is_decode(), "{timeout}");
+    assert_eq!(timeout.status(), None);
+    assert!(mangrove::ExportError::from(timeout).is_timeout());
 }

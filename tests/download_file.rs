@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mangrove::download::{DownloadError, Downloaded, Progress};
+use mangrove::download::{Downloaded, Progress};
 use mangrove::testing::StorageFault;
 use mangrove::{CompletedExport, ExportError, ExportFormat};
 
@@ -92,7 +92,7 @@ async fn short_content_length_is_a_size_mismatch_and_nothing_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(DownloadError::SizeMismatch { expected, actual })) => {
+        Err(ExportError::SizeMismatch { expected, actual }) => {
             assert_eq!(expected, size);
             assert_eq!(actual, size - 100);
         }
@@ -192,9 +192,9 @@ async fn interruptions_beyond_the_policy_fail_and_leave_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(DownloadError::Interrupted {
+        Err(ExportError::Interrupted {
             received, attempts, ..
-        })) => {
+        }) => {
             assert_eq!(received, 30_000);
             assert_eq!(attempts, 3);
         }
@@ -243,6 +243,22 @@ async fn server_errors_are_resumed() {
 }
 
 #[tokio::test]
+async fn server_errors_beyond_the_policy_keep_their_status() {
+    let (fake, completed) = completed_projects(50, ExportFormat::Csv, tiny().max_resumes(1)).await;
+    let body = mangrove::testing::FaultBody::Html;
+    fake.storage()
+        .inject(StorageFault::Status { status: 503, body }, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let err = completed
+        .download_to(dir.path().join("p.csv"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Interrupted { .. }), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err}");
+    assert!(err.is_server_error() && !err.is_timeout(), "{err}");
+}
+
+#[tokio::test]
 async fn other_client_errors_are_final_with_the_hosts_message() {
     let (fake, completed) = completed_projects(50, ExportFormat::Csv, tiny()).await;
     let body = mangrove::testing::FaultBody::Xml(
@@ -253,7 +269,7 @@ async fn other_client_errors_are_final_with_the_hosts_message() {
         .inject(StorageFault::Status { status: 410, body }, 1);
     let dir = tempfile::tempdir().unwrap();
     match completed.download_to(dir.path().join("p.csv")).await {
-        Err(ExportError::Download(DownloadError::Status { status, message })) => {
+        Err(ExportError::DownloadStatus { status, message }) => {
             assert_eq!(status.as_u16(), 410);
             assert!(message.contains("It went away (Gone)"), "{message}");
         }
@@ -330,7 +346,7 @@ async fn a_fresh_url_refused_again_is_final() {
     fake.storage().inject(StorageFault::Expired, 2);
     let dir = tempfile::tempdir().unwrap();
     match completed.download_to(dir.path().join("p.csv")).await {
-        Err(ExportError::Download(DownloadError::Status { status, message })) => {
+        Err(ExportError::DownloadStatus { status, message }) => {
             assert_eq!(status.as_u16(), 403);
             assert!(
                 message.contains("Request has expired") && message.contains("fresh"),
@@ -475,7 +491,7 @@ async fn a_missing_directory_is_an_io_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(e @ DownloadError::Io { .. })) => {
+        Err(e @ ExportError::Io { .. }) => {
             assert!(e.to_string().contains("no/such/dir/p.csv"), "{e}");
         }
         other => panic!("expected Io, got {other:?}"),
@@ -497,4 +513,20 @@ fn futures_are_send_and_static() {
         assert_send_static(&c.download().on_progress(|_| {}).to_file("x"));
     }
     let _ = check;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stall_beyond_the_policy_is_a_timeout() {
+    let policy = tiny().read_timeout(Duration::from_secs(30)).max_resumes(0);
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, policy).await;
+    fake.storage()
+        .inject(StorageFault::Stall { after: 70_000 }, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let err = completed
+        .download_to(dir.path().join("p.csv"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Interrupted { .. }), "{err:?}");
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(err.status(), None);
 }

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use mangrove::download::DownloadError;
 use mangrove::testing::{FakeMangrove, FaultBody, StorageFault};
 use mangrove::{CompletedExport, DownloadPolicy, ExportError, ExportFormat};
 
@@ -68,14 +67,10 @@ fn all_text(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Every text an `ExportError` can show: its own, its `DownloadError`'s, and wrapped in an
-/// `io::Error` as `reader()` and `records()` hand it out.
+/// Every text an `ExportError` can show: its own and wrapped in an `io::Error` as `reader()`
+/// and `records()` hand it out.
 fn error_texts(e: ExportError) -> String {
     let mut text = all_text(&e);
-    if let ExportError::Download(d) = &e {
-        text.push('\n');
-        text.push_str(&all_text(d));
-    }
     let io = std::io::Error::other(e);
     text.push('\n');
     text.push_str(&all_text(&io));
@@ -126,18 +121,19 @@ fn policy() -> DownloadPolicy {
 fn label(result: &Result<(), ExportError>) -> String {
     match result {
         Ok(()) => "Ok".into(),
-        Err(ExportError::Download(d)) => {
-            let debug = format!("{d:?}");
-            let variant = debug
-                .split([' ', '(', '{'])
-                .next()
-                .unwrap_or("?")
-                .to_string();
-            match d {
-                DownloadError::Status { status, .. } => format!("{variant} {}", status.as_u16()),
-                _ => variant,
-            }
-        }
+        Err(ExportError::DownloadStatus { status, .. }) => format!("Status {}", status.as_u16()),
+        Err(ExportError::InvalidDownload { .. }) => "InvalidResponse".into(),
+        Err(
+            d @ (ExportError::SizeMismatch { .. }
+            | ExportError::Interrupted { .. }
+            | ExportError::Changed { .. }
+            | ExportError::UnknownFormat { .. }
+            | ExportError::Io { .. }),
+        ) => format!("{d:?}")
+            .split([' ', '(', '{'])
+            .next()
+            .unwrap_or("?")
+            .to_string(),
         Err(other) => format!("{other:?}"),
     }
 }
@@ -273,10 +269,7 @@ async fn download_faults_never_show_the_urls_signature() {
         }
     }
     let changed = changed.expect("the stream ends with Changed");
-    assert!(matches!(
-        changed,
-        ExportError::Download(DownloadError::Changed { .. })
-    ));
+    assert!(matches!(changed, ExportError::Changed { .. }));
     texts.push(("changed".into(), error_texts(changed)));
     let missing = completed
         .download_to(dir.path().join("missing/p.csv"))

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use mangrove::download::{DownloadError, Progress};
+use mangrove::download::Progress;
 use mangrove::records::RecordError;
 use mangrove::testing::{data, Resource, StorageFault};
 use mangrove::{types, CompletedExport, ExportError, ExportFormat};
@@ -96,7 +96,7 @@ async fn file_changing_mid_stream_ends_the_stream() {
     fake.storage()
         .put(&key(&completed, "csv"), path, "text/csv");
     match stream.try_next().await {
-        Err(ExportError::Download(DownloadError::Changed { received })) => {
+        Err(ExportError::Changed { received }) => {
             assert_eq!(received, 30_000)
         }
         other => panic!("expected Changed, got {other:?}"),
@@ -154,10 +154,7 @@ async fn reader_errors_carry_the_export_error() {
         .unwrap_err();
     let inner = e.get_ref().and_then(|e| e.downcast_ref::<ExportError>());
     assert!(
-        matches!(
-            inner,
-            Some(ExportError::Download(DownloadError::SizeMismatch { .. }))
-        ),
+        matches!(inner, Some(ExportError::SizeMismatch { .. })),
         "{e:?}"
     );
 }
@@ -269,10 +266,7 @@ async fn a_short_file_ends_the_records_with_the_download_error() {
         RecordError::Io(e) => {
             let inner = e.get_ref().and_then(|e| e.downcast_ref::<ExportError>());
             assert!(
-                matches!(
-                    inner,
-                    Some(ExportError::Download(DownloadError::SizeMismatch { .. }))
-                ),
+                matches!(inner, Some(ExportError::SizeMismatch { .. })),
                 "{e:?}"
             );
         }

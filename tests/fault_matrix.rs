@@ -14,7 +14,6 @@ use mangrove::prelude::*;
 use std::path::Path;
 use std::time::Duration;
 
-use mangrove::download::DownloadError;
 use mangrove::testing::{
     data, FakeMangrove, FakeMangroveBuilder, Fault, Resource, Schedule, StorageFault, TokenKind,
 };
@@ -295,13 +294,12 @@ fn outcome(result: &Result<u64, ExportError>) -> String {
                 .map(|s| s.as_u16().to_string())
                 .unwrap_or("-".into())
         ),
-        Err(ExportError::Download(d)) => match d {
-            DownloadError::Status { status, .. } => format!("Download(Status {})", status.as_u16()),
-            DownloadError::SizeMismatch { .. } => "Download(SizeMismatch)".into(),
-            DownloadError::Interrupted { .. } => "Download(Interrupted)".into(),
-            DownloadError::Changed { .. } => "Download(Changed)".into(),
-            other => format!("Download({other})"),
-        },
+        Err(ExportError::DownloadStatus { status, .. }) => {
+            format!("Download(Status {})", status.as_u16())
+        }
+        Err(ExportError::SizeMismatch { .. }) => "Download(SizeMismatch)".into(),
+        Err(ExportError::Interrupted { .. }) => "Download(Interrupted)".into(),
+        Err(ExportError::Changed { .. }) => "Download(Changed)".into(),
         Err(ExportError::Forbidden { .. }) => "Forbidden".into(),
         Err(ExportError::NotSupported { .. }) => "NotSupported".into(),
         Err(ExportError::Failed { .. }) => "Failed".into(),

@@ -15,7 +15,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use mangrove::download::DownloadError;
 use mangrove::testing::TokenKind;
 use mangrove::{
     Client, CompletedExport, DownloadPolicy, Export, ExportError, PollPolicy, RetryPolicy,
@@ -243,19 +242,16 @@ fn script() -> impl Strategy<Value = Script> {
 
 fn kind(e: &ExportError) -> String {
     match e {
-        ExportError::Download(d) => match d {
-            DownloadError::Status { status, .. } => match status.as_u16() {
-                code @ (403 | 404 | 416) => format!("Download(Status {code})"),
-                code => format!("Download(Status {}xx)", code / 100),
-            },
-            DownloadError::SizeMismatch { .. } => "Download(SizeMismatch)".into(),
-            DownloadError::Interrupted { .. } => "Download(Interrupted)".into(),
-            DownloadError::Changed { .. } => "Download(Changed)".into(),
-            DownloadError::UnknownFormat { .. } => "Download(UnknownFormat)".into(),
-            DownloadError::InvalidResponse { .. } => "Download(InvalidResponse)".into(),
-            DownloadError::Io { .. } => "Download(Io)".into(),
-            other => format!("Download(other: {other})"),
+        ExportError::DownloadStatus { status, .. } => match status.as_u16() {
+            code @ (403 | 404 | 416) => format!("Download(Status {code})"),
+            code => format!("Download(Status {}xx)", code / 100),
         },
+        ExportError::SizeMismatch { .. } => "Download(SizeMismatch)".into(),
+        ExportError::Interrupted { .. } => "Download(Interrupted)".into(),
+        ExportError::Changed { .. } => "Download(Changed)".into(),
+        ExportError::UnknownFormat { .. } => "Download(UnknownFormat)".into(),
+        ExportError::InvalidDownload { .. } => "Download(InvalidResponse)".into(),
+        ExportError::Io { .. } => "Download(Io)".into(),
         ExportError::Api(a) => format!(
             "Api({})",
             a.status().map_or("-".into(), |s| s.as_u16().to_string())
@@ -492,7 +488,7 @@ async fn missing_directory_is_refused_before_any_storage_request() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/p.csv");
     match completed.download_to(&path).await {
-        Err(ExportError::Download(DownloadError::Io { source, .. })) => {
+        Err(ExportError::Io { source, .. }) => {
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
         }
         other => panic!("expected Io, got {other:?}"),
@@ -542,7 +538,7 @@ async fn huge_storage_error_pages_are_not_buffered() {
         .await
         .unwrap_err();
     match &err {
-        ExportError::Download(DownloadError::Status { status, message }) => {
+        ExportError::DownloadStatus { status, message } => {
             assert_eq!(status.as_u16(), 400);
             assert!(message.len() < 1024, "{} bytes of message", message.len());
         }
@@ -570,10 +566,7 @@ async fn trickling_error_pages_are_bounded() {
     let completed = Export::attach(&client(&server), "exp_1").await.unwrap();
     let started = Instant::now();
     let err = completed.bytes_stream().try_next().await.unwrap_err();
-    assert!(matches!(
-        err,
-        ExportError::Download(DownloadError::Status { .. })
-    ));
+    assert!(matches!(err, ExportError::DownloadStatus { .. }));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",

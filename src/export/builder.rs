@@ -252,21 +252,11 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let rv = match start_failure(err, resource) {
-            StartFailure::Final(e) => return Err(e),
-            StartFailure::Limit(rv) => rv,
-        };
+        let rv = limit_refusal(err, resource)?;
         let retry_after = crate::retry::retry_after(rv.headers());
-        // The policy's pace is the floor: a `Retry-After: 0` (or a date in the past) must not
-        // turn this loop into a burst of starts.
-        let pace = policy.delay_after(attempt);
-        let wait = retry_after.map_or(pace, |ra| ra.max(pace));
-        // Checked: a huge Retry-After must end in an error, not an overflow.
-        let within = started
-            .elapsed()
-            .checked_add(wait)
-            .is_some_and(|end| end <= policy.time_limit);
-        if !within {
+        // At the policy's pace at least: a `Retry-After: 0` is not a reason to burst.
+        let wait = policy.schedule().wait(attempt, retry_after);
+        if !crate::retry::within(started.elapsed(), wait, policy.time_limit) {
             return Err(ExportError::ConcurrencyLimit {
                 message: rv.message.clone(),
                 retry_after,
@@ -279,20 +269,18 @@ where
     }
 }
 
-enum StartFailure {
-    /// A 429: the server refused the start (nothing was started); may be waited out.
-    Limit(progenitor_client::ResponseValue<crate::types::ApiError>),
-    /// The start's final error.
-    Final(ExportError),
-}
-
-/// What a failed start means. Only a 429 and a connection that could not be opened prove that
-/// no export was started; other 4xx are refusals with their own errors; everything else may have
-/// started one.
-fn start_failure(err: GeneratedError, resource: &str) -> StartFailure {
+/// What a failed start means: `Ok` with the answer for a 429 (the server refused the start,
+/// nothing was started: it may be waited out), else the start's final error. Only a 429 and a
+/// connection that could not be opened prove that no export was started; other 4xx are refusals
+/// with their own errors; everything else may have started one.
+#[allow(clippy::result_large_err)]
+fn limit_refusal(
+    err: GeneratedError,
+    resource: &str,
+) -> Result<progenitor_client::ResponseValue<types::ApiError>, ExportError> {
     use progenitor_client::Error as E;
     let uncertain = |status: Option<reqwest::StatusCode>, detail: String| {
-        StartFailure::Final(ExportError::StartUncertain {
+        Err(ExportError::StartUncertain {
             resource: resource.to_string(),
             status,
             detail,
@@ -300,19 +288,17 @@ fn start_failure(err: GeneratedError, resource: &str) -> StartFailure {
     };
     match err {
         E::ErrorResponse(rv) => match rv.status().as_u16() {
-            403 => StartFailure::Final(ExportError::Forbidden {
+            403 => Err(ExportError::Forbidden {
                 message: rv.message.clone(),
             }),
-            429 => StartFailure::Limit(rv),
-            400..=499 => StartFailure::Final(E::ErrorResponse(rv).into()),
+            429 => Ok(rv),
+            400..=499 => Err(E::ErrorResponse(rv).into()),
             _ => {
                 let status = rv.status();
                 uncertain(Some(status), format!("HTTP {status}: {}", rv.message))
             }
         },
-        E::CommunicationError(e) if e.is_connect() => {
-            StartFailure::Final(E::CommunicationError(e).into())
-        }
+        E::CommunicationError(e) if e.is_connect() => Err(E::CommunicationError(e).into()),
         E::CommunicationError(e) => {
             let what = if e.is_timeout() {
                 "no answer within the time limit"
@@ -331,11 +317,11 @@ fn start_failure(err: GeneratedError, resource: &str) -> StartFailure {
         E::UnexpectedResponse(r) => {
             let status = r.status();
             if status.is_client_error() {
-                StartFailure::Final(E::UnexpectedResponse(r).into())
+                Err(E::UnexpectedResponse(r).into())
             } else {
                 uncertain(Some(status), format!("unexpected HTTP status {status}"))
             }
         }
-        other => StartFailure::Final(other.into()),
+        other => Err(other.into()),
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::retry::Backoff;
+
 /// Polling policy for exports: exponential delays between status requests and a total time
 /// limit. Set it per client ([`ClientBuilder::poll_policy`]) or per export
 /// ([`Export::with_policy`], [`SummaryWithExport::poll_policy`]).
@@ -93,19 +95,16 @@ impl PollPolicy {
 
     /// The wait before poll number `poll` (1-based): `initial × multiplier^(poll-1)`, capped.
     pub fn delay_after(&self, poll: u32) -> Duration {
-        let m = if self.multiplier.is_finite() {
-            self.multiplier.max(1.0)
-        } else {
-            1.0
-        };
-        let exp = i32::try_from(poll.saturating_sub(1))
-            .unwrap_or(i32::MAX)
-            .min(64);
-        let secs = self.initial_delay.as_secs_f64() * m.powi(exp);
-        if !secs.is_finite() || secs >= self.max_delay.as_secs_f64() {
-            self.max_delay.max(self.initial_delay.min(self.max_delay))
-        } else {
-            Duration::from_secs_f64(secs)
+        self.schedule().delay(poll)
+    }
+
+    /// The schedule of polls (and of export starts and limiter checks waiting at its pace).
+    pub(crate) fn schedule(&self) -> Backoff {
+        Backoff {
+            initial: self.initial_delay,
+            factor: self.multiplier,
+            max: self.max_delay,
+            jitter: false,
         }
     }
 }

@@ -11,6 +11,7 @@ use tracing::Instrument;
 use super::{CompletedExport, Export, ExportSnapshot};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::ExportStatus;
+use crate::retry::within;
 use crate::types;
 
 /// The operation id status polls are reported under (as the generated `get_export`).
@@ -88,47 +89,27 @@ fn same_origin(export: &Export, url: &str) -> bool {
 /// call. At most [`crate::retry::MAX_STATUS_BODY`] bytes are read; a longer answer is an
 /// [`ExportError::InvalidResponse`], never a buffer.
 async fn get_url(export: &Export, url: &str) -> Result<types::Export, PollFailure> {
-    match get_url_raw(export, url).await {
-        Ok(Ok(raw)) => Ok(raw),
-        Ok(Err(e)) => Err(classify(&export.id, e)),
-        Err(too_large) => Err(PollFailure::Permanent(ExportError::InvalidResponse {
-            id: export.id.clone(),
-            message: too_large,
-        })),
-    }
-}
-
-async fn get_url_raw(
-    export: &Export,
-    url: &str,
-) -> Result<Result<types::Export, GeneratedError>, String> {
+    let fail = |e| classify(&export.id, e);
     let client = &export.client;
-    let request = match client
+    let request = client
         .client()
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(GeneratedError::CommunicationError(e))),
-    };
-    let response = match crate::retry::execute(client, request, OPERATION).await {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(GeneratedError::CommunicationError(e))),
-    };
-    let status = response.status();
-    let headers = response.headers().clone();
+        .map_err(|e| fail(GeneratedError::CommunicationError(e)))?;
+    let response = crate::retry::execute(client, request, OPERATION)
+        .await
+        .map_err(|e| fail(GeneratedError::CommunicationError(e)))?;
+    let (status, headers) = (response.status(), response.headers().clone());
     let limit = crate::retry::MAX_STATUS_BODY;
-    let body = match crate::retry::read_prefix(response, limit).await {
-        Ok((body, false)) => body,
-        Ok((_, true)) => {
-            return Err(format!(
-                "the status answer (HTTP {status}) is larger than {limit} bytes"
-            ))
-        }
-        Err(e) => return Ok(Err(GeneratedError::ResponseBodyError(e))),
-    };
-    Ok(get_url_decode(status, headers, body))
+    match crate::retry::read_prefix(response, limit).await {
+        Ok((body, false)) => get_url_decode(status, headers, body).map_err(fail),
+        Ok((_, true)) => Err(PollFailure::Permanent(ExportError::InvalidResponse {
+            id: export.id.clone(),
+            message: format!("the status answer (HTTP {status}) is larger than {limit} bytes"),
+        })),
+        Err(e) => Err(fail(GeneratedError::ResponseBodyError(e))),
+    }
 }
 
 /// Decodes a status answer like a generated call would (same error type as the generated calls).
@@ -256,7 +237,6 @@ impl Poller {
             let poll = self.polls;
             let result = fetch_status(&self.export).await;
             let elapsed = started.elapsed();
-            let pause = policy.delay_after(poll + 1);
             match result {
                 Ok(raw) => {
                     self.errors_in_a_row = 0;
@@ -280,7 +260,7 @@ impl Poller {
                             }));
                         }
                         _ => {
-                            self.next_wait = Some(pause);
+                            self.next_wait = Some(policy.delay_after(poll + 1));
                             return Some(Ok(snapshot));
                         }
                     }
@@ -297,16 +277,12 @@ impl Poller {
                         return Some(Err(e));
                     }
                     // A server asking to wait past the time limit is not waited for: its answer
-                    // is the error (checked arithmetic: the value may be anything).
-                    if retry_after.is_some_and(|r| {
-                        elapsed
-                            .checked_add(r)
-                            .is_none_or(|end| end > policy.time_limit)
-                    }) {
+                    // is the error.
+                    if retry_after.is_some_and(|r| !within(elapsed, r, policy.time_limit)) {
                         self.finish("error");
                         return Some(Err(e));
                     }
-                    self.next_wait = Some(retry_after.map_or(pause, |r| r.max(pause)));
+                    self.next_wait = Some(policy.schedule().wait(poll + 1, retry_after));
                 }
             }
         }
