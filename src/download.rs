@@ -86,7 +86,8 @@ use tokio::time::Instant;
 use crate::error::{Error, ExportError};
 use crate::export::{redact_query, CompletedExport};
 use crate::open_enum::ExportFileFormat;
-use crate::records::{self, Layout, Records};
+use crate::records::{self, Records};
+use crate::types::ExportFormat as Layout;
 
 /// Bytes per write to disk (and the size of the blocks queued for the writer thread).
 const WRITE_BLOCK: usize = 1024 * 1024;
@@ -249,7 +250,7 @@ pub enum DownloadError {
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
          Content-Type: {}); if you know it, read the file with \
-         `mangrove::records::from_reader(completed.reader(), Layout::Csv)` (or `Layout::Json`)",
+         `mangrove::records::from_reader(completed.reader(), ExportFormat::Csv)` (or `Json`)",
         .format.as_deref().unwrap_or("none"),
         .extension.as_deref().unwrap_or("none"),
         .content_type.as_deref().unwrap_or("none")
@@ -504,8 +505,8 @@ impl CompletedExport {
     /// URL's extension (`.csv`, `.json`), then from the storage host's `Content-Type`. If none of
     /// them tells, the error is [`DownloadError::UnknownFormat`] (no guessing). The first request
     /// is made before this returns, so an expired export or a refused URL is an error here; later
-    /// download failures end the stream with a [`RecordError::Io`](crate::records::RecordError::Io)
-    /// whose inner error is the [`ExportError`].
+    /// download failures end the stream with a
+    /// [`RecordError::Download`](crate::records::RecordError::Download) holding the [`ExportError`].
     ///
     /// ```no_run
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), Box<dyn std::error::Error>> {

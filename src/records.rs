@@ -48,7 +48,8 @@
 //!   **goes on** with the next record.
 //! * [`RecordError::Malformed`]: the file itself is broken (bad CSV structure, JSON syntax error, a
 //!   file cut short). The stream **ends** after it.
-//! * [`RecordError::Io`]: reading the bytes failed. The stream **ends** after it.
+//! * [`RecordError::Io`]: reading the bytes failed, or [`RecordError::Download`]: downloading them
+//!   failed ([`RecordError::status`] gives the HTTP status behind it). The stream **ends** after it.
 //!
 //! So the caller decides: [`TryStreamExt::try_next`](futures::TryStreamExt::try_next) and
 //! [`try_collect`](futures::TryStreamExt::try_collect) stop at the first error of any kind, while
@@ -73,6 +74,9 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::error::ExportError;
+use crate::types::ExportFormat;
+
 /// Records per message from the parser thread to the stream.
 const BATCH: usize = 1024;
 /// Batches the channel holds before the parser waits for the consumer.
@@ -90,16 +94,6 @@ const JSON_BUFFER: usize = 256 * 1024;
 /// Largest single record accepted, so that a broken file (say, a quote that never closes) cannot
 /// make the parser buffer the whole rest of the file.
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
-
-/// The format of an export file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Layout {
-    /// RFC 4180 CSV with a header row; cells holding arrays or objects contain compact JSON.
-    Csv,
-    /// One JSON array of objects.
-    Json,
-}
 
 /// Why an item of a [`Records`] stream is not a record.
 ///
@@ -129,6 +123,17 @@ pub enum RecordError {
     /// Reading the bytes failed; the stream ends after this.
     #[error("reading the export failed: {0}")]
     Io(#[from] io::Error),
+    /// Downloading the export file failed (a stream made by
+    /// [`CompletedExport::records`](crate::CompletedExport::records)); the stream ends after this.
+    #[error("downloading the export failed: {0}")]
+    Download(#[source] ExportError),
+    /// [`from_reader`] was given a format it cannot read (neither CSV nor JSON); the stream holds
+    /// only this error.
+    #[error("cannot read records of format `{format}` (only csv and json)")]
+    UnsupportedFormat {
+        /// The format as named.
+        format: String,
+    },
 }
 
 impl RecordError {
@@ -137,11 +142,20 @@ impl RecordError {
     pub fn row(&self) -> Option<u64> {
         match self {
             Self::Row { row, .. } | Self::Malformed { row, .. } => Some(*row),
-            Self::Io(_) => None,
+            _ => None,
         }
     }
 
-    /// Whether the stream ends after this error (`Malformed`, `Io`) rather than going on (`Row`).
+    /// The HTTP status behind a failed download ([`RecordError::Download`]), if any.
+    #[must_use]
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match self {
+            Self::Download(e) => e.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether the stream ends after this error (all but `Row`) rather than going on (`Row`).
     #[must_use]
     pub fn is_fatal(&self) -> bool {
         !matches!(self, Self::Row { .. })
@@ -156,7 +170,7 @@ impl RecordError {
 /// # Panics
 ///
 /// Polling the stream outside a Tokio runtime panics.
-pub fn from_reader<T, R>(reader: R, layout: Layout) -> Records<T>
+pub fn from_reader<T, R>(reader: R, format: ExportFormat) -> Records<T>
 where
     T: DeserializeOwned + Send + 'static,
     R: AsyncRead + Send + Unpin + 'static,
@@ -164,7 +178,7 @@ where
     Records {
         state: State::Idle {
             reader: Box::new(reader),
-            layout,
+            format,
             start: start_parser::<T>,
         },
     }
@@ -173,13 +187,14 @@ where
 /// A stream of typed records from an export file, made by [`from_reader`].
 ///
 /// Items are `Result<T, RecordError>`; [`RecordError::Row`] items are followed by the next record,
-/// [`RecordError::Malformed`] and [`RecordError::Io`] items end the stream.
+/// the other errors end the stream ([`RecordError::is_fatal`]).
 ///
 /// # Example
 ///
 /// ```
 /// use futures::{StreamExt, TryStreamExt};
-/// use mangrove::records::{self, Layout, RecordError};
+/// use mangrove::records::{self, RecordError};
+/// use mangrove::ExportFormat;
 ///
 /// #[derive(Debug, serde::Deserialize)]
 /// struct Project {
@@ -198,12 +213,12 @@ where
 ///     3,,[]\n";
 ///
 /// // Stop at the first error of any kind:
-/// let mut projects = records::from_reader::<Project, _>(csv, Layout::Csv);
+/// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let first = projects.try_next().await?.expect("one record");
 /// assert_eq!(first.credit_types, ["removal"]);
 ///
 /// // Or go on past records that do not decode, and stop only when the file is broken:
-/// let mut projects = records::from_reader::<Project, _>(csv, Layout::Csv);
+/// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let mut good = Vec::new();
 /// while let Some(item) = projects.next().await {
 ///     match item {
@@ -215,7 +230,7 @@ where
 /// assert_eq!(good.len(), 2);
 ///
 /// // Or silently keep the good ones:
-/// let ids: Vec<i64> = records::from_reader::<Project, _>(csv, Layout::Csv)
+/// let ids: Vec<i64> = records::from_reader::<Project, _>(csv, ExportFormat::Csv)
 ///     .filter_map(|r| async { r.ok() })
 ///     .map(|p| p.id)
 ///     .collect()
@@ -232,7 +247,7 @@ pub struct Records<T> {
 /// The boxed source; boxing keeps `Records` generic over `T` only.
 type Source = Box<dyn AsyncRead + Send + Unpin>;
 /// Starts the parser; a function pointer carries the `T: DeserializeOwned` bound into `poll_next`.
-type Start<T> = fn(Source, Layout) -> State<T>;
+type Start<T> = fn(Source, ExportFormat) -> State<T>;
 /// Decodes record `i` of a CSV batch; a function pointer for the same reason as [`Start`].
 type Decode<T> = fn(&CsvBatch, usize) -> Result<T, RecordError>;
 
@@ -248,7 +263,7 @@ enum State<T> {
     /// Not polled yet.
     Idle {
         reader: Source,
-        layout: Layout,
+        format: ExportFormat,
         start: Start<T>,
     },
     /// The parser runs.
@@ -280,10 +295,7 @@ impl<T> Unpin for Records<T> {}
 impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Idle { layout, .. } => match layout {
-                Layout::Csv => "not started (CSV)",
-                Layout::Json => "not started (JSON)",
-            },
+            State::Idle { .. } => "not started",
             State::Running(_) => "running",
             State::Joining(_) => "finishing",
             State::Done => "done",
@@ -302,11 +314,11 @@ impl<T> Stream for Records<T> {
                 State::Idle { .. } => {
                     if let State::Idle {
                         reader,
-                        layout,
+                        format,
                         start,
                     } = std::mem::replace(&mut this.state, State::Done)
                     {
-                        this.state = start(reader, layout);
+                        this.state = start(reader, format);
                     }
                 }
                 State::Running(running) => {
@@ -377,8 +389,8 @@ impl<T> FusedStream for Records<T> {
     }
 }
 
-/// Spawns the parser thread for `layout` and returns the running state.
-fn start_parser<T>(reader: Source, layout: Layout) -> State<T>
+/// Spawns the parser thread for `format` and returns the running state.
+fn start_parser<T>(reader: Source, format: ExportFormat) -> State<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
@@ -388,7 +400,7 @@ where
     };
     let (tx, chunks) = mpsc::channel(CHANNEL);
     let (recycle, recycled) = std::sync::mpsc::channel();
-    let feed = Feed {
+    let mut feed = Feed {
         reader,
         runtime: runtime.clone(),
         tx,
@@ -396,9 +408,14 @@ where
         csv: CsvBatch::default(),
         recycled,
     };
-    let parser = runtime.spawn_blocking(move || match layout {
-        Layout::Csv => run_csv(feed),
-        Layout::Json => run_json(feed),
+    let parser = runtime.spawn_blocking(move || match format {
+        ExportFormat::Csv => run_csv(feed),
+        ExportFormat::Json => run_json(feed),
+        // Reachable once `ExportFormat` is open for decoding.
+        #[allow(unreachable_patterns)]
+        other => feed.finish(Some(Stop::Fatal(RecordError::UnsupportedFormat {
+            format: other.to_string(),
+        }))),
     });
     State::Running(Running {
         chunks,
@@ -589,7 +606,10 @@ fn io_stop(error: io::Error, row: u64) -> Stop {
                 MAX_RECORD_BYTES >> 20
             ),
         }),
-        None => Stop::Fatal(RecordError::Io(error)),
+        None => Stop::Fatal(match error.downcast::<ExportError>() {
+            Ok(e) => RecordError::Download(e),
+            Err(e) => RecordError::Io(e),
+        }),
     }
 }
 
