@@ -241,7 +241,7 @@ fn parent(rows: u64) -> Result<(), String> {
         } else {
             rt.block_on(async {
                 let client = fake.client(TokenKind::Account);
-                let completed = Export::attach(&client, &id)
+                let completed = Export::attach(&client, id.as_str())
                     .await
                     .map_err(|e| e.to_string())?;
                 let mut bytes = Vec::new();

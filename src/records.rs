@@ -1644,7 +1644,7 @@ fn json_records<T: DeserializeOwned>(input: &mut JsonInput<T>) -> Result<(), Sto
                     Ok(value)
                 }
                 Parsed::Invalid(error) if error.classify() == serde_json::error::Category::Data => {
-                    let message = row_message(input.available(), &error);
+                    let message = row_message::<T>(input.available(), error);
                     match input.parse::<IgnoredAny>(row)? {
                         Parsed::Value(IgnoredAny, used) => input.start += used,
                         Parsed::Invalid(error) => return Err(input.syntax(row, &error)),
@@ -1697,84 +1697,13 @@ fn error_offset(text: &[u8], error: &serde_json::Error) -> usize {
     (line_start + error.column().saturating_sub(1)).min(text.len())
 }
 
-/// The message of a `Row` error for a JSON element, naming the field.
-fn row_message(element: &[u8], error: &serde_json::Error) -> String {
-    let message = error_message(error);
-    // `serde_json` reports the last byte it read: the end of the bad value, or the `}` of an object
-    // that lacks a field.
-    let path = json_path(element, error_offset(element, error) + 1);
-    if path.is_empty() {
-        message
-    } else {
-        format!("field `{path}`: {message}")
+/// The message of a `Row` error for a JSON element, naming the field (found by a second pass with
+/// `serde_path_to_error`, only for elements that do not decode).
+fn row_message<T: DeserializeOwned>(element: &[u8], error: serde_json::Error) -> String {
+    match crate::decode::find::<T>(element, error) {
+        (path, message) if path == "." => message,
+        (path, message) => format!("field `{path}`: {message}"),
     }
-}
-
-/// The path (`images[0].url`) of the value being read when a parser stops just before `offset` in a
-/// JSON element: best effort, for messages.
-fn json_path(element: &[u8], offset: usize) -> String {
-    enum Frame {
-        Object { key: Option<String>, value: bool },
-        Array(usize),
-    }
-    let mut frames: Vec<Frame> = Vec::new();
-    let end = offset.min(element.len());
-    let mut i = 0;
-    while i < end {
-        match element[i] {
-            b'{' => frames.push(Frame::Object {
-                key: None,
-                value: false,
-            }),
-            b'[' => frames.push(Frame::Array(0)),
-            b'}' | b']' => {
-                frames.pop();
-            }
-            b',' => match frames.last_mut() {
-                Some(Frame::Object { key, value }) => {
-                    *key = None;
-                    *value = false;
-                }
-                Some(Frame::Array(index)) => *index += 1,
-                None => {}
-            },
-            b':' => {
-                if let Some(Frame::Object { value, .. }) = frames.last_mut() {
-                    *value = true;
-                }
-            }
-            b'"' => {
-                let from = i + 1;
-                i = from;
-                while i < element.len() && element[i] != b'"' {
-                    i += if element[i] == b'\\' { 2 } else { 1 };
-                }
-                if let Some(Frame::Object { key, value: false }) = frames.last_mut() {
-                    let to = i.min(element.len());
-                    *key = Some(String::from_utf8_lossy(&element[from..to]).into_owned());
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    let mut path = String::new();
-    for frame in &frames {
-        match frame {
-            Frame::Object {
-                key: Some(key),
-                value: true,
-            } => {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
-            }
-            Frame::Object { .. } => break,
-            Frame::Array(index) => path.push_str(&format!("[{index}]")),
-        }
-    }
-    path
 }
 
 #[cfg(test)]
@@ -1820,18 +1749,43 @@ mod tests {
         }
     }
 
-    #[test]
-    fn paths() {
-        let element = br#"{"id":1,"images":[{"name":"a"},{"url":5}],"x":"y"}"#;
-        let at = |needle: &str| {
-            element
-                .windows(needle.len())
-                .position(|w| w == needle.as_bytes())
-                .map(|i| i + needle.len())
-                .unwrap_or(0)
-        };
-        assert_eq!(json_path(element, at(r#""id":1"#)), "id");
-        assert_eq!(json_path(element, at(r#""url":5"#)), "images[1].url");
-        assert_eq!(json_path(element, at(r#"{"url":5}"#)), "images[1]");
+    #[tokio::test]
+    async fn json_row_errors_name_the_field() {
+        use futures::StreamExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Image {
+            url: Option<String>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Row {
+            id: u64,
+            #[serde(default)]
+            images: Vec<Image>,
+        }
+        let json: &[u8] =
+            br#"[{"id":1,"images":[{"url":"a"},{"url":5}]}, {"id":"x"}, {"images":[]}, {"id":4}]"#;
+        let items: Vec<_> = from_reader::<Row, _>(json, ExportFormat::Json)
+            .collect()
+            .await;
+        let messages: Vec<String> = items
+            .iter()
+            .map(|item| match item {
+                Ok(row) => format!("ok {}", row.id),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "record 1 does not match the Rust type: field `images[1].url`: invalid type: \
+                 integer `5`, expected a string",
+                "record 2 does not match the Rust type: field `id`: invalid type: string \"x\", \
+                 expected u64",
+                "record 3 does not match the Rust type: missing field `id`",
+                "ok 4",
+            ]
+        );
     }
 }
