@@ -65,11 +65,13 @@ use std::future::Future as _;
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
 use futures::stream::{FusedStream, Stream};
+use futures::StreamExt as _;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, Visitor};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::AsyncRead;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -81,6 +83,10 @@ use crate::types::ExportFormat;
 const BATCH: usize = 1024;
 /// Batches the channel holds before the parser waits for the consumer.
 const CHANNEL: usize = 4;
+/// Chunks of input read ahead of the parser, at most.
+const READ_AHEAD: usize = 8;
+/// Bytes per chunk of input read ahead, at most.
+const READ_CHUNK: usize = 64 * 1024;
 /// Read buffer of the CSV parser.
 const CSV_BUFFER: usize = 64 * 1024;
 /// Bytes of CSV cells per batch at most (besides `BATCH` records at most).
@@ -400,8 +406,12 @@ where
     };
     let (tx, chunks) = mpsc::channel(CHANNEL);
     let (recycle, recycled) = std::sync::mpsc::channel();
+    let (ahead, bytes) = mpsc::channel(READ_AHEAD);
+    runtime.spawn(read_ahead(reader, ahead));
     let mut feed = Feed {
-        reader,
+        bytes,
+        pending: Bytes::new(),
+        eof: false,
         runtime: runtime.clone(),
         tx,
         decoded: Vec::new(),
@@ -430,9 +440,36 @@ where
 // The parser thread's side: input and output.
 // ---------------------------------------------------------------------------------------------------
 
-/// The parser thread's end of the pipe: reads the async source synchronously and sends chunks.
+/// Reads `reader` on the runtime, ahead of the parser, so that the parser finds bytes ready instead
+/// of waiting a round trip to the runtime for each read (a download's body is fetched only when
+/// asked for). An empty chunk marks the end of the input. Stops as soon as the parser is gone, even
+/// while the input stalls.
+async fn read_ahead(reader: Source, ahead: mpsc::Sender<io::Result<Bytes>>) {
+    let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK);
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = ahead.closed() => return,
+            next = chunks.next() => next,
+        };
+        let (item, last) = match next {
+            Some(Ok(chunk)) => (Ok(chunk), false),
+            Some(Err(e)) => (Err(e), true),
+            None => (Ok(Bytes::new()), true),
+        };
+        if ahead.send(item).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The parser thread's end of the pipe: reads the bytes read ahead and sends chunks of records.
 struct Feed<T> {
-    reader: Source,
+    bytes: mpsc::Receiver<io::Result<Bytes>>,
+    /// Bytes received and not handed to the parser yet.
+    pending: Bytes,
+    /// The end-of-input mark has arrived.
+    eof: bool,
     runtime: Handle,
     tx: mpsc::Sender<Chunk<T>>,
     /// Pending decoded items (JSON records, and the error that ends the stream).
@@ -567,30 +604,36 @@ impl<T> Read for Feed<T> {
     /// Reads without blocking when bytes are ready; otherwise sends the records parsed so far, then
     /// waits for bytes or for the stream to be dropped.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut ready = ReadBuf::new(buf);
-        match Pin::new(&mut self.reader).poll_read(&mut cx, &mut ready) {
-            Poll::Ready(Ok(())) => return Ok(ready.filled().len()),
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => {}
-        }
-        self.flush_if_room();
-        let Self {
-            reader,
-            runtime,
-            tx,
-            ..
-        } = self;
-        runtime.block_on(async {
-            tokio::select! {
-                biased;
-                read = reader.read(buf) => read,
-                () = tx.closed() => Err(io::Error::other(Halt::Closed)),
+        while self.pending.is_empty() && !self.eof && !buf.is_empty() {
+            let next = match self.bytes.try_recv() {
+                Ok(next) => Some(next),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    self.flush_if_room();
+                    let Self {
+                        bytes, runtime, tx, ..
+                    } = self;
+                    runtime.block_on(async {
+                        tokio::select! {
+                            biased;
+                            next = bytes.recv() => Ok(next),
+                            () = tx.closed() => Err(io::Error::other(Halt::Closed)),
+                        }
+                    })?
+                }
+            };
+            match next {
+                Some(Ok(chunk)) if chunk.is_empty() => self.eof = true,
+                Some(Ok(chunk)) => self.pending = chunk,
+                Some(Err(e)) => return Err(e),
+                // The task was cancelled (the runtime shuts down) or panicked.
+                None => return Err(io::Error::other("the task reading the input stopped")),
             }
-        })
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.advance(n);
+        Ok(n)
     }
 }
 
