@@ -1831,4 +1831,42 @@ mod tests {
             ]
         );
     }
+
+    /// Records whose bytes arrived come out while the input stalls, and dropping the stream then
+    /// stops the parser and drops the input (its other end sees a broken pipe).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_arrive_before_a_stall_and_dropping_releases_the_input() {
+        use futures::StreamExt as _;
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        struct Row {
+            id: u64,
+        }
+        for (format, head) in [
+            (ExportFormat::Csv, &b"id\n1\n2\n3\n"[..]),
+            (
+                ExportFormat::Json,
+                &b"[{\"id\":1},{\"id\":2},{\"id\":3},"[..],
+            ),
+        ] {
+            let (mut writer, reader) = tokio::io::duplex(1024);
+            writer.write_all(head).await.unwrap();
+            let mut stream = from_reader::<Row, _>(reader, format);
+            for want in 1..=2 {
+                let row = tokio::time::timeout(Duration::from_secs(20), stream.next())
+                    .await
+                    .expect("a record whose bytes arrived comes out while the input stalls");
+                assert_eq!(row.unwrap().unwrap().id, want, "{format:?}");
+            }
+            drop(stream);
+            let released = tokio::time::timeout(Duration::from_secs(20), async {
+                while writer.write_all(b"\n").await.is_ok() {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            assert!(released.is_ok(), "{format:?}: the input was not dropped");
+        }
+    }
 }
