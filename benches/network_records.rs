@@ -9,7 +9,7 @@
 //! * the parent process starts `FakeMangrove` with the projects, exports them as CSV and as JSON
 //!   through the API and waits for `completed`;
 //! * `curl -s -o FILE URL` fetches each file (bytes only, its process start included);
-//! * in-memory decode of curl's bytes, in the parent: JSON with
+//! * in-memory decode of curl's bytes, in a child process of its own: JSON with
 //!   `serde_json::from_slice::<Vec<types::Project>>`, CSV with the SDK's own decoder
 //!   (`records::from_reader` over the bytes in memory, multi-thread runtime with 2 workers);
 //! * the SDK side runs in a child process (this executable, re-run with `--child`): a `Client` for
@@ -128,6 +128,38 @@ fn run_curl(url: &str, out: &Path) -> Result<Option<f64>, String> {
         return Err(format!("curl failed: {status}"));
     }
     Ok(Some(seconds))
+}
+
+/// Child process: reads `path` into memory, decodes it as the reference does, prints the seconds.
+fn memory_child(format: &str, path: &Path, rows: &str) -> Result<(), String> {
+    let format = match format {
+        "csv" => ExportFormat::Csv,
+        _ => ExportFormat::Json,
+    };
+    let rows = rows.parse().map_err(|_| format!("bad row count {rows}"))?;
+    let bytes = bytes::Bytes::from(std::fs::read(path).map_err(|e| e.to_string())?);
+    let seconds = decode_in_memory(&runtime()?, format, &bytes, rows)?;
+    println!("{seconds}");
+    Ok(())
+}
+
+/// Runs the in-memory decode of `path` in a child process (a fresh heap, no fake beside it).
+fn run_memory(format: &str, path: &Path, rows: u64) -> Result<f64, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .args(["--memory", format])
+        .arg(path)
+        .arg(rows.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.trim().parse() {
+        Ok(seconds) if output.status.success() => Ok(seconds),
+        _ => Err(format!(
+            "in-memory child failed: {text} {}",
+            String::from_utf8_lossy(&output.stderr)
+        )),
+    }
 }
 
 /// Decodes `bytes` in memory as the reference does; returns the seconds taken.
@@ -255,9 +287,10 @@ fn parent(rows: u64) -> Result<(), String> {
         if bytes.len() as u64 != size {
             return Err(format!("{name}: {} bytes, expected {size}", bytes.len()));
         }
-        let bytes = bytes::Bytes::from(bytes);
+        std::fs::write(&out, &bytes).map_err(|e| e.to_string())?;
+        drop(bytes);
         for _ in 0..RUNS {
-            memory.push(decode_in_memory(&rt, format, &bytes, rows)?);
+            memory.push(run_memory(&name.to_lowercase(), &out, rows)?);
         }
         table.push(Row {
             format: name,
@@ -308,12 +341,18 @@ fn parent(rows: u64) -> Result<(), String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let result = match args.iter().position(|a| a == "--child") {
-        Some(i) => match &args[i + 1..] {
+    let child_mode = args.iter().position(|a| a == "--child");
+    let memory_mode = args.iter().position(|a| a == "--memory");
+    let result = match (child_mode, memory_mode) {
+        (Some(i), _) => match &args[i + 1..] {
             [base_url, token, id, ..] => child(base_url, token, id),
             _ => Err("usage: --child BASE_URL TOKEN ID".into()),
         },
-        None => {
+        (None, Some(i)) => match &args[i + 1..] {
+            [format, path, rows, ..] => memory_child(format, Path::new(path), rows),
+            _ => Err("usage: --memory csv|json PATH ROWS".into()),
+        },
+        (None, None) => {
             let rows = std::env::var("MANGROVE_BENCH_ROWS")
                 .ok()
                 .and_then(|v| v.parse().ok())
