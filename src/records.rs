@@ -5,13 +5,14 @@
 //!
 //! # How it works
 //!
-//! The bytes are read and parsed on one thread of Tokio's blocking pool
-//! ([`spawn_blocking`](tokio::task::spawn_blocking)), never on the executor threads. The parser sends
+//! A task on the runtime reads the bytes up to 512 KiB ahead (8 chunks of 64 KiB), so that reading
+//! (for a download: fetching the body) overlaps with parsing. The parser runs on one thread of Tokio's
+//! blocking pool ([`spawn_blocking`](tokio::task::spawn_blocking)), never on the executor threads. It sends
 //! records in batches of up to 1024 through a bounded channel of 4 batches: when the consumer is slower
 //! than the parser, the parser waits, so only a few thousand records exist at a time. A batch is also
 //! sent early whenever the input has no bytes ready (a slow download), so records arrive as soon as
-//! their bytes do. Dropping the stream stops the parser at its next batch or read, even while it waits
-//! for input.
+//! their bytes do. Dropping the stream stops the parser at its next batch or read, and the reading
+//! task at once, even while the input stalls.
 //!
 //! JSON elements are decoded into `T` on the parser thread. CSV records are split into cells there,
 //! and each is decoded into `T` when the stream hands it out: a few hundred nanoseconds for a typical
