@@ -85,8 +85,8 @@ use tokio::time::Instant;
 
 use crate::error::{Error, ExportError};
 use crate::export::{redact_query, CompletedExport};
-use crate::open_enum::ExportFileFormat;
-use crate::records::{self, Layout, Records};
+use crate::open_enum::ExportFormat;
+use crate::records::{self, Records};
 use crate::retry::{header_str, Backoff};
 
 /// Bytes per write to disk (and the size of the blocks queued for the writer thread).
@@ -420,8 +420,8 @@ impl CompletedExport {
     /// URL's extension (`.csv`, `.json`), then from the storage host's `Content-Type`. If none of
     /// them tells, the error is [`ExportError::UnknownFormat`] (no guessing). The first request
     /// is made before this returns, so an expired export or a refused URL is an error here; later
-    /// download failures end the stream with a [`RecordError::Io`](crate::records::RecordError::Io)
-    /// whose inner error is the [`ExportError`].
+    /// download failures end the stream with a
+    /// [`RecordError::Download`](crate::records::RecordError::Download) holding the [`ExportError`].
     ///
     /// ```no_run
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), Box<dyn std::error::Error>> {
@@ -950,17 +950,17 @@ impl Transfer {
     }
 
     /// The records layout: the export's format, else the URL's extension, else `Content-Type`.
-    fn layout(&self) -> Result<Layout, ExportError> {
+    fn layout(&self) -> Result<ExportFormat, ExportError> {
         let format = self.export.format.as_ref();
         match format {
-            Some(ExportFileFormat::Csv) => return Ok(Layout::Csv),
-            Some(ExportFileFormat::Json) => return Ok(Layout::Json),
+            Some(ExportFormat::Csv) => return Ok(ExportFormat::Csv),
+            Some(ExportFormat::Json) => return Ok(ExportFormat::Json),
             _ => {}
         }
         let extension = url_extension(&self.export.download_url);
         match extension.as_deref() {
-            Some("csv") => return Ok(Layout::Csv),
-            Some("json") => return Ok(Layout::Json),
+            Some("csv") => return Ok(ExportFormat::Csv),
+            Some("json") => return Ok(ExportFormat::Json),
             _ => {}
         }
         let content_type = self.content_type.clone();
@@ -1010,12 +1010,12 @@ fn url_extension(url: &str) -> Option<String> {
     (!extension.is_empty()).then(|| extension.to_ascii_lowercase())
 }
 
-fn layout_of_content_type(value: &str) -> Option<Layout> {
+fn layout_of_content_type(value: &str) -> Option<ExportFormat> {
     let essence = value.split(';').next()?.trim().to_ascii_lowercase();
     match essence.as_str() {
-        "text/csv" | "application/csv" | "text/comma-separated-values" => Some(Layout::Csv),
-        "application/json" | "text/json" => Some(Layout::Json),
-        other if other.ends_with("+json") => Some(Layout::Json),
+        "text/csv" | "application/csv" | "text/comma-separated-values" => Some(ExportFormat::Csv),
+        "application/json" | "text/json" => Some(ExportFormat::Json),
+        other if other.ends_with("+json") => Some(ExportFormat::Json),
         _ => None,
     }
 }
@@ -1470,11 +1470,11 @@ mod tests {
         assert_eq!(url_extension("https://s3.example/x/exp.1/"), None);
         assert_eq!(
             layout_of_content_type("text/csv; charset=utf-8"),
-            Some(Layout::Csv)
+            Some(ExportFormat::Csv)
         );
         assert_eq!(
             layout_of_content_type("application/vnd.api+json"),
-            Some(Layout::Json)
+            Some(ExportFormat::Json)
         );
         assert_eq!(layout_of_content_type("application/octet-stream"), None);
     }

@@ -11,6 +11,7 @@
 //!
 //! ```no_run
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+//! use mangrove::prelude::*;
 //! let project = client.get_project().project_id(1).send().await?;
 //! let summary = client.list_batches().summary().await?;
 //! let (_, export) = client.list_batches().summary_with_export().send().await?;
@@ -317,7 +318,7 @@ pub enum ExportError {
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
          Content-Type: {}); if you know it, read the file with \
-         `mangrove::records::from_reader(completed.reader(), Layout::Csv)` (or `Layout::Json`)",
+         `mangrove::records::from_reader(completed.reader(), ExportFormat::Csv)` (or `Json`)",
         .format.as_deref().unwrap_or("none"),
         .extension.as_deref().unwrap_or("none"),
         .content_type.as_deref().unwrap_or("none")

@@ -145,9 +145,6 @@ impl Default for ExportFormat {
     }
 }
 
-/// The old name of [`ExportFormat`], kept crate-private until `src/download.rs` uses the new one.
-pub(crate) use ExportFormat as ExportFileFormat;
-
 open_enum! {
     /// A resource type that `POST /exports` exports
     /// ([`Client::export_resource`](crate::Client::export_resource)): the singular class name

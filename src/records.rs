@@ -5,13 +5,14 @@
 //!
 //! # How it works
 //!
-//! The bytes are read and parsed on one thread of Tokio's blocking pool
-//! ([`spawn_blocking`](tokio::task::spawn_blocking)), never on the executor threads. The parser sends
+//! A task on the runtime reads the bytes up to 512 KiB ahead (8 chunks of 64 KiB), so that reading
+//! (for a download: fetching the body) overlaps with parsing. The parser runs on one thread of Tokio's
+//! blocking pool ([`spawn_blocking`](tokio::task::spawn_blocking)), never on the executor threads. It sends
 //! records in batches of up to 1024 through a bounded channel of 4 batches: when the consumer is slower
 //! than the parser, the parser waits, so only a few thousand records exist at a time. A batch is also
 //! sent early whenever the input has no bytes ready (a slow download), so records arrive as soon as
-//! their bytes do. Dropping the stream stops the parser at its next batch or read, even while it waits
-//! for input.
+//! their bytes do. Dropping the stream stops the parser at its next batch or read, and the reading
+//! task at once, even while the input stalls.
 //!
 //! JSON elements are decoded into `T` on the parser thread. CSV records are split into cells there,
 //! and each is decoded into `T` when the stream hands it out: a few hundred nanoseconds for a typical
@@ -48,7 +49,8 @@
 //!   **goes on** with the next record.
 //! * [`RecordError::Malformed`]: the file itself is broken (bad CSV structure, JSON syntax error, a
 //!   file cut short). The stream **ends** after it.
-//! * [`RecordError::Io`]: reading the bytes failed. The stream **ends** after it.
+//! * [`RecordError::Io`]: reading the bytes failed, or [`RecordError::Download`]: downloading them
+//!   failed ([`RecordError::status`] gives the HTTP status behind it). The stream **ends** after it.
 //!
 //! So the caller decides: [`TryStreamExt::try_next`](futures::TryStreamExt::try_next) and
 //! [`try_collect`](futures::TryStreamExt::try_collect) stop at the first error of any kind, while
@@ -64,19 +66,28 @@ use std::future::Future as _;
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
 use futures::stream::{FusedStream, Stream};
+use futures::StreamExt as _;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, Visitor};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::AsyncRead;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::error::ExportError;
+use crate::ExportFormat;
 
 /// Records per message from the parser thread to the stream.
 const BATCH: usize = 1024;
 /// Batches the channel holds before the parser waits for the consumer.
 const CHANNEL: usize = 4;
+/// Chunks of input read ahead of the parser, at most.
+const READ_AHEAD: usize = 8;
+/// Bytes per chunk of input read ahead, at most.
+const READ_CHUNK: usize = 64 * 1024;
 /// Read buffer of the CSV parser.
 const CSV_BUFFER: usize = 64 * 1024;
 /// Bytes of CSV cells per batch at most (besides `BATCH` records at most).
@@ -90,16 +101,6 @@ const JSON_BUFFER: usize = 256 * 1024;
 /// Largest single record accepted, so that a broken file (say, a quote that never closes) cannot
 /// make the parser buffer the whole rest of the file.
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
-
-/// The format of an export file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Layout {
-    /// RFC 4180 CSV with a header row; cells holding arrays or objects contain compact JSON.
-    Csv,
-    /// One JSON array of objects.
-    Json,
-}
 
 /// Why an item of a [`Records`] stream is not a record.
 ///
@@ -129,6 +130,17 @@ pub enum RecordError {
     /// Reading the bytes failed; the stream ends after this.
     #[error("reading the export failed: {0}")]
     Io(#[from] io::Error),
+    /// Downloading the export file failed (a stream made by
+    /// [`CompletedExport::records`](crate::CompletedExport::records)); the stream ends after this.
+    #[error("downloading the export failed: {0}")]
+    Download(#[source] ExportError),
+    /// [`from_reader`] was given a format it cannot read (neither CSV nor JSON); the stream holds
+    /// only this error.
+    #[error("cannot read records of format `{format}` (only csv and json)")]
+    UnsupportedFormat {
+        /// The format as named.
+        format: String,
+    },
 }
 
 impl RecordError {
@@ -137,11 +149,20 @@ impl RecordError {
     pub fn row(&self) -> Option<u64> {
         match self {
             Self::Row { row, .. } | Self::Malformed { row, .. } => Some(*row),
-            Self::Io(_) => None,
+            _ => None,
         }
     }
 
-    /// Whether the stream ends after this error (`Malformed`, `Io`) rather than going on (`Row`).
+    /// The HTTP status behind a failed download ([`RecordError::Download`]), if any.
+    #[must_use]
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match self {
+            Self::Download(e) => e.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether the stream ends after this error (all but `Row`) rather than going on (`Row`).
     #[must_use]
     pub fn is_fatal(&self) -> bool {
         !matches!(self, Self::Row { .. })
@@ -156,7 +177,7 @@ impl RecordError {
 /// # Panics
 ///
 /// Polling the stream outside a Tokio runtime panics.
-pub fn from_reader<T, R>(reader: R, layout: Layout) -> Records<T>
+pub fn from_reader<T, R>(reader: R, format: ExportFormat) -> Records<T>
 where
     T: DeserializeOwned + Send + 'static,
     R: AsyncRead + Send + Unpin + 'static,
@@ -164,7 +185,7 @@ where
     Records {
         state: State::Idle {
             reader: Box::new(reader),
-            layout,
+            format,
             start: start_parser::<T>,
         },
     }
@@ -173,13 +194,14 @@ where
 /// A stream of typed records from an export file, made by [`from_reader`].
 ///
 /// Items are `Result<T, RecordError>`; [`RecordError::Row`] items are followed by the next record,
-/// [`RecordError::Malformed`] and [`RecordError::Io`] items end the stream.
+/// the other errors end the stream ([`RecordError::is_fatal`]).
 ///
 /// # Example
 ///
 /// ```
 /// use futures::{StreamExt, TryStreamExt};
-/// use mangrove::records::{self, Layout, RecordError};
+/// use mangrove::records::{self, RecordError};
+/// use mangrove::ExportFormat;
 ///
 /// #[derive(Debug, serde::Deserialize)]
 /// struct Project {
@@ -198,12 +220,12 @@ where
 ///     3,,[]\n";
 ///
 /// // Stop at the first error of any kind:
-/// let mut projects = records::from_reader::<Project, _>(csv, Layout::Csv);
+/// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let first = projects.try_next().await?.expect("one record");
 /// assert_eq!(first.credit_types, ["removal"]);
 ///
 /// // Or go on past records that do not decode, and stop only when the file is broken:
-/// let mut projects = records::from_reader::<Project, _>(csv, Layout::Csv);
+/// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let mut good = Vec::new();
 /// while let Some(item) = projects.next().await {
 ///     match item {
@@ -215,7 +237,7 @@ where
 /// assert_eq!(good.len(), 2);
 ///
 /// // Or silently keep the good ones:
-/// let ids: Vec<i64> = records::from_reader::<Project, _>(csv, Layout::Csv)
+/// let ids: Vec<i64> = records::from_reader::<Project, _>(csv, ExportFormat::Csv)
 ///     .filter_map(|r| async { r.ok() })
 ///     .map(|p| p.id)
 ///     .collect()
@@ -232,7 +254,7 @@ pub struct Records<T> {
 /// The boxed source; boxing keeps `Records` generic over `T` only.
 type Source = Box<dyn AsyncRead + Send + Unpin>;
 /// Starts the parser; a function pointer carries the `T: DeserializeOwned` bound into `poll_next`.
-type Start<T> = fn(Source, Layout) -> State<T>;
+type Start<T> = fn(Source, ExportFormat) -> State<T>;
 /// Decodes record `i` of a CSV batch; a function pointer for the same reason as [`Start`].
 type Decode<T> = fn(&CsvBatch, usize) -> Result<T, RecordError>;
 
@@ -248,7 +270,7 @@ enum State<T> {
     /// Not polled yet.
     Idle {
         reader: Source,
-        layout: Layout,
+        format: ExportFormat,
         start: Start<T>,
     },
     /// The parser runs.
@@ -280,10 +302,7 @@ impl<T> Unpin for Records<T> {}
 impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Idle { layout, .. } => match layout {
-                Layout::Csv => "not started (CSV)",
-                Layout::Json => "not started (JSON)",
-            },
+            State::Idle { .. } => "not started",
             State::Running(_) => "running",
             State::Joining(_) => "finishing",
             State::Done => "done",
@@ -302,11 +321,11 @@ impl<T> Stream for Records<T> {
                 State::Idle { .. } => {
                     if let State::Idle {
                         reader,
-                        layout,
+                        format,
                         start,
                     } = std::mem::replace(&mut this.state, State::Done)
                     {
-                        this.state = start(reader, layout);
+                        this.state = start(reader, format);
                     }
                 }
                 State::Running(running) => {
@@ -377,8 +396,8 @@ impl<T> FusedStream for Records<T> {
     }
 }
 
-/// Spawns the parser thread for `layout` and returns the running state.
-fn start_parser<T>(reader: Source, layout: Layout) -> State<T>
+/// Spawns the parser thread for `format` and returns the running state.
+fn start_parser<T>(reader: Source, format: ExportFormat) -> State<T>
 where
     T: DeserializeOwned + Send + 'static,
 {
@@ -388,17 +407,25 @@ where
     };
     let (tx, chunks) = mpsc::channel(CHANNEL);
     let (recycle, recycled) = std::sync::mpsc::channel();
-    let feed = Feed {
-        reader,
+    let (ahead, bytes) = mpsc::channel(READ_AHEAD);
+    runtime.spawn(read_ahead(reader, ahead));
+    let mut feed = Feed {
+        bytes,
+        pending: Bytes::new(),
+        eof: false,
         runtime: runtime.clone(),
         tx,
         decoded: Vec::new(),
         csv: CsvBatch::default(),
         recycled,
     };
-    let parser = runtime.spawn_blocking(move || match layout {
-        Layout::Csv => run_csv(feed),
-        Layout::Json => run_json(feed),
+    let parser = runtime.spawn_blocking(move || match format {
+        ExportFormat::Csv => run_csv(feed),
+        ExportFormat::Json => run_json(feed),
+        // A format this SDK does not know (`ExportFormat::Unknown`).
+        other => feed.finish(Some(Stop::Fatal(RecordError::UnsupportedFormat {
+            format: other.to_string(),
+        }))),
     });
     State::Running(Running {
         chunks,
@@ -413,9 +440,36 @@ where
 // The parser thread's side: input and output.
 // ---------------------------------------------------------------------------------------------------
 
-/// The parser thread's end of the pipe: reads the async source synchronously and sends chunks.
+/// Reads `reader` on the runtime, ahead of the parser, so that the parser finds bytes ready instead
+/// of waiting a round trip to the runtime for each read (a download's body is fetched only when
+/// asked for). An empty chunk marks the end of the input. Stops as soon as the parser is gone, even
+/// while the input stalls.
+async fn read_ahead(reader: Source, ahead: mpsc::Sender<io::Result<Bytes>>) {
+    let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK);
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = ahead.closed() => return,
+            next = chunks.next() => next,
+        };
+        let (item, last) = match next {
+            Some(Ok(chunk)) => (Ok(chunk), false),
+            Some(Err(e)) => (Err(e), true),
+            None => (Ok(Bytes::new()), true),
+        };
+        if ahead.send(item).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The parser thread's end of the pipe: reads the bytes read ahead and sends chunks of records.
 struct Feed<T> {
-    reader: Source,
+    bytes: mpsc::Receiver<io::Result<Bytes>>,
+    /// Bytes received and not handed to the parser yet.
+    pending: Bytes,
+    /// The end-of-input mark has arrived.
+    eof: bool,
     runtime: Handle,
     tx: mpsc::Sender<Chunk<T>>,
     /// Pending decoded items (JSON records, and the error that ends the stream).
@@ -550,30 +604,36 @@ impl<T> Read for Feed<T> {
     /// Reads without blocking when bytes are ready; otherwise sends the records parsed so far, then
     /// waits for bytes or for the stream to be dropped.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut ready = ReadBuf::new(buf);
-        match Pin::new(&mut self.reader).poll_read(&mut cx, &mut ready) {
-            Poll::Ready(Ok(())) => return Ok(ready.filled().len()),
-            Poll::Ready(Err(e)) => return Err(e),
-            Poll::Pending => {}
-        }
-        self.flush_if_room();
-        let Self {
-            reader,
-            runtime,
-            tx,
-            ..
-        } = self;
-        runtime.block_on(async {
-            tokio::select! {
-                biased;
-                read = reader.read(buf) => read,
-                () = tx.closed() => Err(io::Error::other(Halt::Closed)),
+        while self.pending.is_empty() && !self.eof && !buf.is_empty() {
+            let next = match self.bytes.try_recv() {
+                Ok(next) => Some(next),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    self.flush_if_room();
+                    let Self {
+                        bytes, runtime, tx, ..
+                    } = self;
+                    runtime.block_on(async {
+                        tokio::select! {
+                            biased;
+                            next = bytes.recv() => Ok(next),
+                            () = tx.closed() => Err(io::Error::other(Halt::Closed)),
+                        }
+                    })?
+                }
+            };
+            match next {
+                Some(Ok(chunk)) if chunk.is_empty() => self.eof = true,
+                Some(Ok(chunk)) => self.pending = chunk,
+                Some(Err(e)) => return Err(e),
+                // The task was cancelled (the runtime shuts down) or panicked.
+                None => return Err(io::Error::other("the task reading the input stopped")),
             }
-        })
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.advance(n);
+        Ok(n)
     }
 }
 
@@ -589,7 +649,10 @@ fn io_stop(error: io::Error, row: u64) -> Stop {
                 MAX_RECORD_BYTES >> 20
             ),
         }),
-        None => Stop::Fatal(RecordError::Io(error)),
+        None => Stop::Fatal(match error.downcast::<ExportError>() {
+            Ok(e) => RecordError::Download(e),
+            Err(e) => RecordError::Io(e),
+        }),
     }
 }
 
@@ -1624,7 +1687,7 @@ fn json_records<T: DeserializeOwned>(input: &mut JsonInput<T>) -> Result<(), Sto
                     Ok(value)
                 }
                 Parsed::Invalid(error) if error.classify() == serde_json::error::Category::Data => {
-                    let message = row_message(input.available(), &error);
+                    let message = row_message::<T>(input.available(), error);
                     match input.parse::<IgnoredAny>(row)? {
                         Parsed::Value(IgnoredAny, used) => input.start += used,
                         Parsed::Invalid(error) => return Err(input.syntax(row, &error)),
@@ -1677,84 +1740,13 @@ fn error_offset(text: &[u8], error: &serde_json::Error) -> usize {
     (line_start + error.column().saturating_sub(1)).min(text.len())
 }
 
-/// The message of a `Row` error for a JSON element, naming the field.
-fn row_message(element: &[u8], error: &serde_json::Error) -> String {
-    let message = error_message(error);
-    // `serde_json` reports the last byte it read: the end of the bad value, or the `}` of an object
-    // that lacks a field.
-    let path = json_path(element, error_offset(element, error) + 1);
-    if path.is_empty() {
-        message
-    } else {
-        format!("field `{path}`: {message}")
+/// The message of a `Row` error for a JSON element, naming the field (found by a second pass with
+/// `serde_path_to_error`, only for elements that do not decode).
+fn row_message<T: DeserializeOwned>(element: &[u8], error: serde_json::Error) -> String {
+    match crate::decode::find::<T>(element, error) {
+        (path, message) if path == "." => message,
+        (path, message) => format!("field `{path}`: {message}"),
     }
-}
-
-/// The path (`images[0].url`) of the value being read when a parser stops just before `offset` in a
-/// JSON element: best effort, for messages.
-fn json_path(element: &[u8], offset: usize) -> String {
-    enum Frame {
-        Object { key: Option<String>, value: bool },
-        Array(usize),
-    }
-    let mut frames: Vec<Frame> = Vec::new();
-    let end = offset.min(element.len());
-    let mut i = 0;
-    while i < end {
-        match element[i] {
-            b'{' => frames.push(Frame::Object {
-                key: None,
-                value: false,
-            }),
-            b'[' => frames.push(Frame::Array(0)),
-            b'}' | b']' => {
-                frames.pop();
-            }
-            b',' => match frames.last_mut() {
-                Some(Frame::Object { key, value }) => {
-                    *key = None;
-                    *value = false;
-                }
-                Some(Frame::Array(index)) => *index += 1,
-                None => {}
-            },
-            b':' => {
-                if let Some(Frame::Object { value, .. }) = frames.last_mut() {
-                    *value = true;
-                }
-            }
-            b'"' => {
-                let from = i + 1;
-                i = from;
-                while i < element.len() && element[i] != b'"' {
-                    i += if element[i] == b'\\' { 2 } else { 1 };
-                }
-                if let Some(Frame::Object { key, value: false }) = frames.last_mut() {
-                    let to = i.min(element.len());
-                    *key = Some(String::from_utf8_lossy(&element[from..to]).into_owned());
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    let mut path = String::new();
-    for frame in &frames {
-        match frame {
-            Frame::Object {
-                key: Some(key),
-                value: true,
-            } => {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
-            }
-            Frame::Object { .. } => break,
-            Frame::Array(index) => path.push_str(&format!("[{index}]")),
-        }
-    }
-    path
 }
 
 #[cfg(test)]
@@ -1800,18 +1792,81 @@ mod tests {
         }
     }
 
-    #[test]
-    fn paths() {
-        let element = br#"{"id":1,"images":[{"name":"a"},{"url":5}],"x":"y"}"#;
-        let at = |needle: &str| {
-            element
-                .windows(needle.len())
-                .position(|w| w == needle.as_bytes())
-                .map(|i| i + needle.len())
-                .unwrap_or(0)
-        };
-        assert_eq!(json_path(element, at(r#""id":1"#)), "id");
-        assert_eq!(json_path(element, at(r#""url":5"#)), "images[1].url");
-        assert_eq!(json_path(element, at(r#"{"url":5}"#)), "images[1]");
+    #[tokio::test]
+    async fn json_row_errors_name_the_field() {
+        use futures::StreamExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Image {
+            url: Option<String>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Row {
+            id: u64,
+            #[serde(default)]
+            images: Vec<Image>,
+        }
+        let json: &[u8] =
+            br#"[{"id":1,"images":[{"url":"a"},{"url":5}]}, {"id":"x"}, {"images":[]}, {"id":4}]"#;
+        let items: Vec<_> = from_reader::<Row, _>(json, ExportFormat::Json)
+            .collect()
+            .await;
+        let messages: Vec<String> = items
+            .iter()
+            .map(|item| match item {
+                Ok(row) => format!("ok {}", row.id),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "record 1 does not match the Rust type: field `images[1].url`: invalid type: \
+                 integer `5`, expected a string",
+                "record 2 does not match the Rust type: field `id`: invalid type: string \"x\", \
+                 expected u64",
+                "record 3 does not match the Rust type: missing field `id`",
+                "ok 4",
+            ]
+        );
+    }
+
+    /// Records whose bytes arrived come out while the input stalls, and dropping the stream then
+    /// stops the parser and drops the input (its other end sees a broken pipe).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn records_arrive_before_a_stall_and_dropping_releases_the_input() {
+        use futures::StreamExt as _;
+        use std::time::Duration;
+        use tokio::io::AsyncWriteExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        struct Row {
+            id: u64,
+        }
+        for (format, head) in [
+            (ExportFormat::Csv, &b"id\n1\n2\n3\n"[..]),
+            (
+                ExportFormat::Json,
+                &b"[{\"id\":1},{\"id\":2},{\"id\":3},"[..],
+            ),
+        ] {
+            let (mut writer, reader) = tokio::io::duplex(1024);
+            writer.write_all(head).await.unwrap();
+            let mut stream = from_reader::<Row, _>(reader, format.clone());
+            for want in 1..=2 {
+                let row = tokio::time::timeout(Duration::from_secs(20), stream.next())
+                    .await
+                    .expect("a record whose bytes arrived comes out while the input stalls");
+                assert_eq!(row.unwrap().unwrap().id, want, "{format:?}");
+            }
+            drop(stream);
+            let released = tokio::time::timeout(Duration::from_secs(20), async {
+                while writer.write_all(b"\n").await.is_ok() {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await;
+            assert!(released.is_ok(), "{format:?}: the input was not dropped");
+        }
     }
 }

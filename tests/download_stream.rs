@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::{StreamExt, TryStreamExt};
 use mangrove::download::Progress;
 use mangrove::records::RecordError;
-use mangrove::testing::{data, Resource, StorageFault};
+use mangrove::testing::{data, FaultBody, Resource, StorageFault};
 use mangrove::{types, CompletedExport, ExportError, ExportFormat};
 use tokio::io::AsyncReadExt;
 
@@ -262,16 +262,14 @@ async fn a_short_file_ends_the_records_with_the_download_error() {
         completed.records().await.unwrap().collect().await;
     let last = items.last().unwrap().as_ref().unwrap_err();
     assert!(last.is_fatal());
-    match last {
-        RecordError::Io(e) => {
-            let inner = e.get_ref().and_then(|e| e.downcast_ref::<ExportError>());
-            assert!(
-                matches!(inner, Some(ExportError::SizeMismatch { .. })),
-                "{e:?}"
-            );
-        }
-        other => panic!("expected Io, got {other:?}"),
-    }
+    assert!(
+        matches!(
+            last,
+            RecordError::Download(ExportError::SizeMismatch { .. })
+        ),
+        "{last:?}"
+    );
+    assert_eq!(last.status(), None);
 }
 
 #[tokio::test]
@@ -297,4 +295,34 @@ async fn records_of_a_cleaned_up_export_is_expired() {
         Err(ExportError::Expired { .. }) => {}
         other => panic!("expected Expired, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_refused_resume_ends_the_records_with_its_http_status() {
+    let (fake, completed) = completed_projects(300, ExportFormat::Csv, tiny()).await;
+    fake.storage().inject(StorageFault::TruncateAfter(5000), 1);
+    fake.storage().inject(
+        StorageFault::Status {
+            status: 403,
+            body: FaultBody::Empty,
+        },
+        20,
+    );
+    let items: Vec<Result<types::Project, RecordError>> =
+        completed.records().await.unwrap().collect().await;
+    let last = items.last().unwrap().as_ref().unwrap_err();
+    assert!(last.is_fatal());
+    let RecordError::Download(e) = last else {
+        panic!("expected Download, got {last:?}");
+    };
+    assert!(
+        matches!(
+            e,
+            ExportError::DownloadStatus { status, .. } if status.as_u16() == 403
+        ),
+        "{e:?}"
+    );
+    // `RecordError::status` is the `ExportError`'s: the storage host's 403.
+    assert_eq!(last.status(), e.status());
+    assert_eq!(last.status().map(|s| s.as_u16()), Some(403));
 }

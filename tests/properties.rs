@@ -143,7 +143,8 @@ proptest! {
 
 mod record_streams {
     use futures::StreamExt;
-    use mangrove::records::{self, Layout, RecordError};
+    use mangrove::records::{self, RecordError};
+    use mangrove::ExportFormat as Layout;
     use proptest::prelude::*;
     use serde::{Deserialize, Serialize};
 
