@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use mangrove::records;
-use mangrove::ExportFormat as Layout;
+use mangrove::ExportFormat;
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_ROWS: u64 = 1_000_000;
@@ -106,7 +106,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Runs `side` on the runtime, returning (rows, checksum).
-async fn sdk_side<R>(reader: R, layout: Layout) -> (u64, u64)
+async fn sdk_side<R>(reader: R, layout: ExportFormat) -> (u64, u64)
 where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
 {
@@ -184,9 +184,9 @@ fn child(case: &str, rows: u64) {
     let (seen, _) = match case {
         "csv-sdk" | "json-sdk" => {
             let layout = if ext == "csv" {
-                Layout::Csv
+                ExportFormat::Csv
             } else {
-                Layout::Json
+                ExportFormat::Json
             };
             let path = path.clone();
             runtime().block_on(async move {
@@ -263,12 +263,18 @@ fn main() {
 
     let (csv_raw, raw_sum) = best(rows, || csv_raw_side(&csv));
     let (csv_sdk, sdk_sum) = best(rows, || {
-        rt.block_on(sdk_side(std::io::Cursor::new(csv.clone()), Layout::Csv))
+        rt.block_on(sdk_side(
+            std::io::Cursor::new(csv.clone()),
+            ExportFormat::Csv,
+        ))
     });
     assert_eq!(raw_sum, sdk_sum, "CSV sides disagree");
     let (json_raw, raw_sum) = best(rows, || json_raw_side(&json));
     let (json_sdk, sdk_sum) = best(rows, || {
-        rt.block_on(sdk_side(std::io::Cursor::new(json.clone()), Layout::Json))
+        rt.block_on(sdk_side(
+            std::io::Cursor::new(json.clone()),
+            ExportFormat::Json,
+        ))
     });
     assert_eq!(raw_sum, sdk_sum, "JSON sides disagree");
     drop(rt);

@@ -144,7 +144,7 @@ proptest! {
 mod record_streams {
     use futures::StreamExt;
     use mangrove::records::{self, RecordError};
-    use mangrove::ExportFormat as Layout;
+    use mangrove::ExportFormat;
     use proptest::prelude::*;
     use serde::{Deserialize, Serialize};
 
@@ -187,7 +187,11 @@ mod record_streams {
     }
 
     /// Streams `bytes` through `records::from_reader`, in reads of at most `chunk` bytes.
-    fn collect(bytes: Vec<u8>, layout: Layout, chunk: usize) -> Vec<Result<Row, RecordError>> {
+    fn collect(
+        bytes: Vec<u8>,
+        layout: ExportFormat,
+        chunk: usize,
+    ) -> Vec<Result<Row, RecordError>> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -212,8 +216,8 @@ mod record_streams {
         // whatever the sizes of the reads.
         #[test]
         fn csv_and_json_round_trip(rows in prop::collection::vec(row(), 0..40), chunk in 1usize..64) {
-            let csv = collect(csv_bytes(&rows), Layout::Csv, chunk);
-            let json = collect(serde_json::to_vec(&rows).expect("json"), Layout::Json, chunk);
+            let csv = collect(csv_bytes(&rows), ExportFormat::Csv, chunk);
+            let json = collect(serde_json::to_vec(&rows).expect("json"), ExportFormat::Json, chunk);
             for items in [csv, json] {
                 let got: Vec<Row> = items.into_iter().collect::<Result<_, _>>().map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(&got, &rows);
@@ -226,7 +230,7 @@ mod record_streams {
         fn truncated_json_ends_in_an_error(rows in prop::collection::vec(row(), 1..20), cut in any::<prop::sample::Index>(), chunk in 1usize..64) {
             let bytes = serde_json::to_vec(&rows).expect("json");
             let cut = cut.index(bytes.len());
-            let items = collect(bytes[..cut].to_vec(), Layout::Json, chunk);
+            let items = collect(bytes[..cut].to_vec(), ExportFormat::Json, chunk);
             let last = items.last().expect("at least the error");
             prop_assert!(last.as_ref().is_err_and(RecordError::is_fatal), "{:?}", last);
             let good: Vec<&Row> = items.iter().filter_map(|r| r.as_ref().ok()).collect();
@@ -238,7 +242,7 @@ mod record_streams {
         // error, and every error names a row unless it is an I/O error.
         #[test]
         fn arbitrary_bytes_never_panic_a_record_stream(bytes in prop::collection::vec(any::<u8>(), 0..512), chunk in 1usize..64) {
-            for layout in [Layout::Csv, Layout::Json] {
+            for layout in [ExportFormat::Csv, ExportFormat::Json] {
                 let items = collect(bytes.clone(), layout, chunk);
                 prop_assert!(fatal_is_last(&items));
                 for item in &items {
