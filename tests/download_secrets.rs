@@ -6,8 +6,7 @@
 //! Everything is captured by one global TRACE subscriber; each test checks what it produced and
 //! the whole capture so far.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -19,26 +18,9 @@ mod fake;
 #[path = "common/hostile.rs"]
 mod hostile;
 
-/// A `MakeWriter` that collects everything a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+#[path = "common/capture.rs"]
+mod capture;
+use capture::Captured;
 
 /// The global capture (installed once: a TRACE subscriber plus the `log` bridge).
 fn logs() -> String {
@@ -53,7 +35,7 @@ fn logs() -> String {
             .expect("the only global subscriber of this test binary");
         buffer
     });
-    String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned()
+    captured.text()
 }
 
 /// Display, Debug and the whole source chain of an error.

@@ -2,8 +2,6 @@
 //! any origin but the API; http:// only for loopback unless explicitly allowed.
 
 use mangrove::prelude::*;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use mangrove::testing::{FakeMangrove, Fault, Schedule, TokenKind};
 use mangrove::{Client, ExportError};
@@ -12,26 +10,9 @@ use mangrove::{Client, ExportError};
 mod fake;
 use fake::{fake_with, start_projects};
 
-/// A `MakeWriter` that collects everything a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+#[path = "common/capture.rs"]
+mod capture;
+use capture::Captured;
 
 // Debug of the client, its builder and its handles never shows the token.
 #[test]
@@ -81,7 +62,7 @@ async fn tracing_and_errors_never_show_the_token() {
         .await
         .unwrap_err();
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(
         logs.contains("mangrove.request"),
         "the capture works: {logs}"
