@@ -22,23 +22,15 @@ use std::time::Instant;
 use mangrove::testing::{FakeMangrove, Resource, TokenKind};
 use mangrove::{Client, Export};
 
+mod common;
+use common::{machine, peak_rss_kib, run_curl};
+
 const DEFAULT_MB: u64 = 500;
 const RUNS: usize = 3;
 /// Bytes per CSV row of the fake's projects, measured: sizes the export to the asked megabytes.
 const BYTES_PER_PROJECT_ROW: u64 = 416;
 const SPEED_TARGET: f64 = 0.9;
 const RSS_TARGET_MIB: f64 = 32.0;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Child process: attach to the export, download it, print `seconds bytes peak_kib`.
 fn child(flavor: &str, base_url: &str, token: &str, id: &str, out: &Path) -> Result<(), String> {
@@ -98,25 +90,6 @@ fn run_sdk(flavor: &str, base_url: &str, token: &str, id: &str, out: &Path) -> R
     }
 }
 
-fn run_curl(url: &str, out: &Path) -> Result<Option<f64>, String> {
-    let started = Instant::now();
-    let status = match Command::new("curl")
-        .args(["-s", "-f", "-o"])
-        .arg(out)
-        .arg(url)
-        .status()
-    {
-        Ok(status) => status,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        return Err(format!("curl failed: {status}"));
-    }
-    Ok(Some(seconds))
-}
-
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::io::Read;
     let (Ok(fa), Ok(fb)) = (std::fs::File::open(a), std::fs::File::open(b)) else {
@@ -140,21 +113,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
             return false;
         }
     }
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!("{cores} cores, {cpu}")
 }
 
 fn mark(ok: bool) -> &'static str {

@@ -26,23 +26,15 @@ use mangrove::prelude::*;
 use mangrove::testing::{FakeMangrove, Resource, TokenKind};
 use mangrove::{records, types, Export};
 
+mod common;
+use common::{machine, peak_rss_kib, run_curl};
+
 const DEFAULT_ROWS: u64 = 600_000;
 const QUICK_ROWS: u64 = 100_000;
 const RUNS: usize = 3;
 /// Network → structs at most this many times the in-memory decode of the same bytes.
 const SPEED_TARGET: f64 = 1.1;
 const RSS_TARGET_MIB: f64 = 32.0;
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
@@ -111,26 +103,6 @@ fn run_sdk(base_url: &str, token: &str, id: &str, rows: u64) -> Result<Run, Stri
     }
 }
 
-/// `curl -s -o out url`; `None` if curl is not installed.
-fn run_curl(url: &str, out: &Path) -> Result<Option<f64>, String> {
-    let started = Instant::now();
-    let status = match Command::new("curl")
-        .args(["-s", "-f", "-o"])
-        .arg(out)
-        .arg(url)
-        .status()
-    {
-        Ok(status) => status,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        return Err(format!("curl failed: {status}"));
-    }
-    Ok(Some(seconds))
-}
-
 /// Child process: reads `path` into memory, decodes it as the reference does, prints the seconds.
 fn memory_child(format: &str, path: &Path, rows: &str) -> Result<(), String> {
     let format = match format {
@@ -193,21 +165,6 @@ fn decode_in_memory(
         return Err(format!("in-memory decode saw {seen} rows, expected {rows}"));
     }
     Ok(seconds)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!("{cores} cores, {cpu}")
 }
 
 fn best(v: impl Iterator<Item = f64>) -> f64 {

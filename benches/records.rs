@@ -19,6 +19,9 @@ use mangrove::records;
 use mangrove::ExportFormat;
 use serde::{Deserialize, Serialize};
 
+mod common;
+use common::peak_rss_kib;
+
 const DEFAULT_ROWS: u64 = 1_000_000;
 const RUNS: usize = 3;
 const CSV_TARGET: f64 = 0.9;
@@ -148,17 +151,6 @@ fn best(rows: u64, mut run: impl FnMut() -> (u64, u64)) -> (Duration, u64) {
         assert_eq!(*checksum.get_or_insert(sum), sum, "checksum");
     }
     (best, checksum.unwrap_or(0))
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// Child process: one side on a file of its own, then its peak RSS.
