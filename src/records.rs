@@ -14,10 +14,11 @@
 //! their bytes do. Dropping the stream stops the parser at its next batch or read, and the reading
 //! task at once, even while the input stalls.
 //!
-//! JSON elements are decoded into `T` on the parser thread. CSV records are split into cells there,
-//! and each is decoded into `T` when the stream hands it out: a few hundred nanoseconds for a typical
-//! record, and it keeps `T`'s allocations on the thread that frees them, which makes CSV streams about
-//! 1.5 times faster. CSV records larger than 64 KiB are decoded on the parser thread too.
+//! The parser thread splits the input into records: CSV records into cells, JSON elements into their
+//! bytes (one pass that also checks their syntax). Each record is decoded into `T` when the stream
+//! hands it out: a few hundred nanoseconds for a typical record, and it keeps `T`'s allocations on the
+//! thread that frees them, which makes streams about 1.5 (CSV) to 1.8 (JSON) times faster. Records
+//! larger than 64 KiB are decoded on the parser thread.
 //!
 //! # File conventions
 //!
@@ -98,6 +99,11 @@ const CSV_BATCH_BYTES: usize = 1024 * 1024;
 const CSV_DECODE_IN_STREAM_MAX: usize = 64 * 1024;
 /// Initial read buffer of the JSON parser; it grows only for a record larger than this.
 const JSON_BUFFER: usize = 256 * 1024;
+/// JSON elements up to this size are decoded into `T` as the stream hands them out (as for CSV);
+/// larger ones are decoded on the parser thread.
+const JSON_DECODE_IN_STREAM_MAX: usize = 64 * 1024;
+/// Bytes of JSON elements per batch at most (besides `BATCH` elements at most).
+const JSON_BATCH_BYTES: usize = 1024 * 1024;
 /// Largest single record accepted, so that a broken file (say, a quote that never closes) cannot
 /// make the parser buffer the whole rest of the file.
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
@@ -257,6 +263,8 @@ type Source = Box<dyn AsyncRead + Send + Unpin>;
 type Start<T> = fn(Source, ExportFormat) -> State<T>;
 /// Decodes record `i` of a CSV batch; a function pointer for the same reason as [`Start`].
 type Decode<T> = fn(&CsvBatch, usize) -> Result<T, RecordError>;
+/// Decodes element `i` of a JSON batch; `Err` is the error that ends the stream.
+type DecodeJson<T> = fn(&JsonBatch, usize) -> Result<Result<T, RecordError>, RecordError>;
 
 /// What the parser thread sends.
 enum Chunk<T> {
@@ -264,6 +272,8 @@ enum Chunk<T> {
     Decoded(Vec<Result<T, RecordError>>),
     /// CSV records split into cells, decoded into `T` as the stream hands them out.
     Csv(CsvBatch),
+    /// JSON elements' bytes, decoded into `T` as the stream hands them out.
+    Json(JsonBatch),
 }
 
 enum State<T> {
@@ -286,6 +296,9 @@ struct Running<T> {
     decode: Decode<T>,
     /// Hands emptied CSV batches back to the parser, so their buffers are reused.
     recycle: std::sync::mpsc::Sender<CsvBatch>,
+    decode_json: DecodeJson<T>,
+    /// An element was found not to be JSON while decoding it: the stream ends after that error.
+    ended: bool,
     parser: JoinHandle<()>,
 }
 
@@ -294,6 +307,7 @@ enum Current<T> {
     Empty,
     Decoded(std::vec::IntoIter<Result<T, RecordError>>),
     Csv { batch: CsvBatch, next: usize },
+    Json { batch: JsonBatch, next: usize },
 }
 
 // `Records` never pins its fields, so it is `Unpin` whatever `T` is.
@@ -330,6 +344,15 @@ impl<T> Stream for Records<T> {
                 }
                 State::Running(running) => {
                     if let Some(item) = running.next_item() {
+                        if running.ended {
+                            // Dropping the channel stops the parser; joining it still resumes a
+                            // panic of its own.
+                            if let State::Running(running) =
+                                std::mem::replace(&mut this.state, State::Done)
+                            {
+                                this.state = State::Joining(running.parser);
+                            }
+                        }
                         return Poll::Ready(Some(item));
                     }
                     match running.chunks.poll_recv(cx) {
@@ -338,6 +361,9 @@ impl<T> Stream for Records<T> {
                         }
                         Poll::Ready(Some(Chunk::Csv(batch))) => {
                             running.current = Current::Csv { batch, next: 0 };
+                        }
+                        Poll::Ready(Some(Chunk::Json(batch))) => {
+                            running.current = Current::Json { batch, next: 0 };
                         }
                         Poll::Ready(None) => {
                             if let State::Running(running) =
@@ -386,6 +412,23 @@ impl<T> Running<T> {
                 }
                 None
             }
+            Current::Json { batch, next } if *next < batch.len() => {
+                let i = *next;
+                *next += 1;
+                match (self.decode_json)(batch, i) {
+                    Ok(item) => Some(item),
+                    Err(error) => {
+                        tracing::debug!(%error, "record stream ends on an error");
+                        self.ended = true;
+                        self.current = Current::Empty;
+                        Some(Err(error))
+                    }
+                }
+            }
+            Current::Json { .. } => {
+                self.current = Current::Empty;
+                None
+            }
         }
     }
 }
@@ -417,6 +460,7 @@ where
         tx,
         decoded: Vec::new(),
         csv: CsvBatch::default(),
+        json: JsonBatch::default(),
         recycled,
     };
     let parser = runtime.spawn_blocking(move || match format {
@@ -432,6 +476,8 @@ where
         current: Current::Empty,
         decode: decode_csv::<T>,
         recycle,
+        decode_json: decode_json::<T>,
+        ended: false,
         parser,
     })
 }
@@ -476,6 +522,8 @@ struct Feed<T> {
     decoded: Vec<Result<T, RecordError>>,
     /// Pending CSV records; sent before `decoded`.
     csv: CsvBatch,
+    /// Pending JSON elements; sent before `decoded`, and never pending together with it.
+    json: JsonBatch,
     recycled: std::sync::mpsc::Receiver<CsvBatch>,
 }
 
@@ -551,6 +599,9 @@ impl<T> Feed<T> {
                 _ => CsvBatch::default(),
             };
             Some(Chunk::Csv(std::mem::replace(&mut self.csv, fresh)))
+        } else if !self.json.is_empty() {
+            let fresh = JsonBatch::with_capacity_of(&self.json);
+            Some(Chunk::Json(std::mem::replace(&mut self.json, fresh)))
         } else if !self.decoded.is_empty() {
             Some(Chunk::Decoded(std::mem::replace(
                 &mut self.decoded,
@@ -1595,6 +1646,11 @@ impl<T> JsonInput<T> {
                     true
                 }
                 Some(Err(e)) if e.is_eof() && !self.eof => true,
+                // `IgnoredAny` reports a number cut by the end of the bytes (`12.`, `1e`, `-`) as
+                // invalid, not as cut short: read on before judging.
+                Some(Err(e)) if !self.eof && error_offset(available, &e) + 1 >= available.len() => {
+                    true
+                }
                 Some(Err(e)) => return Ok(Parsed::Invalid(e)),
                 None => !self.eof,
             };
@@ -1681,22 +1737,23 @@ fn json_records<T: DeserializeOwned>(input: &mut JsonInput<T>) -> Result<(), Sto
             if input.peek(row)?.is_none() {
                 return Err(input.truncated(row));
             }
-            let item = match input.parse::<T>(row)? {
-                Parsed::Value(value, used) => {
-                    input.start += used;
-                    Ok(value)
-                }
-                Parsed::Invalid(error) if error.classify() == serde_json::error::Category::Data => {
-                    let message = row_message::<T>(input.available(), error);
-                    match input.parse::<IgnoredAny>(row)? {
-                        Parsed::Value(IgnoredAny, used) => input.start += used,
-                        Parsed::Invalid(error) => return Err(input.syntax(row, &error)),
-                    }
-                    Err(RecordError::Row { row, message })
-                }
+            // One pass finds the element's end and checks its syntax; it is decoded into `T` from
+            // a copy of its bytes as the stream hands it out.
+            let used = match input.parse::<IgnoredAny>(row)? {
+                Parsed::Value(IgnoredAny, used) => used,
                 Parsed::Invalid(error) => return Err(input.syntax(row, &error)),
             };
-            input.feed.push(item).map_err(|Closed| Stop::Closed)?;
+            let at = input.offset + input.start as u64;
+            let element = &input.data[input.start..input.start + used];
+            let pushed = if used <= JSON_DECODE_IN_STREAM_MAX {
+                input.feed.push_json(row, at, element)
+            } else {
+                // A large element is decoded here, so that no single poll does much work.
+                let item = decode_json_element::<T>(element, row, at).map_err(Stop::Fatal)?;
+                input.feed.push_after_json(item)
+            };
+            pushed.map_err(|Closed| Stop::Closed)?;
+            input.start += used;
             match input.peek(row + 1)? {
                 Some(b',') => input.start += 1,
                 Some(b']') => {
@@ -1715,6 +1772,113 @@ fn json_records<T: DeserializeOwned>(input: &mut JsonInput<T>) -> Result<(), Sto
             other,
             "nothing but whitespace after the `]` that closes the array",
         )),
+    }
+}
+
+/// JSON elements' bytes, back to back: what the parser thread sends for JSON.
+#[derive(Default)]
+struct JsonBatch {
+    /// Number of the first element.
+    first_row: u64,
+    data: Vec<u8>,
+    /// End of each element in `data`.
+    ends: Vec<usize>,
+    /// File offset of each element.
+    offsets: Vec<u64>,
+}
+
+impl JsonBatch {
+    /// An empty batch sized like `full`.
+    fn with_capacity_of(full: &JsonBatch) -> Self {
+        JsonBatch {
+            first_row: 0,
+            data: Vec::with_capacity(full.data.len().min(JSON_BATCH_BYTES)),
+            ends: Vec::with_capacity(BATCH),
+            offsets: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Adds an element; returns whether the batch is full.
+    fn push(&mut self, row: u64, offset: u64, element: &[u8]) -> bool {
+        if self.ends.is_empty() {
+            self.first_row = row;
+        }
+        self.data.extend_from_slice(element);
+        self.ends.push(self.data.len());
+        self.offsets.push(offset);
+        self.ends.len() >= BATCH || self.data.len() >= JSON_BATCH_BYTES
+    }
+}
+
+impl<T> Feed<T> {
+    /// Queues one JSON element, sending when the batch is full.
+    fn push_json(&mut self, row: u64, offset: u64, element: &[u8]) -> Result<(), Closed> {
+        if !self.decoded.is_empty() {
+            self.flush()?;
+        }
+        if self.json.push(row, offset, element) {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues one decoded item after the JSON elements queued before it.
+    fn push_after_json(&mut self, item: Result<T, RecordError>) -> Result<(), Closed> {
+        if !self.json.is_empty() {
+            self.flush()?;
+        }
+        self.push(item)
+    }
+}
+
+/// Decodes element `i` of `batch` into `T`.
+fn decode_json<T: DeserializeOwned>(
+    batch: &JsonBatch,
+    i: usize,
+) -> Result<Result<T, RecordError>, RecordError> {
+    let start = if i == 0 { 0 } else { batch.ends[i - 1] };
+    decode_json_element(
+        &batch.data[start..batch.ends[i]],
+        batch.first_row + i as u64,
+        batch.offsets[i],
+    )
+}
+
+/// Decodes one element (whose syntax the parser checked) into `T`: `Ok(Err(_))` for an element that
+/// does not fit `T`, `Err(_)` for one that is not JSON after all (say, a number out of range).
+fn decode_json_element<T: DeserializeOwned>(
+    element: &[u8],
+    row: u64,
+    offset: u64,
+) -> Result<Result<T, RecordError>, RecordError> {
+    match serde_json::from_slice::<T>(element) {
+        Ok(value) => Ok(Ok(value)),
+        Err(error) if error.classify() == serde_json::error::Category::Data => {
+            Ok(Err(RecordError::Row {
+                row,
+                message: row_message::<T>(element, error),
+            }))
+        }
+        Err(error) => {
+            let at = offset + error_offset(element, &error) as u64;
+            Err(RecordError::Malformed {
+                row,
+                message: format!(
+                    "{} at byte {at}; the file is not a valid JSON array, so it is corrupt; \
+                     download it again",
+                    error_message(&error)
+                ),
+            })
+        }
     }
 }
 
@@ -1829,6 +1993,109 @@ mod tests {
                 "record 3 does not match the Rust type: missing field `id`",
                 "ok 4",
             ]
+        );
+    }
+
+    /// An `AsyncRead` that hands out at most `step` bytes per read.
+    struct Trickle {
+        bytes: &'static [u8],
+        step: usize,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = self.step.min(self.bytes.len()).min(buf.remaining());
+            buf.put_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Numbers cut by the end of the bytes read so far (`12.`, `1e`, `-`) are read on, not taken
+    /// for syntax errors, wherever the reads split the file.
+    #[tokio::test]
+    async fn json_numbers_cut_between_reads_are_read_on() {
+        use futures::StreamExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        struct Row {
+            q: f64,
+        }
+        let json: &'static [u8] = br#"[{"q":12.5},{"q":-1e3},{"q":-0.25E-1},{"q":"x"},{"q":7}]"#;
+        for step in 1..=7 {
+            let items: Vec<_> =
+                from_reader::<Row, _>(Trickle { bytes: json, step }, ExportFormat::Json)
+                    .collect()
+                    .await;
+            let seen: Vec<String> = items
+                .iter()
+                .map(|item| match item {
+                    Ok(row) => format!("{}", row.q),
+                    Err(e) => format!("row {:?} fatal {}", e.row(), e.is_fatal()),
+                })
+                .collect();
+            assert_eq!(
+                seen,
+                ["12.5", "-1000", "-0.025", "row Some(4) fatal false", "7"],
+                "reads of {step} bytes"
+            );
+        }
+    }
+
+    /// Elements larger than `JSON_DECODE_IN_STREAM_MAX` are decoded on the parser thread and keep
+    /// their place among the others.
+    #[tokio::test]
+    async fn large_json_elements_keep_their_order() {
+        use futures::StreamExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        struct Row {
+            id: u64,
+            #[serde(default)]
+            #[allow(dead_code)]
+            text: String,
+        }
+        let big = "y".repeat(JSON_DECODE_IN_STREAM_MAX + 10);
+        let json = format!(
+            r#"[{{"id":1}},{{"id":2,"text":"{big}"}},{{"id":3}},{{"id":"x","text":"{big}"}},{{"id":5}}]"#
+        );
+        let items: Vec<_> = from_reader::<Row, _>(std::io::Cursor::new(json), ExportFormat::Json)
+            .collect()
+            .await;
+        let seen: Vec<String> = items
+            .iter()
+            .map(|item| match item {
+                Ok(row) => format!("{}", row.id),
+                Err(e) => format!("row {:?} fatal {}", e.row(), e.is_fatal()),
+            })
+            .collect();
+        assert_eq!(seen, ["1", "2", "3", "row Some(4) fatal false", "5"]);
+    }
+
+    /// An element that is JSON to the parser but not to the decoder (a number out of range) ends the
+    /// stream with the byte it is at, as a syntax error does.
+    #[tokio::test]
+    async fn json_number_out_of_range_ends_the_stream() {
+        use futures::StreamExt as _;
+        #[derive(Debug, serde::Deserialize)]
+        struct Row {
+            #[allow(dead_code)]
+            q: f64,
+        }
+        let json: &[u8] = br#"[{"q":1}, {"q":1e400}, {"q":2}]"#;
+        let items: Vec<_> = from_reader::<Row, _>(json, ExportFormat::Json)
+            .collect()
+            .await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(items[0].is_ok());
+        let error = items[1].as_ref().unwrap_err();
+        assert!(error.is_fatal());
+        assert_eq!(
+            error.to_string(),
+            "the file is malformed at record 2: number out of range at byte 19; the file is not a \
+             valid JSON array, so it is corrupt; download it again"
         );
     }
 
