@@ -24,7 +24,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// assert_eq!(b.to_string(), "fs_8XF1QtGs79oX9A6k");
 /// assert_eq!(serde_json::to_string(&a).unwrap(), "7");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum LooseId {
     /// A JSON integer.
@@ -99,26 +99,6 @@ impl From<String> for LooseId {
     }
 }
 
-impl schemars::JsonSchema for LooseId {
-    fn schema_name() -> String {
-        "LooseId".to_string()
-    }
-
-    fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-        use schemars::schema::{Schema, SchemaObject, SubschemaValidation};
-        Schema::Object(SchemaObject {
-            subschemas: Some(Box::new(SubschemaValidation {
-                any_of: Some(vec![
-                    gen.subschema_for::<i64>(),
-                    gen.subschema_for::<String>(),
-                ]),
-                ..Default::default()
-            })),
-            ..Default::default()
-        })
-    }
-}
-
 /// Deserializes `null` as `T::default()` (an empty list or map) and anything else as `T`.
 ///
 /// `build.rs` puts it on the optional (`#[serde(default)]`) arrays and maps of the generated
@@ -139,35 +119,4 @@ where
     T: Deserialize<'de> + Default,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn other_json_is_refused_with_what_was_found() {
-        let e = serde_json::from_str::<LooseId>(r#"{"nested":true}"#).unwrap_err();
-        assert!(
-            e.to_string()
-                .starts_with("invalid type: map, expected an integer or a string id"),
-            "{e}"
-        );
-        assert!(serde_json::from_str::<LooseId>("1.5").is_err());
-        assert_eq!(
-            serde_json::from_str::<LooseId>("18446744073709551615").unwrap(),
-            LooseId::Str("18446744073709551615".into())
-        );
-    }
-
-    #[test]
-    fn loose_ids_round_trip_as_sent() {
-        for text in ["1", "-3", r#""fs_abc""#, r#""12""#] {
-            let id: LooseId = serde_json::from_str(text).unwrap();
-            assert_eq!(serde_json::to_string(&id).unwrap(), text);
-        }
-        assert_eq!(LooseId::from("12").as_i64(), Some(12));
-        assert!(serde_json::from_str::<LooseId>("1.5").is_err());
-        assert!(serde_json::from_str::<LooseId>("{}").is_err());
-    }
 }

@@ -244,39 +244,3 @@ open_enum! {
         Dismissed = "dismissed",
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_values_round_trip() {
-        let status: ExportStatus = serde_json::from_str("\"expired\"").unwrap();
-        assert_eq!(status, ExportStatus::Unknown("expired".into()));
-        assert_eq!(serde_json::to_string(&status).unwrap(), "\"expired\"");
-        let known: ExportStatus = serde_json::from_str("\"completed\"").unwrap();
-        assert_eq!(known, ExportStatus::Completed);
-        assert!(known.is_terminal());
-        assert_eq!(
-            "draft".parse::<ReportStatus>().unwrap(),
-            ReportStatus::Draft
-        );
-    }
-
-    #[test]
-    fn parsing_is_strict_and_decoding_is_open() {
-        assert_eq!(
-            "Delivery".parse::<ResourceType>().unwrap(),
-            ResourceType::Delivery
-        );
-        let typo = "Delivry".parse::<ResourceType>().unwrap_err();
-        assert_eq!(typo.to_string(), "`Delivry` is not a known ResourceType");
-        assert!("xml".parse::<ExportFormat>().is_err());
-        let decoded: ExportFormat = serde_json::from_str("\"parquet\"").unwrap();
-        assert_eq!(decoded, ExportFormat::Unknown("parquet".into()));
-        assert_eq!(
-            serde_json::to_string(&ResourceType::TrackingUnit).unwrap(),
-            "\"TrackingUnit\""
-        );
-    }
-}

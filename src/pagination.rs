@@ -20,62 +20,27 @@
 //! cannot loop it forever. Rate limits and transient failures are handled per request (see
 //! [`retry`](crate::retry)); an error that remains is yielded and ends the stream.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use crate::error::Error;
-use crate::resource::{ListRequest, Request as _};
+use crate::resource::{fetch, ListRequest, Query};
 use crate::summary::Page;
 use crate::types::ResponseMode;
 
-/// A stream of every item of a list, page after page: what
-/// [`ListRequest::items`] answers. See the [module docs](self).
-#[must_use = "streams do nothing unless polled"]
-pub struct Items<'a, T> {
-    items: BoxStream<'a, Result<T, Error>>,
-}
-
-impl<'a, T: Send + 'a> Items<'a, T> {
-    pub(crate) fn new<R: ListRequest<'a, Item = T>>(request: R) -> Self {
-        let items = pages(request)
-            .map_ok(|page| futures::stream::iter(page.items.into_iter().map(Ok)))
-            .try_flatten()
-            .boxed();
-        Items { items }
-    }
-}
-
-impl<T> Stream for Items<'_, T> {
-    type Item = Result<T, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.items.poll_next_unpin(cx)
-    }
-}
+/// A stream of every item of a list, page after page: what [`ListRequest::items`] answers. See
+/// the [module docs](self).
+pub type Items<'a, T> = BoxStream<'a, Result<T, Error>>;
 
 /// A stream of the [`Page`]s of a list (items and pagination info), one request each: what
 /// [`ListRequest::pages`] answers. See the [module docs](self).
-#[must_use = "streams do nothing unless polled"]
-pub struct Pages<'a, T> {
-    pages: BoxStream<'a, Result<Page<T>, Error>>,
-}
+pub type Pages<'a, T> = BoxStream<'a, Result<Page<T>, Error>>;
 
-impl<'a, T: Send + 'a> Pages<'a, T> {
-    pub(crate) fn new<R: ListRequest<'a, Item = T>>(request: R) -> Self {
-        Pages {
-            pages: pages(request),
-        }
-    }
-}
-
-impl<T> Stream for Pages<'_, T> {
-    type Item = Result<Page<T>, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.pages.poll_next_unpin(cx)
-    }
+/// The items of a list request, page after page.
+pub(crate) fn items<'a, R: ListRequest<'a>>(request: R) -> Items<'a, R::Item> {
+    pages(request)
+        .map_ok(|page| futures::stream::iter(page.items.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
 }
 
 struct Cursor<R> {
@@ -85,7 +50,7 @@ struct Cursor<R> {
 }
 
 /// The pages of a list request, as a stream of [`Page`]s.
-fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R::Item>, Error>> {
+pub(crate) fn pages<'a, R: ListRequest<'a>>(request: R) -> Pages<'a, R::Item> {
     let start = Cursor {
         request,
         next: Some(1),
@@ -95,13 +60,12 @@ fn pages<'a, R: ListRequest<'a>>(request: R) -> BoxStream<'a, Result<Page<R::Ite
         let Some(page_no) = cursor.next else {
             return Ok(None);
         };
-        let body = cursor
-            .request
-            .clone()
-            .with_mode(ResponseMode::Default)
-            .with_page(page_no)
-            .fetch()
-            .await?;
+        let query = Query {
+            mode: ResponseMode::Default,
+            page: Some(page_no),
+            format: None,
+        };
+        let body = fetch(cursor.request.clone(), query).await?;
         let page = body.into_page();
         let n = page.items.len();
         let next = if n == 0 {

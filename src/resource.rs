@@ -63,76 +63,56 @@ use crate::types::{self, ResponseMode};
 use crate::Client;
 
 mod sealed {
-    use super::*;
+    /// Seals [`ListRequest`](super::ListRequest): only the generated builders implement it.
+    pub trait Sealed {}
 
-    /// The plumbing the provided methods of [`ListRequest`] are written with: a private
-    /// supertrait (it seals the traits), each method taking an [`Internal`] that only this crate
-    /// can make, so that not even generic code over `R: ListRequest` outside the crate can call
-    /// it. Crate code calls it through [`Request`](super::Request).
-    pub trait Plumbing<'a>: Clone + Send + Sync + Sized + 'a {
-        /// The client the builder was made from.
-        fn sealed_client(&self, _: Internal) -> &'a Client;
-        /// Sets `response_mode`.
-        fn sealed_mode(self, mode: ResponseMode, _: Internal) -> Self;
-        /// Sets `export_format`.
-        fn sealed_format(self, format: ExportFormat, _: Internal) -> Self;
-        /// Sets `page`.
-        fn sealed_page(self, page: i64, _: Internal) -> Self;
-    }
-
-    /// The argument that keeps the plumbing crate-private: it cannot be named, so it cannot be
-    /// made, outside the crate.
+    /// The argument of the hidden plumbing methods: it cannot be named, so it cannot be made,
+    /// outside the crate, and not even generic code over `R: ListRequest` can call them.
     #[derive(Clone, Copy, Debug)]
     pub struct Internal(pub(super) ());
+
+    /// What the crate's own calls set on a list request before sending it.
+    #[derive(Clone, Debug)]
+    pub struct Query {
+        pub(crate) mode: super::ResponseMode,
+        pub(crate) page: Option<i64>,
+        pub(crate) format: Option<super::ExportFormat>,
+    }
 }
 
-/// The plumbing of every list request, for the crate's own code (`use crate::resource::Request
-/// as _`): not reachable from outside.
-pub(crate) trait Request<'a>: ListRequest<'a> {
-    /// The client the builder was made from.
-    fn client(&self) -> &'a Client;
-    /// Sets `response_mode`.
-    fn with_mode(self, mode: ResponseMode) -> Self;
-    /// Sets `export_format`.
-    fn with_format(self, format: ExportFormat) -> Self;
-    /// Sets `page`.
-    fn with_page(self, page: i64) -> Self;
-    /// Sends the request and returns the decoded body.
-    fn fetch(self) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
+pub(crate) use sealed::Query;
+
+/// The client `request` was made from.
+pub(crate) fn client_of<'a, R: ListRequest<'a>>(request: &R) -> &'a Client {
+    request.client_internal(sealed::Internal(()))
 }
 
-impl<'a, R: ListRequest<'a>> Request<'a> for R {
-    fn client(&self) -> &'a Client {
-        self.sealed_client(sealed::Internal(()))
-    }
-    fn with_mode(self, mode: ResponseMode) -> Self {
-        self.sealed_mode(mode, sealed::Internal(()))
-    }
-    fn with_format(self, format: ExportFormat) -> Self {
-        self.sealed_format(format, sealed::Internal(()))
-    }
-    fn with_page(self, page: i64) -> Self {
-        self.sealed_page(page, sealed::Internal(()))
-    }
-    fn fetch(self) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>> {
-        self.sealed_fetch(sealed::Internal(()))
-    }
+/// Sends `request` with `query` set and returns the decoded body.
+pub(crate) fn fetch<'a, R: ListRequest<'a>>(
+    request: R,
+    query: Query,
+) -> BoxFuture<'a, Result<ListBody<R::Item>, GeneratedError>> {
+    request.fetch_internal(query, sealed::Internal(()))
 }
 
 /// A generated list builder (`client.list_projects()`, `client.list_events()`, …): `.summary()`,
 /// `.items()` and `.pages()` on any of them, after its filters and sort. See the
 /// [module docs](self). Sealed: implemented for the generated builders only.
-pub trait ListRequest<'a>: sealed::Plumbing<'a> {
+pub trait ListRequest<'a>: sealed::Sealed + Clone + Send + Sync + Sized + 'a {
     /// The item type of the list, e.g. [`types::Project`].
     type Item: DeserializeOwned + Serialize + Clone + Send + Sync + 'static;
     /// The resource's plural name, e.g. `"projects"`.
     const RESOURCE: &'static str;
 
-    /// Sends the request and returns the decoded body (plumbing: callable inside the crate only;
-    /// on this trait because the body's type is `Self::Item`).
+    /// Plumbing, callable inside the crate only.
     #[doc(hidden)]
-    fn sealed_fetch(
+    fn client_internal(&self, _: sealed::Internal) -> &'a Client;
+
+    /// Plumbing, callable inside the crate only.
+    #[doc(hidden)]
+    fn fetch_internal(
         self,
+        query: Query,
         _: sealed::Internal,
     ) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
 
@@ -144,13 +124,13 @@ pub trait ListRequest<'a>: sealed::Plumbing<'a> {
 
     /// Every item of the list, page after page, as one stream (see [`Items`]).
     fn items(self) -> Items<'a, Self::Item> {
-        Items::new(self)
+        crate::pagination::items(self)
     }
 
     /// The pages of the list, one [`Page`](crate::Page) (items + pagination info) at a time
     /// (see [`Pages`]).
     fn pages(self) -> Pages<'a, Self::Item> {
-        Pages::new(self)
+        crate::pagination::pages(self)
     }
 }
 
@@ -171,26 +151,31 @@ pub trait Exportable<'a>: ListRequest<'a> {
 /// ones, its [`ResourceType`]).
 macro_rules! list_endpoints {
     ($($builder:ident => $item:ident, $resource:literal $(, export $rtype:ident)?;)+) => {$(
-        impl<'a> sealed::Plumbing<'a> for builder::$builder<'a> {
-            fn sealed_client(&self, _: sealed::Internal) -> &'a Client {
-                self.client_ref()
-            }
-            fn sealed_mode(self, mode: ResponseMode, _: sealed::Internal) -> Self {
-                self.response_mode(mode)
-            }
-            fn sealed_format(self, format: ExportFormat, _: sealed::Internal) -> Self {
-                self.export_format(format)
-            }
-            fn sealed_page(self, page: i64, _: sealed::Internal) -> Self {
-                self.page(page)
-            }
-        }
+        impl sealed::Sealed for builder::$builder<'_> {}
 
         impl<'a> ListRequest<'a> for builder::$builder<'a> {
             type Item = types::$item;
             const RESOURCE: &'static str = $resource;
-            fn sealed_fetch(self, _: sealed::Internal) -> BoxFuture<'a, Result<ListBody<types::$item>, GeneratedError>> {
-                Box::pin(async move { self.send().await.map(progenitor_client::ResponseValue::into_inner) })
+
+            fn client_internal(&self, _: sealed::Internal) -> &'a Client {
+                self.client_ref()
+            }
+
+            fn fetch_internal(
+                self,
+                query: Query,
+                _: sealed::Internal,
+            ) -> BoxFuture<'a, Result<ListBody<types::$item>, GeneratedError>> {
+                let mut request = self.response_mode(query.mode);
+                if let Some(page) = query.page {
+                    request = request.page(page);
+                }
+                if let Some(format) = query.format {
+                    request = request.export_format(format);
+                }
+                Box::pin(async move {
+                    request.send().await.map(progenitor_client::ResponseValue::into_inner)
+                })
             }
         }
 

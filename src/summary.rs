@@ -7,7 +7,7 @@
 //! less specific variant matching first.
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::Error;
@@ -92,13 +92,13 @@ impl PartialEq for RawSamples {
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 struct WireBody<T> {
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     data: Vec<T>,
     #[serde(default)]
     info: Option<types::PageInfo>,
     #[serde(default)]
     count: Option<u64>,
-    #[serde(default, deserialize_with = "null_as_empty")]
+    #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     samples: Vec<Box<RawValue>>,
     #[serde(default)]
     response_mode: Option<String>,
@@ -144,14 +144,6 @@ impl<T: DeserializeOwned> From<WireBody<T>> for ListBody<T> {
             raw_samples: RawSamples(wire.samples),
         }
     }
-}
-
-fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// Which shape a [`ListBody`] has.
@@ -312,12 +304,13 @@ pub type SummaryFuture<'a, T> =
 pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
     request: R,
 ) -> SummaryFuture<'a, R::Item> {
-    use crate::resource::Request as _;
+    let query = crate::resource::Query {
+        mode: types::ResponseMode::Summary,
+        page: None,
+        format: None,
+    };
     Box::pin(async move {
-        let body = request
-            .with_mode(types::ResponseMode::Summary)
-            .fetch()
-            .await?;
+        let body = crate::resource::fetch(request, query).await?;
         Ok(body.into_summary()?.0)
     })
 }

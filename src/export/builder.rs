@@ -8,7 +8,7 @@ use super::limiter::Slot;
 use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::{ExportFormat, ResourceType};
-use crate::resource::{Exportable, Request as _};
+use crate::resource::{client_of, fetch, Exportable, Query};
 use crate::summary::Summary;
 use crate::types::{self, ResponseMode};
 use crate::Client;
@@ -82,48 +82,43 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
     /// 429. Any other failure (5xx, time-out, connection lost after sending, unreadable answer) is
     /// [`ExportError::StartUncertain`]: an export may have been started.
     pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
+        let client = client_of(&self.request).clone();
+        let query = Query {
+            mode: ResponseMode::SummaryWithExport,
+            page: None,
+            format: Some(self.format.clone()),
+        };
+        let request = self.request;
+        let send = move || fetch(request.clone(), query.clone());
         Box::pin(async move {
-            let client = self.request.client().clone();
-            let policy = self
-                .policy
-                .unwrap_or_else(|| client.state().poll_policy.clone());
-            let slot = Slot::acquire(&client, &policy, slot_wait(&client, &policy)).await?;
-            let span = tracing::info_span!("mangrove.export.start", resource = R::RESOURCE, format = %self.format);
-            let request = self
-                .request
-                .with_mode(ResponseMode::SummaryWithExport)
-                .with_format(self.format);
-            let body =
-                with_limit_retries(&policy, R::RESOURCE, || request.clone().fetch(), span).await?;
-            let (id, status_url) = match &body.export {
-                Some(types::ExportRef {
-                    id: Some(id),
-                    status_url,
-                    ..
-                }) => (id.clone(), status_url.clone()),
-                Some(export) => {
-                    return Err(ExportError::ExportWithoutId {
+            let (body, export) = start(
+                client,
+                self.policy,
+                R::RESOURCE,
+                &self.format,
+                send,
+                |body| match &body.export {
+                    Some(types::ExportRef {
+                        id: Some(id),
+                        status_url,
+                        ..
+                    }) => Ok(SavedExport {
+                        id: id.clone(),
+                        status_url: status_url.clone(),
+                    }),
+                    Some(export) => Err(ExportError::ExportWithoutId {
                         resource: R::RESOURCE,
                         summary: body.raw_summary()?,
                         export: Box::new(export.clone()),
-                    })
-                }
-                None => {
-                    return Err(ExportError::NotSupported {
+                    }),
+                    None => Err(ExportError::NotSupported {
                         resource: R::RESOURCE,
                         summary: body.raw_summary()?,
-                    })
-                }
-            };
-            let (summary, _) = body.into_summary()?;
-            slot.started(SavedExport {
-                id: id.clone(),
-                status_url: status_url.clone(),
-            });
-            Ok((
-                summary,
-                Export::started(client, id, status_url, policy, slot),
-            ))
+                    }),
+                },
+            )
+            .await?;
+            Ok((body.into_summary()?.0, export))
         })
     }
 }
@@ -154,49 +149,36 @@ impl CreateExport {
 
     /// Starts the export. Errors as for [`SummaryWithExport::send`].
     pub fn send(self) -> StartFuture<'static, Export> {
-        Box::pin(self.start())
-    }
-
-    async fn start(self) -> Result<Export, ExportError> {
-        let client = self.client;
-        let policy = self
-            .policy
-            .unwrap_or_else(|| client.state().poll_policy.clone());
-        let slot = Slot::acquire(&client, &policy, slot_wait(&client, &policy)).await?;
-        let span = tracing::info_span!("mangrove.export.start", resource = %self.resource_type, format = %self.format);
         let body = types::CreateExportRequest {
             resource_type: self.resource_type.to_string(),
-            format: Some(self.format),
+            format: Some(self.format.clone()),
         };
-        let resource = body.resource_type.clone();
-        let created = with_limit_retries(
-            &policy,
-            &resource,
-            || {
-                let (client, body) = (&client, body.clone());
-                async move {
-                    client
-                        .create_export()
-                        .body(body)
-                        .send()
-                        .await
-                        .map(progenitor_client::ResponseValue::into_inner)
-                }
-            },
-            span,
-        )
-        .await?;
-        slot.started(SavedExport {
-            id: created.id.clone(),
-            status_url: created.status_url.clone(),
-        });
-        Ok(Export::started(
-            client.clone(),
-            created.id,
-            created.status_url,
-            policy,
-            slot,
-        ))
+        let client = self.client.clone();
+        let send = move || {
+            let (client, body) = (client.clone(), body.clone());
+            async move {
+                let created = client.create_export().body(body).send().await?;
+                Ok(created.into_inner())
+            }
+        };
+        Box::pin(async move {
+            let resource = self.resource_type.to_string();
+            let (_, export) = start(
+                self.client,
+                self.policy,
+                &resource,
+                &self.format,
+                send,
+                |c| {
+                    Ok(SavedExport {
+                        id: c.id.clone(),
+                        status_url: c.status_url.clone(),
+                    })
+                },
+            )
+            .await?;
+            Ok(export)
+        })
     }
 }
 
@@ -221,9 +203,29 @@ impl Client {
     }
 }
 
-/// How long a start waits for a limiter slot: the client's setting, else the policy's time limit.
-fn slot_wait(client: &Client, policy: &PollPolicy) -> Duration {
-    client.state().export_slot_wait.unwrap_or(policy.time_limit)
+/// What both ways of starting share: a limiter slot (waited for at most
+/// `ClientBuilder::export_slot_wait`, else the policy's time limit), the request with the
+/// server's concurrency limit waited out, the export's id taken from the answer, the handle.
+async fn start<T, F, Fut>(
+    client: Client,
+    policy: Option<PollPolicy>,
+    resource: &str,
+    format: &ExportFormat,
+    send: F,
+    export_of: impl FnOnce(&T) -> Result<SavedExport, ExportError>,
+) -> Result<(T, Export), ExportError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, GeneratedError>>,
+{
+    let policy = policy.unwrap_or_else(|| client.state().poll_policy.clone());
+    let bound = client.state().export_slot_wait.unwrap_or(policy.time_limit);
+    let slot = Slot::acquire(&client, &policy, bound).await?;
+    let span = tracing::info_span!("mangrove.export.start", resource, format = %format);
+    let answer = with_limit_retries(&policy, resource, send, span).await?;
+    let saved = export_of(&answer)?;
+    slot.started(saved.clone());
+    Ok((answer, Export::started(client, saved, policy, slot)))
 }
 
 /// Sends an export-starting request; waits out the server's concurrent-export limit within the

@@ -116,15 +116,14 @@ impl From<String> for SavedExport {
 impl Export {
     pub(crate) fn started(
         client: Client,
-        id: String,
-        status_url: Option<String>,
+        saved: SavedExport,
         policy: PollPolicy,
         slot: Arc<Slot>,
     ) -> Self {
         Export {
             client,
-            id,
-            status_url,
+            id: saved.id,
+            status_url: saved.status_url,
             policy,
             slot: Some(slot),
             observer: None,

@@ -108,32 +108,3 @@ impl PollPolicy {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_schedule_for_a_minute_long_export() {
-        let p = PollPolicy::default();
-        let mut at = Duration::ZERO;
-        let mut polls = 0;
-        while at < Duration::from_secs(60) {
-            polls += 1;
-            at += p.delay_after(polls);
-        }
-        // 1, 3, 7, 15, 25, 35, 45, 55, 65: the completion at 60 s is seen by poll 9.
-        assert_eq!(polls, 9);
-        assert_eq!(at, Duration::from_secs(65));
-    }
-
-    #[test]
-    fn odd_multipliers_do_not_panic() {
-        for m in [f64::NAN, f64::INFINITY, -3.0, 0.0, 1e300] {
-            let p = PollPolicy::default().multiplier(m);
-            for poll in [1, 2, 100, u32::MAX] {
-                assert!(p.delay_after(poll) <= p.max_delay);
-            }
-        }
-    }
-}
