@@ -17,7 +17,7 @@
 //! | [`.summary()`](ListRequest::summary) | every list | [`Summary<Item>`](crate::Summary): count + up to 10 typed samples |
 //! | [`.items()`](ListRequest::items) | every list | [`Items`]: a stream of every item, page after page |
 //! | [`.pages()`](ListRequest::pages) | every list | [`Pages`]: a stream of [`Page<Item>`](crate::Page)s |
-//! | [`.summary_with_export()`](Exportable::summary_with_export) | exportable lists | [`SummaryWithExport`] |
+//! | [`.summary_with_export()`](Exportable::summary_with_export) | exportable lists | [`StartExport`] |
 //!
 //! Code generic over lists calls them by the same names:
 //!
@@ -55,7 +55,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::builder;
 use crate::error::GeneratedError;
-use crate::export::SummaryWithExport;
+use crate::export::StartExport;
 use crate::open_enum::{ExportFormat, ResourceType};
 use crate::pagination::{Items, Pages};
 use crate::summary::{ListBody, SummaryFuture};
@@ -141,9 +141,9 @@ pub trait Exportable<'a>: ListRequest<'a> {
     const RESOURCE_TYPE: ResourceType;
 
     /// Asks for a summary and starts an export of every item (with this request's filters and
-    /// sort); see [`SummaryWithExport`].
-    fn summary_with_export(self) -> SummaryWithExport<'a, Self> {
-        SummaryWithExport::new(self)
+    /// sort); see [`StartExport`].
+    fn summary_with_export(self) -> StartExport<Self> {
+        StartExport::new(client_of(&self).clone(), self)
     }
 }
 

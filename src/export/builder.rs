@@ -8,19 +8,18 @@ use super::limiter::Slot;
 use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::{ExportFormat, ResourceType};
-use crate::resource::{client_of, fetch, Exportable, Query};
+use crate::resource::{fetch, Exportable, Query};
 use crate::summary::Summary;
 use crate::types::{self, ResponseMode};
 use crate::Client;
 
-/// The boxed `Send` future that starts an export ([`SummaryWithExport::send`]); boxed so it can be
-/// spawned from generic code without higher-ranked lifetime trouble.
+/// The boxed `Send` future that starts an export; boxed so it can be spawned from generic code.
 pub type StartFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ExportError>> + Send + 'a>>;
 
-/// `response_mode=summary_with_export` on an exportable list endpoint. Made by
-/// [`.summary_with_export()`](Exportable::summary_with_export) on the 12 exportable list
-/// builders, after their filters and sort:
+/// An export about to start, from a list request (`S` is the request: made by
+/// [`.summary_with_export()`](Exportable::summary_with_export) after its filters and sort) or
+/// from a resource type (`S` is [`ResourceType`]: made by [`Client::export_resource`]).
 ///
 /// ```no_run
 /// use mangrove::prelude::*;
@@ -30,28 +29,41 @@ pub type StartFuture<'a, T> =
 ///     .project_id(123)
 ///     .sort("-start_time")
 ///     .summary_with_export()
-///     .format(mangrove::ExportFormat::Json)
+///     .format(ExportFormat::Json)
 ///     .send()
 ///     .await?;
+/// let deliveries = client.export_resource(ResourceType::Delivery).send().await?;
 /// # Ok(()) }
 /// ```
+///
+/// `send()` waits first for a free slot in the client's export limiter (at most
+/// [`ClientBuilder::export_slot_wait`](crate::ClientBuilder::export_slot_wait), then
+/// [`ExportError::NoFreeSlot`]). A 403 is [`ExportError::Forbidden`]; the server's
+/// concurrent-export limit (429) is waited out within the poll policy's time limit, then
+/// [`ExportError::ConcurrencyLimit`]. A summary without an `export` object is
+/// [`ExportError::NotSupported`] (it keeps the summary), one without an export `id`
+/// [`ExportError::ExportWithoutId`].
+///
+/// **The start is never repeated blindly**: it is sent again only when it cannot have reached
+/// the server (the connection could not be opened) or the server refused it with a 429. Any
+/// other failure (5xx, time-out, connection lost after sending, unreadable answer) is
+/// [`ExportError::StartUncertain`]: an export may have been started.
 #[must_use = "call .send() to start the export"]
 #[derive(Clone, Debug)]
-pub struct SummaryWithExport<'a, R> {
-    request: R,
+pub struct StartExport<S> {
+    source: S,
+    client: Client,
     format: ExportFormat,
     policy: Option<PollPolicy>,
-    _client: std::marker::PhantomData<&'a Client>,
 }
 
-impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
-    /// Wraps an exportable list request ([`Exportable::summary_with_export`]).
-    pub(crate) fn new(request: R) -> Self {
-        SummaryWithExport {
-            request,
+impl<S> StartExport<S> {
+    pub(crate) fn new(client: Client, source: S) -> Self {
+        StartExport {
+            source,
+            client,
             format: ExportFormat::Csv,
             policy: None,
-            _client: std::marker::PhantomData,
         }
     }
 
@@ -66,118 +78,65 @@ impl<'a, R: Exportable<'a>> SummaryWithExport<'a, R> {
         self.policy = Some(policy);
         self
     }
+}
 
+impl<'a, R: Exportable<'a>> StartExport<R> {
     /// Starts the export: answers the summary (count and typed samples) and the [`Export`].
-    ///
-    /// Waits first for a free slot in the client's export limiter (at most
-    /// [`ClientBuilder::export_slot_wait`](crate::ClientBuilder::export_slot_wait), then
-    /// [`ExportError::NoFreeSlot`]). If the server answers the summary without an `export` object
-    /// the result is [`ExportError::NotSupported`], which keeps the summary as sent; with an
-    /// `export` object without `id`, [`ExportError::ExportWithoutId`]. A 403 is
-    /// [`ExportError::Forbidden`]; the server's concurrent-export limit is waited out within the
-    /// poll policy's time limit, then [`ExportError::ConcurrencyLimit`].
-    ///
-    /// **The start is never repeated blindly**: it is sent again only when it cannot have
-    /// reached the server (the connection could not be opened) or the server refused it with a
-    /// 429. Any other failure (5xx, time-out, connection lost after sending, unreadable answer) is
-    /// [`ExportError::StartUncertain`]: an export may have been started.
     pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
-        let client = client_of(&self.request).clone();
         let query = Query {
             mode: ResponseMode::SummaryWithExport,
             page: None,
             format: Some(self.format.clone()),
         };
-        let request = self.request;
+        let request = self.source.clone();
         let send = move || fetch(request.clone(), query.clone());
         Box::pin(async move {
-            let (body, export) = start(
-                client,
-                self.policy,
-                R::RESOURCE,
-                &self.format,
-                send,
-                |body| match &body.export {
-                    Some(types::ExportRef {
-                        id: Some(id),
-                        status_url,
-                        ..
-                    }) => Ok(SavedExport {
-                        id: id.clone(),
-                        status_url: status_url.clone(),
-                    }),
-                    Some(export) => Err(ExportError::ExportWithoutId {
-                        resource: R::RESOURCE,
-                        summary: body.raw_summary()?,
-                        export: Box::new(export.clone()),
-                    }),
-                    None => Err(ExportError::NotSupported {
-                        resource: R::RESOURCE,
-                        summary: body.raw_summary()?,
-                    }),
-                },
-            )
+            let (body, export) = start(self, R::RESOURCE, send, |body| match &body.export {
+                Some(types::ExportRef {
+                    id: Some(id),
+                    status_url,
+                    ..
+                }) => Ok(SavedExport {
+                    id: id.clone(),
+                    status_url: status_url.clone(),
+                }),
+                Some(export) => Err(ExportError::ExportWithoutId {
+                    resource: R::RESOURCE,
+                    summary: body.raw_summary()?,
+                    export: Box::new(export.clone()),
+                }),
+                None => Err(ExportError::NotSupported {
+                    resource: R::RESOURCE,
+                    summary: body.raw_summary()?,
+                }),
+            })
             .await?;
             Ok((body.into_summary()?.0, export))
         })
     }
 }
 
-/// `POST /exports` for a resource type — the way to export deliveries. Made by
-/// [`Client::export_resource`].
-#[must_use = "call .send() to start the export"]
-#[derive(Clone, Debug)]
-pub struct CreateExport {
-    client: Client,
-    resource_type: ResourceType,
-    format: ExportFormat,
-    policy: Option<PollPolicy>,
-}
-
-impl CreateExport {
-    /// The file format (default CSV).
-    pub fn format(mut self, format: ExportFormat) -> Self {
-        self.format = format;
-        self
-    }
-
-    /// The polling policy of the export (default: the client's).
-    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
-        self.policy = Some(policy);
-        self
-    }
-
-    /// Starts the export. Errors as for [`SummaryWithExport::send`].
+impl StartExport<ResourceType> {
+    /// Starts the export (`POST /exports`).
     pub fn send(self) -> StartFuture<'static, Export> {
         let body = types::CreateExportRequest {
-            resource_type: self.resource_type.to_string(),
+            resource_type: self.source.to_string(),
             format: Some(self.format.clone()),
         };
         let client = self.client.clone();
         let send = move || {
             let (client, body) = (client.clone(), body.clone());
-            async move {
-                let created = client.create_export().body(body).send().await?;
-                Ok(created.into_inner())
-            }
+            async move { Ok(client.create_export().body(body).send().await?.into_inner()) }
         };
         Box::pin(async move {
-            let resource = self.resource_type.to_string();
-            let (_, export) = start(
-                self.client,
-                self.policy,
-                &resource,
-                &self.format,
-                send,
-                |c| {
-                    Ok(SavedExport {
-                        id: c.id.clone(),
-                        status_url: c.status_url.clone(),
-                    })
-                },
-            )
-            .await?;
-            Ok(export)
+            let resource = self.source.to_string();
+            let saved = |c: &types::Export| {
+                Ok(SavedExport {
+                    id: c.id.clone(),
+                    status_url: c.status_url.clone(),
+                })
+            };
+            Ok(start(self, &resource, send, saved).await?.1)
         })
     }
 }
@@ -185,32 +144,18 @@ impl CreateExport {
 impl Client {
     /// Starts an export of a whole resource type with `POST /exports`, e.g.
     /// [`ResourceType::Delivery`] (which has no list endpoint to export from). Account tokens
-    /// only.
-    ///
-    /// ```no_run
-    /// use mangrove::ResourceType;
-    /// # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
-    /// let deliveries = client.export_resource(ResourceType::Delivery).send().await?.await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn export_resource(&self, resource_type: ResourceType) -> CreateExport {
-        CreateExport {
-            client: self.clone(),
-            resource_type,
-            format: ExportFormat::Csv,
-            policy: None,
-        }
+    /// only. See [`StartExport`].
+    pub fn export_resource(&self, resource_type: ResourceType) -> StartExport<ResourceType> {
+        StartExport::new(self.clone(), resource_type)
     }
 }
 
 /// What both ways of starting share: a limiter slot (waited for at most
 /// `ClientBuilder::export_slot_wait`, else the policy's time limit), the request with the
 /// server's concurrency limit waited out, the export's id taken from the answer, the handle.
-async fn start<T, F, Fut>(
-    client: Client,
-    policy: Option<PollPolicy>,
+async fn start<S, T, F, Fut>(
+    builder: StartExport<S>,
     resource: &str,
-    format: &ExportFormat,
     send: F,
     export_of: impl FnOnce(&T) -> Result<SavedExport, ExportError>,
 ) -> Result<(T, Export), ExportError>
@@ -218,6 +163,12 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, GeneratedError>>,
 {
+    let StartExport {
+        client,
+        format,
+        policy,
+        ..
+    } = builder;
     let policy = policy.unwrap_or_else(|| client.state().poll_policy.clone());
     let bound = client.state().export_slot_wait.unwrap_or(policy.time_limit);
     let slot = Slot::acquire(&client, &policy, bound).await?;

@@ -17,8 +17,8 @@
 //! ```
 //!
 //! The pieces:
-//! * [`SummaryWithExport`] — the builder on the 12 exportable list endpoints
-//!   ([`.summary_with_export()`](crate::Exportable::summary_with_export)); [`CreateExport`] —
+//! * [`StartExport`] — an export about to start, from the 12 exportable list endpoints
+//!   ([`.summary_with_export()`](crate::Exportable::summary_with_export)) or
 //!   `POST /exports` by resource type (`client.export_resource(ResourceType::Delivery)`).
 //! * [`Export`] — the handle: [`id`](Export::id), [`status`](Export::status) (one poll),
 //!   [`statuses`](Export::statuses) (a stream of snapshots), `.await` (until done),
@@ -44,7 +44,7 @@ use std::time::Duration;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
-pub use builder::{CreateExport, StartFuture, SummaryWithExport};
+pub use builder::{StartExport, StartFuture};
 pub use policy::PollPolicy;
 
 use crate::error::ExportError;

@@ -6,7 +6,7 @@ use crate::retry::Backoff;
 
 /// Polling policy for exports: exponential delays between status requests and a total time
 /// limit. Set it per client ([`ClientBuilder::poll_policy`]) or per export
-/// ([`Export::with_policy`], [`SummaryWithExport::poll_policy`]).
+/// ([`Export::with_policy`], [`StartExport::poll_policy`]).
 ///
 /// Defaults: first poll after **1 s**, delays doubling up to **10 s**, give up after
 /// **30 minutes** with [`ExportError::TimedOut`], and end after **10 transient failures in a
@@ -31,7 +31,7 @@ use crate::retry::Backoff;
 ///
 /// [`ClientBuilder::poll_policy`]: crate::ClientBuilder::poll_policy
 /// [`Export::with_policy`]: crate::Export::with_policy
-/// [`SummaryWithExport::poll_policy`]: crate::export::SummaryWithExport::poll_policy
+/// [`StartExport::poll_policy`]: crate::export::StartExport::poll_policy
 /// [`ExportError::TimedOut`]: crate::ExportError::TimedOut
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
