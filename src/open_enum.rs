@@ -34,7 +34,7 @@ macro_rules! open_enum {
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum $name {
-            $($(#[$vmeta])* $variant,)+
+            $($(#[$vmeta])* #[doc = concat!("`", $text, "` on the wire.")] $variant,)+
             /// A value this version of the SDK does not know, kept as the server sent it.
             Unknown(String),
         }
@@ -154,31 +154,18 @@ open_enum! {
     /// `"Delivery".parse::<ResourceType>()` works; an unknown name is an error, not a request
     /// the server would refuse with a 422.
     ResourceType {
-        /// `Project`.
         Project = "Project",
-        /// `Event`.
         Event = "Event",
-        /// `EventType`.
         EventType = "EventType",
-        /// `DataPoint`.
         DataPoint = "DataPoint",
-        /// `Batch`.
         Batch = "Batch",
-        /// `Ledger`.
         Ledger = "Ledger",
-        /// `Order`.
         Order = "Order",
-        /// `Feedstock`.
         Feedstock = "Feedstock",
-        /// `TrackingUnit`.
         TrackingUnit = "TrackingUnit",
-        /// `Model`.
         Model = "Model",
-        /// `Report`.
         Report = "Report",
-        /// `Location`.
         Location = "Location",
-        /// `Delivery`: exportable only this way (no account-token list endpoint).
         Delivery = "Delivery",
     }
 }
@@ -186,11 +173,8 @@ open_enum! {
 open_enum! {
     /// Status of an event or a data point.
     RecordStatus {
-        /// Complete.
         Complete = "complete",
-        /// Incomplete.
         Incomplete = "incomplete",
-        /// Pending.
         Pending = "pending",
     }
 }
