@@ -21,11 +21,11 @@
 //!
 //! [`ClientBuilder::export_slot_wait`]: crate::ClientBuilder::export_slot_wait
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::{poller, Export, ExportSnapshot, PollPolicy, SavedExport};
@@ -33,28 +33,28 @@ use crate::error::ExportError;
 use crate::open_enum::ExportStatus;
 use crate::Client;
 
-/// The limiter of one client (shared by its clones).
+/// The limiter of one client (shared by its clones). Its semaphore queues waiting starts in
+/// arrival order; each holder keeps a permit until its slot is given back.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     capacity: usize,
+    permits: Arc<Semaphore>,
     state: Mutex<LimiterState>,
-    changed: Notify,
 }
 
 #[derive(Debug, Default)]
 struct LimiterState {
     next_key: u64,
     holders: BTreeMap<u64, Holder>,
-    /// Waiting starts, in arrival order.
-    queue: VecDeque<u64>,
     /// A waiter is checking the holders' statuses.
     checking: bool,
     /// Slots given back so far (progress: a waiter's bound restarts when it grows).
     releases: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Holder {
+    _permit: OwnedSemaphorePermit,
     /// Known once the server answered the start.
     export: Option<SavedExport>,
     /// When someone last saw the export still running.
@@ -63,10 +63,11 @@ struct Holder {
 
 impl Limiter {
     pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Limiter {
-            capacity: capacity.max(1),
+            capacity,
+            permits: Arc::new(Semaphore::new(capacity)),
             state: Mutex::new(LimiterState::default()),
-            changed: Notify::new(),
         }
     }
 
@@ -74,27 +75,29 @@ impl Limiter {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Slots taken now.
-    pub(crate) fn held(&self) -> usize {
-        self.lock().holders.len()
-    }
-
-    /// Slots free now.
+    /// Slots free right now.
     pub(crate) fn free(&self) -> usize {
-        self.capacity.saturating_sub(self.held())
+        self.permits.available_permits()
     }
 
-    fn release(&self, key: u64) {
-        let removed = {
-            let mut s = self.lock();
-            let removed = s.holders.remove(&key).is_some();
-            if removed {
-                s.releases += 1;
-            }
-            removed
+    fn hold(&self, permit: OwnedSemaphorePermit) -> u64 {
+        let mut s = self.lock();
+        let key = s.next_key;
+        s.next_key += 1;
+        let holder = Holder {
+            _permit: permit,
+            export: None,
+            seen_running: None,
         };
-        if removed {
-            self.changed.notify_waiters();
+        s.holders.insert(key, holder);
+        key
+    }
+
+    /// Gives a slot back (its permit goes to the first waiter); idempotent.
+    fn release(&self, key: u64) {
+        let mut s = self.lock();
+        if s.holders.remove(&key).is_some() {
+            s.releases += 1;
         }
     }
 
@@ -102,34 +105,7 @@ impl Limiter {
         self.lock().releases
     }
 
-    /// Takes a slot for `ticket` if it is its turn and one is free.
-    fn try_take(&self, ticket: u64) -> Option<u64> {
-        let mut s = self.lock();
-        let free = self.capacity.saturating_sub(s.holders.len());
-        let position = s.queue.iter().position(|t| *t == ticket)?;
-        if position >= free {
-            return None;
-        }
-        s.queue.remove(position);
-        let key = s.next_key;
-        s.next_key += 1;
-        s.holders.insert(key, Holder::default());
-        Some(key)
-    }
-
-    fn enqueue(self: &Arc<Self>) -> Ticket {
-        let mut s = self.lock();
-        let id = s.next_key;
-        s.next_key += 1;
-        s.queue.push_back(id);
-        Ticket {
-            limiter: Arc::clone(self),
-            id,
-        }
-    }
-
-    /// The exports holding slots that nobody saw running within `fresh`, if no other waiter is
-    /// checking already (then `None`).
+    /// The held exports not seen running within `fresh`, unless another waiter is checking.
     fn due_for_check(&self, fresh: Duration) -> Option<Vec<(u64, SavedExport)>> {
         let mut s = self.lock();
         if s.checking {
@@ -156,24 +132,7 @@ impl Limiter {
     }
 }
 
-/// A place in the waiting queue; leaving it (served, failed or cancelled) lets the next one on.
-struct Ticket {
-    limiter: Arc<Limiter>,
-    id: u64,
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        let mut s = self.limiter.lock();
-        if let Some(i) = s.queue.iter().position(|t| *t == self.id) {
-            s.queue.remove(i);
-            drop(s);
-            self.limiter.changed.notify_waiters();
-        }
-    }
-}
-
-/// Clears the "checking" flag even when the checking future is dropped.
+/// Clears the limiter's `checking` flag when a check ends (or its future is dropped).
 struct Checking<'a>(&'a Limiter);
 
 impl Drop for Checking<'_> {
@@ -182,8 +141,7 @@ impl Drop for Checking<'_> {
     }
 }
 
-/// One taken slot, shared by the clones of an export handle. Given back when the export is seen
-/// to end, or when the last clone is dropped.
+/// One export's place in the limiter; given back when dropped (every handle gone) or released.
 #[derive(Debug)]
 pub(crate) struct Slot {
     limiter: Option<Arc<Limiter>>,
@@ -191,9 +149,9 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    /// Waits for a free slot on the client's limiter (no wait when the limiter is off), at most
-    /// `bound`; meanwhile checks, at `policy`'s pace, whether the exports holding the slots
-    /// have ended on the server.
+    /// Waits for a free slot (none needed when the client has no limit). While waiting, checks
+    /// the held exports at `policy`'s pace and frees those that ended; gives up with
+    /// [`ExportError::NoFreeSlot`] when no slot came free for `bound`.
     pub(crate) async fn acquire(
         client: &Client,
         policy: &PollPolicy,
@@ -205,21 +163,36 @@ impl Slot {
                 key: 0,
             }));
         };
-        let ticket = limiter.enqueue();
+        // Pinned once, so the place in the semaphore's queue is kept across the checks.
+        let permit = Arc::clone(&limiter.permits).acquire_owned();
+        tokio::pin!(permit);
         let started = Instant::now();
         let mut releases = limiter.releases();
         let mut deadline = started.checked_add(bound);
         let mut round = 1u32;
         let mut next_check = started.checked_add(policy.delay_after(round));
         loop {
-            let notified = limiter.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(key) = limiter.try_take(ticket.id) {
-                return Ok(Arc::new(Slot {
-                    limiter: Some(Arc::clone(&limiter)),
-                    key,
-                }));
+            let wake = match (next_check, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sleep = async {
+                match wake {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                permit = &mut permit => {
+                    // The semaphore is never closed; should it be, there is no slot to wait for.
+                    let Ok(permit) = permit else {
+                        return Ok(Arc::new(Slot { limiter: None, key: 0 }));
+                    };
+                    let key = limiter.hold(permit);
+                    return Ok(Arc::new(Slot { limiter: Some(limiter), key }));
+                }
+                () = sleep => {}
             }
             let now = Instant::now();
             let seen = limiter.releases();
@@ -230,30 +203,15 @@ impl Slot {
             }
             if deadline.is_some_and(|d| now >= d) {
                 return Err(ExportError::NoFreeSlot {
-                    held: limiter.held(),
+                    held: limiter.lock().holders.len(),
                     limit: limiter.capacity,
                     waited: now.saturating_duration_since(started),
                 });
             }
             if next_check.is_some_and(|at| now >= at) {
-                let pace = policy.delay_after(round);
-                check_holders(client, &limiter, pace).await;
+                check_holders(client, &limiter, policy.delay_after(round)).await;
                 round = round.saturating_add(1);
                 next_check = Instant::now().checked_add(policy.delay_after(round));
-                continue;
-            }
-            let wake = match (next_check, deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            match wake {
-                Some(at) => {
-                    tokio::select! {
-                        _ = &mut notified => {}
-                        _ = tokio::time::sleep_until(at) => {}
-                    }
-                }
-                None => notified.await,
             }
         }
     }
