@@ -54,7 +54,7 @@ async fn fetch_status_raw(export: &Export) -> Result<types::Export, PollFailure>
         .as_deref()
         .filter(|u| same_origin(export, u))
     {
-        Some(url) => return get_url(export, url).await,
+        Some(url) => get_url(export, url).await,
         None => {
             if let Some(url) = export.status_url.as_deref() {
                 tracing::warn!(
@@ -85,52 +85,29 @@ fn same_origin(export: &Export, url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| u.origin() == export.client.state().origin)
 }
 
-/// GET a same-origin status URL through the client's request pipeline, decoded like a generated
-/// call. At most [`crate::retry::MAX_STATUS_BODY`] bytes are read; a longer answer is an
-/// [`ExportError::InvalidResponse`], never a buffer.
-async fn get_url(export: &Export, url: &str) -> Result<types::Export, PollFailure> {
-    let fail = |e| classify(&export.id, e);
+/// GET a same-origin status URL through the client's request pipeline (which caps the body at
+/// [`crate::retry::MAX_STATUS_BODY`]), decoded like a generated call.
+async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedError> {
     let client = &export.client;
     let request = client
         .client()
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .build()
-        .map_err(|e| fail(GeneratedError::CommunicationError(e)))?;
+        .map_err(GeneratedError::CommunicationError)?;
     let response = crate::retry::execute(client, request, OPERATION)
         .await
-        .map_err(|e| fail(GeneratedError::CommunicationError(e)))?;
-    let (status, headers) = (response.status(), response.headers().clone());
-    let limit = crate::retry::MAX_STATUS_BODY;
-    match crate::retry::read_prefix(response, limit).await {
-        Ok((body, false)) => get_url_decode(status, headers, body).map_err(fail),
-        Ok((_, true)) => Err(PollFailure::Permanent(ExportError::InvalidResponse {
-            id: export.id.clone(),
-            message: format!("the status answer (HTTP {status}) is larger than {limit} bytes"),
-        })),
-        Err(e) => Err(fail(GeneratedError::ResponseBodyError(e))),
-    }
-}
-
-/// Decodes a status answer like a generated call would (same error type as the generated calls).
-#[allow(clippy::result_large_err)]
-fn get_url_decode(
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: bytes::Bytes,
-) -> Result<types::Export, GeneratedError> {
-    if status.is_success() {
-        crate::decode::decode(OPERATION, &body).map_err(crate::decode::DecodeError::into_generated)
-    } else if status.is_client_error() || status.is_server_error() {
-        let err: types::ApiError = serde_json::from_slice(&body)
-            .map_err(|e| GeneratedError::InvalidResponsePayload(body.clone(), e))?;
-        Err(GeneratedError::ErrorResponse(ResponseValue::new(
-            err, status, headers,
-        )))
-    } else {
-        Err(GeneratedError::InvalidRequest(format!(
-            "unexpected HTTP status {status} from the status URL"
-        )))
+        .map_err(GeneratedError::CommunicationError)?;
+    match response.status().as_u16() {
+        200..=299 => Ok(
+            crate::decode::from_response::<types::Export, _>(response, OPERATION)
+                .await?
+                .into_inner(),
+        ),
+        400..=599 => Err(GeneratedError::ErrorResponse(
+            ResponseValue::from_response(response).await?,
+        )),
+        _ => Err(GeneratedError::UnexpectedResponse(response)),
     }
 }
 
