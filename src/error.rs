@@ -1,13 +1,10 @@
-//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for starting, awaiting and
-//! downloading an export (and [`RecordError`](crate::records::RecordError) for one record).
+//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for exports and their
+//! downloads, [`RecordError`](crate::records::RecordError) for one record.
 //!
-//! They are `#[non_exhaustive]`; match the variants you handle and keep a fallback arm.
 //! Each answers `status()` (the HTTP status behind it, also when the server answered with an HTML
-//! page or an empty body) and the same predicates: `is_forbidden()`, `is_not_found()`,
-//! `is_rate_limited()`, `is_server_error()`, `is_timeout()`, `is_decode()`.
-//!
-//! An [`ExportError`] holds an [`Error`] ([`ExportError::Api`]), so one `?` into
-//! `Result<_, ExportError>` takes generated calls, `.summary()` and `.summary_with_export()` alike:
+//! page or an empty body) and `is_forbidden()`, `is_not_found()`, `is_rate_limited()`,
+//! `is_server_error()`, `is_timeout()`, `is_decode()`. An [`ExportError`] holds an [`Error`]
+//! ([`ExportError::Api`]), so one `?` into `Result<_, ExportError>` takes every call:
 //!
 //! ```no_run
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
@@ -36,16 +33,13 @@ pub enum Error {
     /// The client could not be built (missing token, bad base URL, …).
     #[error("invalid client configuration: {0}")]
     Config(String),
-    /// An API call failed; the generated client's error is kept as the source (boxed, so
-    /// that `Result<_, Error>` stays small).
+    /// An API call failed (the generated client's error, boxed).
     #[error("{}", describe(.0))]
     Api(#[source] Box<GeneratedError>),
     /// The server answered 2xx with a body that is not what the API documents.
     #[error("unexpected response from Mangrove: {0}")]
     Unexpected(String),
-    /// A response body did not decode into the type the spec documents. The error names the
-    /// operation, the JSON path, what was expected and found, and keeps the body's first bytes
-    /// (see [`DecodeError`]).
+    /// A response body did not decode into the type the spec documents.
     #[error("Mangrove answered with a body this SDK cannot decode: {0}")]
     Decode(Box<DecodeError>),
 }
@@ -155,7 +149,7 @@ pub enum ExportError {
         /// The server's message.
         message: String,
     },
-    /// The endpoint answered a summary without an `export` object. The summary is kept.
+    /// The endpoint answered a summary without an `export` object.
     #[error(
         "the server did not start an export for {resource} (it answered a summary of {} items \
          without an export); the summary is in this error",
@@ -164,12 +158,10 @@ pub enum ExportError {
     NotSupported {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
-        /// What the server did answer: count and samples exactly as sent (as JSON values:
-        /// unknown fields and explicit `null`s kept).
+        /// What the server answered, samples as sent (JSON values).
         summary: Summary<serde_json::Value>,
     },
-    /// The endpoint answered a summary with an `export` object that has no `id`, so the export
-    /// cannot be followed. The summary (as the server sent it) and the export object are kept.
+    /// The endpoint answered a summary with an `export` object that has no `id`.
     #[error(
         "the server answered a summary of {} {resource} with an export object that has no id, so \
          the export cannot be followed; the summary is in this error",
@@ -178,10 +170,9 @@ pub enum ExportError {
     ExportWithoutId {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
-        /// What the server did answer: count and samples, exactly as sent (as JSON values).
+        /// What the server answered, samples as sent (JSON values).
         summary: Summary<serde_json::Value>,
-        /// The `export` object as decoded (its `status` and `status_url`, if sent); boxed, so
-        /// that `Result<_, ExportError>` stays small.
+        /// The `export` object as decoded.
         export: Box<types::ExportRef>,
     },
     /// The export ended with status `failed`.
@@ -222,9 +213,8 @@ pub enum ExportError {
         /// How long the server asked to wait, if it said.
         retry_after: Option<Duration>,
     },
-    /// Starting an export failed after the request may have reached the server (a 5xx, a time-out,
-    /// a connection lost after sending, a body that could not be read): an export **may** have
-    /// been started. The request is not repeated, because a repeat could start a second export.
+    /// Starting an export failed after the request may have reached the server, so an export
+    /// **may** have been started; it is not repeated, which could start a second one.
     #[error(
         "starting an export of {resource} failed after the request was sent ({detail}); an export \
          MAY have been started on the server, and there is no export id to attach to. If it was, \
@@ -233,16 +223,14 @@ pub enum ExportError {
          reached). Start it again only if a duplicate export is acceptable"
     )]
     StartUncertain {
-        /// The resource or resource type that was being exported, e.g. `"projects"` or
-        /// `"Delivery"`.
+        /// What was being exported, e.g. `"projects"` or `"Delivery"`.
         resource: String,
         /// The HTTP status of the answer, if one came (`None`: time-out or lost connection).
         status: Option<StatusCode>,
         /// What went wrong, without credentials.
         detail: String,
     },
-    /// No slot of this client's export limiter came free in time. A client-side refusal: no
-    /// request was sent, so there is no HTTP status.
+    /// No slot of this client's export limiter came free in time (no request was sent).
     #[error(
         "this client holds {held} unfinished exports (its export limit is {limit}) and no slot \
          came free in time (waited {waited:?}); await or drop those exports (or see them end \
@@ -270,8 +258,7 @@ pub enum ExportError {
     DownloadStatus {
         /// HTTP status.
         status: StatusCode,
-        /// The storage host's message (S3-style `<Message>`, or the start of the body), followed
-        /// by what to do.
+        /// The storage host's message and what to do.
         message: String,
     },
     /// The downloaded file's size differs from the export's `file_size_bytes`.
@@ -282,7 +269,7 @@ pub enum ExportError {
     SizeMismatch {
         /// Size the server reported.
         expected: u64,
-        /// Bytes received (when more arrived than expected: the count when the download stopped).
+        /// Bytes received (when more arrived: the count when the download stopped).
         actual: u64,
     },
     /// The download broke more often than
@@ -301,8 +288,7 @@ pub enum ExportError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// The file changed on the storage host (new `ETag`) while it was being streamed; the bytes
-    /// already handed out belong to the old version. File downloads restart instead.
+    /// The file changed on the storage host (new `ETag`) while it was being streamed.
     #[error(
         "the export file changed on the storage host after {received} bytes had been streamed, \
          so the stream cannot go on; read it again from the start (download_to restarts such \
@@ -313,8 +299,7 @@ pub enum ExportError {
         received: u64,
     },
     /// Neither the export's `format`, the URL's extension nor the `Content-Type` says whether
-    /// the file is CSV or JSON, so
-    /// [`records`](crate::CompletedExport::records) will not guess.
+    /// the file is CSV or JSON.
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
          Content-Type: {}); if you know it, read the file with \
@@ -331,8 +316,7 @@ pub enum ExportError {
         /// The storage host's `Content-Type`, if any.
         content_type: Option<String>,
     },
-    /// The storage host's answer breaks HTTP's rules for ranges (e.g. a `206` without a usable
-    /// `Content-Range`), so the bytes cannot be placed.
+    /// The storage host's answer breaks HTTP's rules for ranges.
     #[error("the storage host's answer cannot be used: {message}; try again later")]
     InvalidDownload {
         /// What was wrong.
@@ -351,7 +335,7 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
-    /// An API call failed (status kept; see [`Error::status`]).
+    /// An API call failed.
     #[error(transparent)]
     Api(#[from] Error),
 }
@@ -363,9 +347,7 @@ impl From<GeneratedError> for ExportError {
 }
 
 impl ExportError {
-    /// The HTTP status behind this error, if it came from an HTTP answer: the API's (a refused
-    /// or failed start, a status poll) or the storage host's ([`ExportError::DownloadStatus`],
-    /// or an [`ExportError::Interrupted`] whose last failure was an error status).
+    /// The HTTP status behind this error (the API's or the storage host's), if there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             ExportError::Api(e) => e.status(),
@@ -381,8 +363,7 @@ impl ExportError {
         }
     }
 
-    /// A time limit ran out: the poll policy's ([`ExportError::TimedOut`]), a request's, or the
-    /// download's read time-out on its last attempt ([`ExportError::Interrupted`]).
+    /// A time limit ran out: the poll policy's, a request's or the download's.
     pub fn is_timeout(&self) -> bool {
         match self {
             ExportError::TimedOut { .. } => true,
@@ -394,18 +375,9 @@ impl ExportError {
         }
     }
 
-    /// An API answer did not decode into the documented type (see [`Error::decode_error`]).
+    /// An API answer did not decode into the documented type.
     pub fn is_decode(&self) -> bool {
         matches!(self, ExportError::Api(e) if e.is_decode())
-    }
-
-    /// The API error inside, if this is one ([`ExportError::Api`]), e.g. for
-    /// [`Error::message`] or [`Error::decode_error`].
-    pub fn api_error(&self) -> Option<&Error> {
-        match self {
-            ExportError::Api(e) => Some(e),
-            _ => None,
-        }
     }
 }
 
