@@ -1,7 +1,5 @@
-//! Building a [`Client`]: token, base URL, auth scheme, timeouts and policies.
-//!
-//! [`Client`] is the client generated from `openapi.yaml` (one method per operation). This module
-//! adds how to construct it: a builder ([`Client::builder`]) and [`Client::from_env`].
+//! Building a [`Client`] (generated from `openapi.yaml`, one method per operation):
+//! [`Client::builder`] or [`Client::from_env`].
 //!
 //! ```
 //! # fn main() -> Result<(), mangrove::Error> {
@@ -38,11 +36,8 @@ pub const BASE_URL_ENV: &str = "MANGROVE_BASE_URL";
 /// Default number of exports one client keeps in flight (the documented per-account limit).
 pub const DEFAULT_EXPORT_CONCURRENCY: usize = 5;
 
-/// How the token is written in the `Authorization` header.
-///
-/// The Mangrove docs show both forms: the authentication page sends the bare token, the
-/// cookbooks send `Bearer <token>`. The default is [`AuthScheme::Bearer`], the standard form
-/// for a JWT access token; switch to [`AuthScheme::Bare`] if your server rejects it.
+/// How the token is written in the `Authorization` header. The Mangrove docs show both forms;
+/// switch to [`AuthScheme::Bare`] if your server rejects the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthScheme {
@@ -102,7 +97,7 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// The API token (required). Sent in `Authorization`, marked sensitive, never logged.
+    /// The API token (required; surrounding whitespace is dropped). Never logged.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
@@ -115,8 +110,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads `MANGROVE_API_TOKEN` and, if set, `MANGROVE_BASE_URL` into this builder. A blank
-    /// variable counts as unset (the same rule as [`token`](Self::token): see [`build`](Self::build)).
+    /// Reads `MANGROVE_API_TOKEN` and `MANGROVE_BASE_URL` into this builder; a blank variable
+    /// counts as unset.
     pub fn from_env(mut self) -> Self {
         if let Ok(token) = std::env::var(TOKEN_ENV) {
             if usable_token(&token).is_some() {
@@ -144,10 +139,10 @@ impl ClientBuilder {
     }
 
     /// Total time limit for one API request (default 60 s; `None`: no limit). Downloads of export
-    /// files use their own client with no total limit (see [`DownloadPolicy`]).
+    /// files have their own limits ([`DownloadPolicy`]).
     ///
-    /// Tests that run on tokio's paused clock against a server on another thread should use
-    /// `None`: while the runtime waits for the server, the paused clock jumps to the next timer.
+    /// Tests on tokio's paused clock against a server on another thread should set this,
+    /// `connect_timeout` and `pool_idle_timeout` to `None` (the clock jumps to the next timer).
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.timeout = timeout.into();
         self
@@ -184,11 +179,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest time an export start waits for a slot of the export limiter while no slot comes
-    /// free (default: the start's poll policy time limit; the wait restarts whenever a slot is
-    /// given back, so a long queue that moves is not cut off). While it waits, it checks at the
-    /// poll policy's pace whether the exports holding the slots have ended on the server. When
-    /// the wait runs out the start fails with
+    /// Longest time an export start waits while no slot of the export limiter comes free (default:
+    /// the poll policy's time limit), then fails with
     /// [`ExportError::NoFreeSlot`](crate::ExportError::NoFreeSlot).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
@@ -300,9 +292,8 @@ pub fn user_agent() -> String {
     format!("mangrove-rust/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Client-wide state carried inside the generated [`Client`] (progenitor's "inner type"; public
-/// only because the generated code names it — nothing a user can make or use). Cloning is cheap
-/// (an `Arc`).
+/// Client-wide state inside the generated [`Client`] (public only because the generated code
+/// names it).
 #[doc(hidden)]
 #[derive(Clone)]
 pub struct Inner(pub(crate) Arc<State>);

@@ -21,7 +21,6 @@
 //! );
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
@@ -73,28 +72,6 @@ impl DecodeError {
     /// The first bytes of the body as the server sent them (at most [`BODY_PREFIX_LIMIT`]).
     pub fn body_prefix(&self) -> &[u8] {
         &self.body_prefix
-    }
-
-    /// [`body_prefix`](Self::body_prefix) as text (invalid UTF-8 replaced).
-    pub fn body_prefix_text(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.body_prefix)
-    }
-
-    /// Whether the body was longer than the kept prefix.
-    pub fn is_truncated(&self) -> bool {
-        self.body_prefix.len() < self.body_len
-    }
-
-    /// Finds where `body` does not fit `T`: the second pass, run only after `first` failed.
-    fn locate<T: DeserializeOwned>(operation: &str, body: &[u8], first: serde_json::Error) -> Self {
-        let (path, message) = find::<T>(body, first);
-        DecodeError {
-            operation: operation.to_string(),
-            path,
-            message,
-            body_len: body.len(),
-            body_prefix: prefix_of(body),
-        }
     }
 
     /// This error as a generated call reports it: `InvalidResponsePayload` with the kept prefix
@@ -161,21 +138,37 @@ impl std::error::Error for DecodeError {}
 /// Decodes a response body of `operation` as `T`: one `serde_json::from_slice`; on failure a second
 /// pass finds the JSON path (see the [module docs](self)).
 pub fn decode<T: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<T, DecodeError> {
-    serde_json::from_slice(body).map_err(|first| DecodeError::locate::<T>(operation, body, first))
+    serde_json::from_slice(body).map_err(|first| {
+        let (path, message) = find::<T>(body, first);
+        DecodeError {
+            operation: operation.to_string(),
+            path,
+            message,
+            body_len: body.len(),
+            // A copy, so that the rest of the body can be freed.
+            body_prefix: Bytes::copy_from_slice(&body[..body.len().min(BODY_PREFIX_LIMIT)]),
+        }
+    })
 }
 
 /// What the generated calls use instead of `ResponseValue::from_response` (build.rs rewrites
-/// them): the same, with [`decode`]'s error.
+/// them): the same, with [`decode`]'s error, reading at most the operation's body cap.
 pub(crate) async fn from_response<T: DeserializeOwned, E>(
     response: reqwest::Response,
     operation: &str,
 ) -> Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>> {
+    use progenitor_client::Error::{InvalidResponsePayload, ResponseBodyError};
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
+    let cap = crate::retry::body_cap(operation);
+    let (body, more) = crate::retry::read_prefix(response, cap)
         .await
-        .map_err(progenitor_client::Error::ResponseBodyError)?;
+        .map_err(ResponseBodyError)?;
+    if more {
+        let message = format!("{operation}: the answer is larger than {cap} bytes; not read");
+        let error = <serde_json::Error as serde::de::Error>::custom(message);
+        return Err(InvalidResponsePayload(Bytes::new(), error));
+    }
     let inner = decode(operation, &body).map_err(DecodeError::into_generated)?;
     Ok(progenitor_client::ResponseValue::new(
         inner, status, headers,
@@ -187,7 +180,8 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
 pub(crate) fn find<T: DeserializeOwned>(body: &[u8], first: serde_json::Error) -> (String, String) {
     let mut de = serde_json::Deserializer::from_slice(body);
     let (path, error) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Err(e) => (render_path(e.path()), e.into_inner()),
+        // Never with a backtick: the generated error's text is parsed back.
+        Err(e) => (e.path().to_string().replace('`', "'"), e.into_inner()),
         // Only the end of the body did not fit (trailing characters).
         Ok(_) => (ROOT.to_string(), first),
     };
@@ -203,11 +197,6 @@ pub(crate) fn join_path(outer: &str, inner: &str) -> String {
     }
 }
 
-/// A copy of the first [`BODY_PREFIX_LIMIT`] bytes (a copy, so that the rest can be freed).
-fn prefix_of(body: &[u8]) -> Bytes {
-    Bytes::copy_from_slice(&body[..body.len().min(BODY_PREFIX_LIMIT)])
-}
-
 /// `serde_json`'s message; the position only where it helps (syntax errors), since the path says
 /// where a value did not fit.
 fn message_of(error: &serde_json::Error) -> String {
@@ -220,9 +209,4 @@ fn message_of(error: &serde_json::Error) -> String {
         Some(message) => message.to_owned(),
         None => full,
     }
-}
-
-/// `data[3].feedstocks[0].id`, never with a backtick (the generated error's text is parsed back).
-fn render_path(path: &serde_path_to_error::Path) -> String {
-    path.to_string().replace('`', "'")
 }

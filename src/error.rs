@@ -107,7 +107,7 @@ impl Error {
     }
 }
 
-/// A one-line description of a generated-client error, with what to do about it.
+/// A one-line description of a generated-client error, with a hint.
 pub(crate) fn describe(e: &GeneratedError) -> String {
     use progenitor_client::Error as E;
     match e {
@@ -117,7 +117,7 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
                 401 => " (check the API token)",
                 403 => " (the token lacks the permission for this call)",
                 404 => " (check the id)",
-                429 => " (rate limited: the retry policy gave up waiting; slow down or retry after the reset)",
+                429 => " (rate limited; slow down or retry after the reset)",
                 500..=599 => " (server-side failure; retry later)",
                 _ => "",
             };
@@ -141,20 +141,13 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
 #[non_exhaustive]
 pub enum ExportError {
     /// 403 on starting an export: the token is not allowed to export.
-    #[error(
-        "export refused (HTTP 403): exports need an account-level API token; customer- and \
-         partner-scoped tokens cannot create exports. Server said: {message}"
-    )]
+    #[error("export refused (HTTP 403): exports need an account-level API token: {message}")]
     Forbidden {
         /// The server's message.
         message: String,
     },
     /// The endpoint answered a summary without an `export` object.
-    #[error(
-        "the server did not start an export for {resource} (it answered a summary of {} items \
-         without an export); the summary is in this error",
-        summary.count
-    )]
+    #[error("the server answered a summary of {} {resource} without an export", summary.count)]
     NotSupported {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
@@ -163,8 +156,7 @@ pub enum ExportError {
     },
     /// The endpoint answered a summary with an `export` object that has no `id`.
     #[error(
-        "the server answered a summary of {} {resource} with an export object that has no id, so \
-         the export cannot be followed; the summary is in this error",
+        "the server answered a summary of {} {resource} with an export that has no id",
         summary.count
     )]
     ExportWithoutId {
@@ -185,8 +177,7 @@ pub enum ExportError {
     },
     /// The polling policy's time limit ran out before the export completed.
     #[error(
-        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish: \
-         attach to it again later or raise the poll policy's time limit"
+        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish"
     )]
     TimedOut {
         /// Export id.
@@ -202,11 +193,8 @@ pub enum ExportError {
         /// Export id.
         id: String,
     },
-    /// The account already runs the maximum number of concurrent exports (5).
-    #[error(
-        "the account already runs the maximum number of concurrent exports: {message}; wait for \
-         one to finish"
-    )]
+    /// The account already runs its maximum of concurrent exports (5).
+    #[error("the account already runs its maximum of concurrent exports: {message}")]
     ConcurrencyLimit {
         /// The server's message.
         message: String,
@@ -217,10 +205,8 @@ pub enum ExportError {
     /// **may** have been started; it is not repeated, which could start a second one.
     #[error(
         "starting an export of {resource} failed after the request was sent ({detail}); an export \
-         MAY have been started on the server, and there is no export id to attach to. If it was, \
-         it counts against the account's limit of 5 concurrent exports until it ends (the API \
-         has no call to list running exports; the server answers 429 while the limit is \
-         reached). Start it again only if a duplicate export is acceptable"
+         MAY have been started (and count against the account's limit until it ends): start it \
+         again only if a duplicate is acceptable"
     )]
     StartUncertain {
         /// What was being exported, e.g. `"projects"` or `"Delivery"`.
@@ -232,10 +218,8 @@ pub enum ExportError {
     },
     /// No slot of this client's export limiter came free in time (no request was sent).
     #[error(
-        "this client holds {held} unfinished exports (its export limit is {limit}) and no slot \
-         came free in time (waited {waited:?}); await or drop those exports (or see them end \
-         with status()) to free slots, or raise ClientBuilder::export_slot_wait or \
-         export_concurrency"
+        "this client holds {held} unfinished exports (limit {limit}) and no slot came free in \
+         {waited:?}; await or drop those exports, or raise ClientBuilder::export_slot_wait"
     )]
     NoFreeSlot {
         /// Exports of this client holding a slot (started, not yet seen to end).
@@ -262,23 +246,16 @@ pub enum ExportError {
         message: String,
     },
     /// The downloaded file's size differs from the export's `file_size_bytes`.
-    #[error(
-        "downloaded {actual} bytes but the export reported {expected}; the file is incomplete or \
-         corrupt and was not kept: download it again"
-    )]
+    #[error("downloaded {actual} bytes but the export reported {expected}; the file was not kept")]
     SizeMismatch {
         /// Size the server reported.
         expected: u64,
         /// Bytes received (when more arrived: the count when the download stopped).
         actual: u64,
     },
-    /// The download broke more often than
-    /// [`DownloadPolicy::max_resumes`](crate::DownloadPolicy::max_resumes) allows, or a stream
+    /// The download broke more often than [`DownloadPolicy`](crate::DownloadPolicy) allows, or
     /// could not be resumed safely.
-    #[error(
-        "the download broke after {received} bytes and could not be resumed ({attempts} \
-         attempts): {source}; try again later or allow more resumes (DownloadPolicy::max_resumes)"
-    )]
+    #[error("the download broke after {received} bytes ({attempts} attempts): {source}")]
     Interrupted {
         /// Bytes received in all.
         received: u64,
@@ -289,11 +266,7 @@ pub enum ExportError {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The file changed on the storage host (new `ETag`) while it was being streamed.
-    #[error(
-        "the export file changed on the storage host after {received} bytes had been streamed, \
-         so the stream cannot go on; read it again from the start (download_to restarts such \
-         downloads by itself)"
-    )]
+    #[error("the export file changed on the storage host after {received} bytes were streamed")]
     Changed {
         /// Bytes handed out before the change was seen.
         received: u64,
@@ -302,8 +275,7 @@ pub enum ExportError {
     /// the file is CSV or JSON.
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
-         Content-Type: {}); if you know it, read the file with \
-         `mangrove::records::from_reader(completed.reader(), ExportFormat::Csv)` (or `Json`)",
+         Content-Type: {}); read it with records::from_reader",
         .format.as_deref().unwrap_or("none"),
         .extension.as_deref().unwrap_or("none"),
         .content_type.as_deref().unwrap_or("none")
@@ -323,11 +295,7 @@ pub enum ExportError {
         message: String,
     },
     /// Creating, writing or renaming the downloaded file failed.
-    #[error(
-        "writing the export file {} failed: {source}; check that the directory exists and is \
-         writable and that the disk has room",
-        .path.display()
-    )]
+    #[error("writing the export file {} failed: {source}", .path.display())]
     Io {
         /// The file asked for.
         path: std::path::PathBuf,

@@ -1,25 +1,19 @@
-//! What every API request goes through: rate limits, retries, bounded bodies, error bodies,
-//! tracing.
+//! What every API request goes through.
 //!
-//! * **Rate limits.** The `RateLimit-*` headers of every response are kept
-//!   ([`Client::rate_limit`]). A 429 whose window is used up waits until `Retry-After` or
-//!   `RateLimit-Reset`, measured against the response's `Date` (client clock skew does not
-//!   matter), and is retried for any method: a 429 was not processed. A 429 with requests left in
-//!   the window (the concurrent-export limit) is returned as it is.
-//! * **Transient failures.** Repeatable requests (GET/HEAD/OPTIONS that do not start an export
-//!   with `response_mode=summary_with_export`) are retried with jittered exponential backoff on
-//!   502/503/504 (and 500 if [`RetryPolicy::retry_server_errors`]), time-outs and broken
-//!   connections. POST, PATCH and every export start are repeated only when the connection could
-//!   not be opened, or on a rate-limit 429.
-//! * **Bounded waits and bodies.** No wait exceeds [`RetryPolicy::max_rate_limit_wait`]; a 429
-//!   asking for longer is returned with a message saying what it asked for. An error body is read
-//!   up to 64 KiB, an export status up to 1 MiB, any other answer up to 64 MiB; a longer answer
-//!   fails instead of being buffered.
-//! * **Error bodies.** A 4xx/5xx whose body is not the documented `{"message": …}` (an HTML page
-//!   from a proxy, an empty body) becomes that shape with the body's first bytes as the message,
-//!   so the error keeps its HTTP status.
-//! * **Tracing.** A `mangrove.request` span per call with operation, method, path, status and
-//!   attempts; headers (and so the token) are never recorded.
+//! * **Rate limits.** A 429 whose window is used up waits until `Retry-After` or
+//!   `RateLimit-Reset` (measured against the response's `Date`) and is retried, for any method.
+//!   A 429 with requests left in the window (the concurrent-export limit) is returned.
+//! * **Transient failures.** GET/HEAD/OPTIONS requests that do not start an export are retried
+//!   with jittered exponential backoff on 502/503/504 (500 if
+//!   [`RetryPolicy::retry_server_errors`]), time-outs and broken connections. POST, PATCH and
+//!   export starts are repeated only when the connection could not be opened.
+//! * **Bounds.** No wait exceeds [`RetryPolicy::max_rate_limit_wait`] (a 429 asking for longer is
+//!   returned, saying what it asked). Error bodies are read up to 64 KiB, an export status up to
+//!   1 MiB, other answers up to 64 MiB; a longer answer fails instead of being buffered.
+//! * **Error bodies** that are not the documented `{"message": …}` (an HTML page, an empty body)
+//!   are rewritten into it, so the error keeps its HTTP status.
+//! * **Tracing.** A `mangrove.request` span per call (operation, method, path, status, attempts),
+//!   never with headers.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -106,12 +100,11 @@ impl RetryPolicy {
 }
 
 /// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
-/// `max`, optionally jittered. API retries, download resumes, status polls, export starts and the
-/// export limiter all wait by it.
+/// `max`, optionally jittered.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Backoff {
     pub(crate) initial: Duration,
-    /// Values below 1 (and NaN, infinities) count as 1.
+    /// Values below 1 (and NaN) count as 1.
     pub(crate) factor: f64,
     pub(crate) max: Duration,
     /// 50–100 % of the delay, so clients that failed together do not retry together.
@@ -121,13 +114,8 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// The delay before try `n` (from 1). Never panics, whatever the numbers.
     pub(crate) fn delay(&self, n: u32) -> Duration {
-        let factor = if self.factor.is_finite() {
-            self.factor.max(1.0)
-        } else {
-            1.0
-        };
         let exp = n.saturating_sub(1).min(64) as i32;
-        let secs = self.initial.as_secs_f64() * factor.powi(exp);
+        let secs = self.initial.as_secs_f64() * self.factor.max(1.0).powi(exp);
         let delay = if secs < self.max.as_secs_f64() {
             Duration::from_secs_f64(secs)
         } else {
@@ -229,14 +217,10 @@ pub(crate) async fn execute(
         status = tracing::field::Empty,
         attempts = tracing::field::Empty,
     );
-    run(client, request, operation).instrument(span).await
+    run(client, request).instrument(span).await
 }
 
-async fn run(
-    client: &Client,
-    request: reqwest::Request,
-    operation: &'static str,
-) -> reqwest::Result<reqwest::Response> {
+async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
     let state = client.state();
     let policy = &state.retry_policy;
     let cap = policy.max_rate_limit_wait;
@@ -254,69 +238,63 @@ async fn run(
         } else {
             None
         };
-        let response = match client.client().execute(current).await {
-            Ok(response) => response,
-            Err(err) => {
-                // Only a connection that could not be opened proves the request never reached
-                // the server.
-                let retryable = err.is_connect()
-                    || (repeatable && (err.is_timeout() || err.is_request() || err.is_body()));
-                match spare {
-                    Some(spare) if retryable => {
-                        let wait = schedule.delay(attempt);
-                        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying after transport error");
-                        tokio::time::sleep(wait).await;
-                        current = spare;
-                        continue;
-                    }
-                    _ => return Err(err),
+        let result = client.client().execute(current).await;
+        let mut too_long = None;
+        let wait = match &result {
+            // Only a connection that could not be opened proves the request never reached the
+            // server.
+            Err(err) => (err.is_connect()
+                || (repeatable && (err.is_timeout() || err.is_request() || err.is_body())))
+            .then(|| schedule.delay(attempt)),
+            Ok(response) => {
+                let reading = read_rate_limit(response.headers());
+                if reading.is_some() {
+                    *state.rate_limit.lock().unwrap_or_else(|e| e.into_inner()) = reading;
                 }
-            }
-        };
-        let headers = response.headers();
-        let reading = read_rate_limit(headers);
-        if reading.is_some() {
-            *state.rate_limit.lock().unwrap_or_else(|e| e.into_inner()) = reading;
-        }
-        let status = response.status();
-        span.record("status", status.as_u16());
-        let asked = retry_after(headers);
-        let mut note = None;
-        let wait = if status == StatusCode::TOO_MANY_REQUESTS {
-            // With requests left in the window, this 429 is the concurrent-export limit.
-            match asked.filter(|_| !reading.is_some_and(|r| r.remaining > 0)) {
-                Some(asked) if asked <= cap => Some(schedule.wait(attempt, Some(asked))),
-                Some(asked) => {
-                    note = Some(format!(
-                        "the server asked to wait {} s, more than the retry policy's \
-                         max_rate_limit_wait of {} s",
-                        asked.as_secs(),
-                        cap.as_secs()
-                    ));
+                let status = response.status();
+                span.record("status", status.as_u16());
+                let asked = retry_after(response.headers());
+                // With requests left in the window, a 429 is the concurrent-export limit.
+                if status == StatusCode::TOO_MANY_REQUESTS
+                    && !reading.is_some_and(|r| r.remaining > 0)
+                {
+                    too_long = asked.filter(|asked| *asked > cap);
+                    asked
+                        .filter(|asked| *asked <= cap)
+                        .map(|asked| schedule.wait(attempt, Some(asked)))
+                } else if repeatable && transient_status(status, policy) {
+                    Some(schedule.wait(attempt, asked).min(cap))
+                } else {
                     None
                 }
-                None => None,
             }
-        } else if repeatable && transient_status(status, policy) {
-            Some(schedule.wait(attempt, asked).min(cap))
-        } else {
-            None
         };
         if let (Some(wait), Some(spare)) = (wait, spare) {
+            let error = result.as_ref().err().map(tracing::field::display);
             tracing::debug!(
-                status = status.as_u16(),
                 attempt,
                 wait_ms = wait.as_millis() as u64,
+                error,
                 "retrying"
             );
             tokio::time::sleep(wait).await;
             current = spare;
             continue;
         }
+        let response = result?;
+        let status = response.status();
         if status.is_client_error() || status.is_server_error() {
+            let note = too_long.map(|asked| {
+                format!(
+                    "the server asked to wait {} s, more than the retry policy's \
+                     max_rate_limit_wait of {} s",
+                    asked.as_secs(),
+                    cap.as_secs()
+                )
+            });
             return Ok(normalize_error_body(response, note).await);
         }
-        return Ok(limit_body(response, body_cap(operation)));
+        return Ok(response);
     }
 }
 
@@ -340,19 +318,15 @@ pub(crate) fn starts_export(url: &url::Url) -> bool {
         .any(|(k, v)| k == "response_mode" && v == "summary_with_export")
 }
 
-/// The most of an error body kept in a synthesized message.
+// The most of a body read: of an error, an export status, any other answer (a page of 100 items
+// is far below); and the most of an error body quoted in its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
+const MAX_API_BODY: usize = 64 * 1024 * 1024;
 const ERROR_SNIPPET: usize = 512;
 
-/// The most of an error body read (the rest is not read).
-pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// The most of an export status answer read.
-pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
-
-/// The most of any other API answer read (a page of 100 items is far below).
-pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
-
-fn body_cap(operation: &str) -> usize {
+/// The most of a success answer of `operation` read (by [`crate::decode::from_response`]).
+pub(crate) fn body_cap(operation: &str) -> usize {
     if operation == "get_export" {
         MAX_STATUS_BODY
     } else {
@@ -369,7 +343,7 @@ pub(crate) async fn read_prefix(
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Ok((Bytes::new(), true));
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
     let more = read_into(&mut response, limit, &mut out).await?;
     Ok((out.into(), more))
 }
@@ -391,44 +365,6 @@ pub(crate) async fn read_into(
     Ok(false)
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Makes reading a success body fail once it passes `limit` bytes. A body with a
-/// `Content-Length` within the limit is left as it is (the HTTP layer holds it to that length).
-fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
-    use futures::StreamExt;
-    if response.content_length().is_some_and(|n| n <= limit as u64) {
-        return response;
-    }
-    let headers = response.headers().clone();
-    let (status, version) = (response.status(), response.version());
-    let mut seen = 0usize;
-    let stream = response.bytes_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| Box::new(e.without_url()) as BoxError)?;
-        seen = seen.saturating_add(chunk.len());
-        if seen > limit {
-            return Err(BoxError::from(format!(
-                "the answer is larger than {limit} bytes; not read further"
-            )));
-        }
-        Ok(chunk)
-    });
-    rebuilt(status, version, headers, reqwest::Body::wrap_stream(stream))
-}
-
-fn rebuilt(
-    status: StatusCode,
-    version: http::Version,
-    headers: HeaderMap,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
-    let mut response = http::Response::new(body.into());
-    *response.status_mut() = status;
-    *response.version_mut() = version;
-    *response.headers_mut() = headers;
-    reqwest::Response::from(response)
-}
-
 /// Rewrites an error body that is not `{"message": "<string>", …}` into that shape, keeping the
 /// status and headers; `note` is added to the message.
 async fn normalize_error_body(
@@ -448,32 +384,30 @@ async fn normalize_error_body(
     let documented = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .filter(|v| !cut && v.get("message").is_some_and(Value::is_string));
-    let body = match (documented, note) {
-        (Some(_), None) => bytes,
-        (documented, note) => {
-            let mut value = documented.unwrap_or_else(|| {
-                let reason = status.canonical_reason().unwrap_or("error");
-                let text = String::from_utf8_lossy(&bytes);
-                let snippet: String = text.trim().chars().take(ERROR_SNIPPET).collect();
-                let detail = match (snippet.is_empty(), cut) {
-                    (true, _) => "empty body".to_string(),
-                    (false, true) => format!("large body: {snippet}"),
-                    (false, false) => format!("non-JSON body: {snippet}"),
-                };
-                serde_json::json!({ "message": format!("{} {reason} ({detail})", status.as_u16()) })
-            });
-            if let Some(note) = note {
-                let message = value["message"].as_str().unwrap_or_default();
-                value["message"] = format!("{message} ({note})").into();
-            }
-            Bytes::from(value.to_string())
-        }
-    };
+    let mut value = documented.unwrap_or_else(|| {
+        let reason = status.canonical_reason().unwrap_or("error");
+        let text = String::from_utf8_lossy(&bytes);
+        let snippet: String = text.trim().chars().take(ERROR_SNIPPET).collect();
+        let detail = match (snippet.is_empty(), cut) {
+            (true, _) => "empty body".to_string(),
+            (false, true) => format!("large body: {snippet}"),
+            (false, false) => format!("non-JSON body: {snippet}"),
+        };
+        serde_json::json!({ "message": format!("{} {reason} ({detail})", status.as_u16()) })
+    });
+    if let Some(note) = note {
+        let message = value["message"].as_str().unwrap_or_default();
+        value["message"] = format!("{message} ({note})").into();
+    }
     headers.insert(
         reqwest::header::CONTENT_TYPE,
         reqwest::header::HeaderValue::from_static("application/json"),
     );
     headers.remove(reqwest::header::CONTENT_LENGTH);
     headers.remove(reqwest::header::CONTENT_ENCODING);
-    rebuilt(status, version, headers, body)
+    let mut out = http::Response::new(reqwest::Body::from(value.to_string()));
+    *out.status_mut() = status;
+    *out.version_mut() = version;
+    *out.headers_mut() = headers;
+    reqwest::Response::from(out)
 }

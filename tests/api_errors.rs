@@ -364,6 +364,29 @@ async fn blank_tokens_are_refused_and_tokens_are_trimmed() {
     client.get_project().project_id(1).send().await.unwrap();
 }
 
+// Proves: an answer larger than its cap (1 MiB for an export status) fails without being decoded.
+#[tokio::test]
+async fn an_answer_past_its_cap_is_not_read() {
+    let server = MockServer::start().await;
+    let pad = "p".repeat(1024 * 1024);
+    Mock::given(method("GET"))
+        .and(path(api("/exports/exp_1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "exp_1", "pad": pad})))
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .get_export()
+        .export_id("exp_1")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("larger than 1048576 bytes"),
+        "{err}"
+    );
+    assert!(!Error::from(err).is_decode());
+}
+
 // Proves: an http:// base URL is refused off loopback (Error::Config) and accepted on loopback or when opted in.
 #[test]
 fn insecure_base_urls() {
