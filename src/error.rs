@@ -205,8 +205,9 @@ pub enum ExportError {
     /// **may** have been started; it is not repeated, which could start a second one.
     #[error(
         "starting an export of {resource} failed after the request was sent ({detail}); an export \
-         MAY have been started (and count against the account's limit until it ends): start it \
-         again only if a duplicate is acceptable"
+         MAY have been started on the server, and there is no export id to attach to. If it was, \
+         it counts against the account's limit of 5 concurrent exports until it ends. Start it \
+         again only if a duplicate export is acceptable"
     )]
     StartUncertain {
         /// What was being exported, e.g. `"projects"` or `"Delivery"`.
