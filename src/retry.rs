@@ -256,7 +256,7 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
                 let asked = retry_after(response.headers());
                 // With requests left in the window, a 429 is the concurrent-export limit.
                 if status == StatusCode::TOO_MANY_REQUESTS
-                    && !reading.is_some_and(|r| r.remaining > 0)
+                    && reading.is_none_or(|r| r.remaining == 0)
                 {
                     too_long = asked.filter(|asked| *asked > cap);
                     asked
