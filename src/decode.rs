@@ -37,7 +37,11 @@ const ROOT: &str = ".";
 /// A response body that does not decode into the type the spec documents: the operation, the
 /// JSON path of the first value that did not fit, the decoder's message and the body's first
 /// [`BODY_PREFIX_LIMIT`] bytes.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{operation}: the response body does not match the spec at `{path}`: {message} \
+     (body: {body_len} bytes)"
+)]
 pub struct DecodeError {
     operation: String,
     path: String,
@@ -79,10 +83,11 @@ impl DecodeError {
     /// them (a `download_url`'s signature) are cut off first.
     pub(crate) fn into_generated<E>(self) -> progenitor_client::Error<E> {
         let error = <serde_json::Error as serde::de::Error>::custom(self.to_string());
-        let shown = match std::str::from_utf8(&self.body_prefix) {
-            Ok(text) if text.contains("://") => Bytes::from(redact_urls(text)),
-            Ok(_) => self.body_prefix,
-            Err(_) => Bytes::from(redact_urls(&String::from_utf8_lossy(&self.body_prefix))),
+        let text = String::from_utf8_lossy(&self.body_prefix);
+        let shown = if text.contains("://") {
+            Bytes::from(redact_urls(&text))
+        } else {
+            self.body_prefix.clone()
         };
         progenitor_client::Error::InvalidResponsePayload(shown, error)
     }
@@ -108,17 +113,8 @@ impl DecodeError {
     }
 }
 
+/// The middle of the text (see `#[error]` above), where [`DecodeError::from_generated`] splits it.
 const MIDDLE: &str = ": the response body does not match the spec at `";
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{MIDDLE}{}`: {} (body: {} bytes)",
-            self.operation, self.path, self.message, self.body_len
-        )
-    }
-}
 
 /// Like the text, with the size of the body instead of its bytes.
 impl fmt::Debug for DecodeError {
@@ -132,8 +128,6 @@ impl fmt::Debug for DecodeError {
             .finish()
     }
 }
-
-impl std::error::Error for DecodeError {}
 
 /// Decodes a response body of `operation` as `T`: one `serde_json::from_slice`; on failure a second
 /// pass finds the JSON path (see the [module docs](self)).

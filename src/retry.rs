@@ -142,7 +142,7 @@ pub(crate) fn within(elapsed: Duration, wait: Duration, limit: Duration) -> bool
     elapsed.checked_add(wait).is_some_and(|end| end <= limit)
 }
 
-/// A rate-limit reading from the `RateLimit-*` response headers.
+/// A rate-limit reading from the `RateLimit-*` response headers ([`Client::rate_limit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests allowed per 60-second window (`RateLimit-Limit`).
