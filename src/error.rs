@@ -73,13 +73,8 @@ impl Error {
     /// A request or the reading of its answer ran out of time (the client's time-out).
     pub fn is_timeout(&self) -> bool {
         use progenitor_client::Error as E;
-        match self {
-            Error::Api(e) => match e.as_ref() {
-                E::CommunicationError(e) | E::ResponseBodyError(e) => e.is_timeout(),
-                _ => false,
-            },
-            _ => false,
-        }
+        let Error::Api(e) = self else { return false };
+        matches!(e.as_ref(), E::CommunicationError(e) | E::ResponseBodyError(e) if e.is_timeout())
     }
 
     /// A response body did not decode into the documented type ([`Error::Decode`]).
@@ -89,11 +84,9 @@ impl Error {
 
     /// The server's `message`, if it sent one.
     pub fn message(&self) -> Option<&str> {
-        match self {
-            Error::Api(e) => match e.as_ref() {
-                progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
-                _ => None,
-            },
+        let Error::Api(e) = self else { return None };
+        match e.as_ref() {
+            progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
             _ => None,
         }
     }
