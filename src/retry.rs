@@ -343,7 +343,7 @@ pub(crate) async fn read_prefix(
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Ok((Bytes::new(), true));
     }
-    let mut out = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    let mut out = Vec::new();
     let more = read_into(&mut response, limit, &mut out).await?;
     Ok((out.into(), more))
 }
