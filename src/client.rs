@@ -1,7 +1,5 @@
-//! Building a [`Client`]: token, base URL, auth scheme, timeouts and policies.
-//!
-//! [`Client`] is the client generated from `openapi.yaml` (one method per operation). This module
-//! adds how to construct it: a builder ([`Client::builder`]) and [`Client::from_env`].
+//! Building a [`Client`] (generated from `openapi.yaml`, one method per operation):
+//! [`Client::builder`] or [`Client::from_env`].
 //!
 //! ```
 //! # fn main() -> Result<(), mangrove::Error> {
@@ -14,7 +12,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use progenitor_client::ClientInfo;
@@ -23,7 +21,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use crate::download::DownloadPolicy;
 use crate::error::Error;
 use crate::export::PollPolicy;
-use crate::retry::{RateLimit, RateLimiter, RetryPolicy};
+use crate::retry::{RateLimit, RetryPolicy};
 use crate::Client;
 
 /// The documented production base URL.
@@ -38,11 +36,8 @@ pub const BASE_URL_ENV: &str = "MANGROVE_BASE_URL";
 /// Default number of exports one client keeps in flight (the documented per-account limit).
 pub const DEFAULT_EXPORT_CONCURRENCY: usize = 5;
 
-/// How the token is written in the `Authorization` header.
-///
-/// The Mangrove docs show both forms: the authentication page sends the bare token, the
-/// cookbooks send `Bearer <token>`. The default is [`AuthScheme::Bearer`], the standard form
-/// for a JWT access token; switch to [`AuthScheme::Bare`] if your server rejects it.
+/// How the token is written in the `Authorization` header. The Mangrove docs show both forms;
+/// switch to [`AuthScheme::Bare`] if your server rejects the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthScheme {
@@ -53,31 +48,11 @@ pub enum AuthScheme {
     Bare,
 }
 
-/// An API token. Its `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-struct Token(String);
-
-impl Token {
-    fn new(token: impl Into<String>) -> Self {
-        Token(token.into())
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
 /// Builds a [`Client`]. Start with [`Client::builder`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct ClientBuilder {
-    token: Option<Token>,
+    token: Option<String>,
     base_url: Option<String>,
     auth_scheme: AuthScheme,
     connect_timeout: Option<Duration>,
@@ -87,7 +62,6 @@ pub struct ClientBuilder {
     download_policy: DownloadPolicy,
     export_concurrency: Option<usize>,
     export_slot_wait: Option<Duration>,
-    pacing: bool,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
 }
@@ -105,17 +79,27 @@ impl Default for ClientBuilder {
             download_policy: DownloadPolicy::default(),
             export_concurrency: Some(DEFAULT_EXPORT_CONCURRENCY),
             export_slot_wait: None,
-            pacing: true,
             allow_insecure_http: false,
             pool_idle_timeout: Some(Duration::from_secs(90)),
         }
     }
 }
 
+/// Never shows the token.
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("auth_scheme", &self.auth_scheme)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ClientBuilder {
-    /// The API token (required). Sent in `Authorization`, marked sensitive, never logged.
+    /// The API token (required; surrounding whitespace is dropped). Never logged.
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Token::new(token));
+        self.token = Some(token.into());
         self
     }
 
@@ -126,12 +110,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads `MANGROVE_API_TOKEN` and, if set, `MANGROVE_BASE_URL` into this builder. A blank
-    /// variable counts as unset (the same rule as [`token`](Self::token): see [`build`](Self::build)).
+    /// Reads `MANGROVE_API_TOKEN` and `MANGROVE_BASE_URL` into this builder; a blank variable
+    /// counts as unset.
     pub fn from_env(mut self) -> Self {
         if let Ok(token) = std::env::var(TOKEN_ENV) {
             if usable_token(&token).is_some() {
-                self.token = Some(Token::new(token.trim()));
+                self.token = Some(token);
             }
         }
         if let Ok(url) = std::env::var(BASE_URL_ENV) {
@@ -155,10 +139,10 @@ impl ClientBuilder {
     }
 
     /// Total time limit for one API request (default 60 s; `None`: no limit). Downloads of export
-    /// files use their own client with no total limit (see [`DownloadPolicy`]).
+    /// files have their own limits ([`DownloadPolicy`]).
     ///
-    /// Tests that run on tokio's paused clock against a server on another thread should use
-    /// `None`: while the runtime waits for the server, the paused clock jumps to the next timer.
+    /// Tests on tokio's paused clock against a server on another thread should set this,
+    /// `connect_timeout` and `pool_idle_timeout` to `None` (the clock jumps to the next timer).
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.timeout = timeout.into();
         self
@@ -195,21 +179,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Longest time an export start waits for a slot of the export limiter while no slot comes
-    /// free (default: the start's poll policy time limit; the wait restarts whenever a slot is
-    /// given back, so a long queue that moves is not cut off). While it waits, it checks at the
-    /// poll policy's pace whether the exports holding the slots have ended on the server. When
-    /// the wait runs out the start fails with
+    /// Longest time an export start waits while no slot of the export limiter comes free (default:
+    /// the poll policy's time limit), then fails with
     /// [`ExportError::NoFreeSlot`](crate::ExportError::NoFreeSlot).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
-        self
-    }
-
-    /// Client-side pacing (default on): when the server's `RateLimit-Remaining` reaches 0, hold
-    /// further requests until `RateLimit-Reset` instead of running into 429s.
-    pub fn pacing(mut self, on: bool) -> Self {
-        self.pacing = on;
         self
     }
 
@@ -223,9 +197,8 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let token = self
             .token
-            .as_ref()
-            .and_then(|t| usable_token(t.expose()))
-            .map(Token::new)
+            .as_deref()
+            .and_then(usable_token)
             .ok_or_else(|| {
                 Error::Config(format!(
                     "no API token: call .token(..) with a non-blank token or set {TOKEN_ENV}"
@@ -254,8 +227,8 @@ impl ClientBuilder {
         }
 
         let value = match self.auth_scheme {
-            AuthScheme::Bearer => format!("Bearer {}", token.expose()),
-            AuthScheme::Bare => token.expose().to_string(),
+            AuthScheme::Bearer => format!("Bearer {token}"),
+            AuthScheme::Bare => token.to_string(),
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| {
             Error::Config("the API token contains characters not allowed in an HTTP header".into())
@@ -292,7 +265,7 @@ impl ClientBuilder {
                 .export_concurrency
                 .map(|n| Arc::new(crate::export::limiter::Limiter::new(n))),
             export_slot_wait: self.export_slot_wait,
-            rate: RateLimiter::new(self.pacing),
+            rate_limit: Mutex::new(None),
         };
         Ok(Client::new_with_client(&base, api, Inner(Arc::new(state))))
     }
@@ -319,9 +292,8 @@ pub fn user_agent() -> String {
     format!("mangrove-rust/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Client-wide state carried inside the generated [`Client`] (progenitor's "inner type"; public
-/// only because the generated code names it — nothing a user can make or use). Cloning is cheap
-/// (an `Arc`).
+/// Client-wide state inside the generated [`Client`] (public only because the generated code
+/// names it).
 #[doc(hidden)]
 #[derive(Clone)]
 pub struct Inner(pub(crate) Arc<State>);
@@ -334,7 +306,7 @@ pub(crate) struct State {
     pub(crate) download: reqwest::Client,
     pub(crate) export_limiter: Option<Arc<crate::export::limiter::Limiter>>,
     pub(crate) export_slot_wait: Option<Duration>,
-    pub(crate) rate: RateLimiter,
+    pub(crate) rate_limit: Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for Inner {
@@ -371,30 +343,15 @@ impl Client {
 
     /// The last rate-limit reading (`RateLimit-*` headers), if any response carried one.
     pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.inner.0.rate.last()
+        *self
+            .inner
+            .0
+            .rate_limit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn state(&self) -> &State {
         &self.inner.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_blank_token_is_refused_at_build() {
-        for blank in ["", " ", "\t\n  "] {
-            let err = Client::builder().token(blank).build().unwrap_err();
-            assert!(
-                matches!(&err, Error::Config(m) if m.contains("no API token")),
-                "{blank:?}: {err:?}"
-            );
-        }
-        // Same rule as the environment: surrounding whitespace is not part of the token.
-        assert_eq!(usable_token("  tok \n"), Some("tok"));
-        assert_eq!(usable_token(" \t"), None);
-        assert!(Client::builder().token(" tok ").build().is_ok());
     }
 }

@@ -1,13 +1,10 @@
-//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for starting, awaiting and
-//! downloading an export (and [`RecordError`](crate::records::RecordError) for one record).
+//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for exports and their
+//! downloads, [`RecordError`](crate::records::RecordError) for one record.
 //!
-//! They are `#[non_exhaustive]`; match the variants you handle and keep a fallback arm.
 //! Each answers `status()` (the HTTP status behind it, also when the server answered with an HTML
-//! page or an empty body) and the same predicates: `is_forbidden()`, `is_not_found()`,
-//! `is_rate_limited()`, `is_server_error()`, `is_timeout()`, `is_decode()`.
-//!
-//! An [`ExportError`] holds an [`Error`] ([`ExportError::Api`]), so one `?` into
-//! `Result<_, ExportError>` takes generated calls, `.summary()` and `.summary_with_export()` alike:
+//! page or an empty body) and `is_forbidden()`, `is_not_found()`, `is_rate_limited()`,
+//! `is_server_error()`, `is_timeout()`, `is_decode()`. An [`ExportError`] holds an [`Error`]
+//! ([`ExportError::Api`]), so one `?` into `Result<_, ExportError>` takes every call:
 //!
 //! ```no_run
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
@@ -36,16 +33,13 @@ pub enum Error {
     /// The client could not be built (missing token, bad base URL, …).
     #[error("invalid client configuration: {0}")]
     Config(String),
-    /// An API call failed; the generated client's error is kept as the source (boxed, so
-    /// that `Result<_, Error>` stays small).
+    /// An API call failed (the generated client's error, boxed).
     #[error("{}", describe(.0))]
     Api(#[source] Box<GeneratedError>),
     /// The server answered 2xx with a body that is not what the API documents.
     #[error("unexpected response from Mangrove: {0}")]
     Unexpected(String),
-    /// A response body did not decode into the type the spec documents. The error names the
-    /// operation, the JSON path, what was expected and found, and keeps the body's first bytes
-    /// (see [`DecodeError`]).
+    /// A response body did not decode into the type the spec documents.
     #[error("Mangrove answered with a body this SDK cannot decode: {0}")]
     Decode(Box<DecodeError>),
 }
@@ -79,13 +73,8 @@ impl Error {
     /// A request or the reading of its answer ran out of time (the client's time-out).
     pub fn is_timeout(&self) -> bool {
         use progenitor_client::Error as E;
-        match self {
-            Error::Api(e) => match e.as_ref() {
-                E::CommunicationError(e) | E::ResponseBodyError(e) => e.is_timeout(),
-                _ => false,
-            },
-            _ => false,
-        }
+        let Error::Api(e) = self else { return false };
+        matches!(e.as_ref(), E::CommunicationError(e) | E::ResponseBodyError(e) if e.is_timeout())
     }
 
     /// A response body did not decode into the documented type ([`Error::Decode`]).
@@ -95,11 +84,9 @@ impl Error {
 
     /// The server's `message`, if it sent one.
     pub fn message(&self) -> Option<&str> {
-        match self {
-            Error::Api(e) => match e.as_ref() {
-                progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
-                _ => None,
-            },
+        let Error::Api(e) = self else { return None };
+        match e.as_ref() {
+            progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
             _ => None,
         }
     }
@@ -113,7 +100,7 @@ impl Error {
     }
 }
 
-/// A one-line description of a generated-client error, with what to do about it.
+/// A one-line description of a generated-client error, with a hint.
 pub(crate) fn describe(e: &GeneratedError) -> String {
     use progenitor_client::Error as E;
     match e {
@@ -123,7 +110,7 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
                 401 => " (check the API token)",
                 403 => " (the token lacks the permission for this call)",
                 404 => " (check the id)",
-                429 => " (rate limited: the retry policy gave up waiting; slow down or retry after the reset)",
+                429 => " (rate limited; slow down or retry after the reset)",
                 500..=599 => " (server-side failure; retry later)",
                 _ => "",
             };
@@ -147,41 +134,30 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
 #[non_exhaustive]
 pub enum ExportError {
     /// 403 on starting an export: the token is not allowed to export.
-    #[error(
-        "export refused (HTTP 403): exports need an account-level API token; customer- and \
-         partner-scoped tokens cannot create exports. Server said: {message}"
-    )]
+    #[error("export refused (HTTP 403): exports need an account-level API token: {message}")]
     Forbidden {
         /// The server's message.
         message: String,
     },
-    /// The endpoint answered a summary without an `export` object. The summary is kept.
-    #[error(
-        "the server did not start an export for {resource} (it answered a summary of {} items \
-         without an export); the summary is in this error",
-        summary.count
-    )]
+    /// The endpoint answered a summary without an `export` object.
+    #[error("the server answered a summary of {} {resource} without an export", summary.count)]
     NotSupported {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
-        /// What the server did answer: count and samples exactly as sent (as JSON values:
-        /// unknown fields and explicit `null`s kept).
+        /// What the server answered, samples as sent (JSON values).
         summary: Summary<serde_json::Value>,
     },
-    /// The endpoint answered a summary with an `export` object that has no `id`, so the export
-    /// cannot be followed. The summary (as the server sent it) and the export object are kept.
+    /// The endpoint answered a summary with an `export` object that has no `id`.
     #[error(
-        "the server answered a summary of {} {resource} with an export object that has no id, so \
-         the export cannot be followed; the summary is in this error",
+        "the server answered a summary of {} {resource} with an export that has no id",
         summary.count
     )]
     ExportWithoutId {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
-        /// What the server did answer: count and samples, exactly as sent (as JSON values).
+        /// What the server answered, samples as sent (JSON values).
         summary: Summary<serde_json::Value>,
-        /// The `export` object as decoded (its `status` and `status_url`, if sent); boxed, so
-        /// that `Result<_, ExportError>` stays small.
+        /// The `export` object as decoded.
         export: Box<types::ExportRef>,
     },
     /// The export ended with status `failed`.
@@ -194,8 +170,7 @@ pub enum ExportError {
     },
     /// The polling policy's time limit ran out before the export completed.
     #[error(
-        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish: \
-         attach to it again later or raise the poll policy's time limit"
+        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish"
     )]
     TimedOut {
         /// Export id.
@@ -211,43 +186,34 @@ pub enum ExportError {
         /// Export id.
         id: String,
     },
-    /// The account already runs the maximum number of concurrent exports (5).
-    #[error(
-        "the account already runs the maximum number of concurrent exports: {message}; wait for \
-         one to finish"
-    )]
+    /// The account already runs its maximum of concurrent exports (5).
+    #[error("the account already runs its maximum of concurrent exports: {message}")]
     ConcurrencyLimit {
         /// The server's message.
         message: String,
         /// How long the server asked to wait, if it said.
         retry_after: Option<Duration>,
     },
-    /// Starting an export failed after the request may have reached the server (a 5xx, a time-out,
-    /// a connection lost after sending, a body that could not be read): an export **may** have
-    /// been started. The request is not repeated, because a repeat could start a second export.
+    /// Starting an export failed after the request may have reached the server, so an export
+    /// **may** have been started; it is not repeated, which could start a second one.
     #[error(
         "starting an export of {resource} failed after the request was sent ({detail}); an export \
          MAY have been started on the server, and there is no export id to attach to. If it was, \
-         it counts against the account's limit of 5 concurrent exports until it ends (the API \
-         has no call to list running exports; the server answers 429 while the limit is \
-         reached). Start it again only if a duplicate export is acceptable"
+         it counts against the account's limit of 5 concurrent exports until it ends. Start it \
+         again only if a duplicate export is acceptable"
     )]
     StartUncertain {
-        /// The resource or resource type that was being exported, e.g. `"projects"` or
-        /// `"Delivery"`.
+        /// What was being exported, e.g. `"projects"` or `"Delivery"`.
         resource: String,
         /// The HTTP status of the answer, if one came (`None`: time-out or lost connection).
         status: Option<StatusCode>,
         /// What went wrong, without credentials.
         detail: String,
     },
-    /// No slot of this client's export limiter came free in time. A client-side refusal: no
-    /// request was sent, so there is no HTTP status.
+    /// No slot of this client's export limiter came free in time (no request was sent).
     #[error(
-        "this client holds {held} unfinished exports (its export limit is {limit}) and no slot \
-         came free in time (waited {waited:?}); await or drop those exports (or see them end \
-         with status()) to free slots, or raise ClientBuilder::export_slot_wait or \
-         export_concurrency"
+        "this client holds {held} unfinished exports (limit {limit}) and no slot came free in \
+         {waited:?}; await or drop those exports, or raise ClientBuilder::export_slot_wait"
     )]
     NoFreeSlot {
         /// Exports of this client holding a slot (started, not yet seen to end).
@@ -270,28 +236,20 @@ pub enum ExportError {
     DownloadStatus {
         /// HTTP status.
         status: StatusCode,
-        /// The storage host's message (S3-style `<Message>`, or the start of the body), followed
-        /// by what to do.
+        /// The storage host's message and what to do.
         message: String,
     },
     /// The downloaded file's size differs from the export's `file_size_bytes`.
-    #[error(
-        "downloaded {actual} bytes but the export reported {expected}; the file is incomplete or \
-         corrupt and was not kept: download it again"
-    )]
+    #[error("downloaded {actual} bytes but the export reported {expected}; the file was not kept")]
     SizeMismatch {
         /// Size the server reported.
         expected: u64,
-        /// Bytes received (when more arrived than expected: the count when the download stopped).
+        /// Bytes received (when more arrived: the count when the download stopped).
         actual: u64,
     },
-    /// The download broke more often than
-    /// [`DownloadPolicy::max_resumes`](crate::DownloadPolicy::max_resumes) allows, or a stream
+    /// The download broke more often than [`DownloadPolicy`](crate::DownloadPolicy) allows, or
     /// could not be resumed safely.
-    #[error(
-        "the download broke after {received} bytes and could not be resumed ({attempts} \
-         attempts): {source}; try again later or allow more resumes (DownloadPolicy::max_resumes)"
-    )]
+    #[error("the download broke after {received} bytes ({attempts} attempts): {source}")]
     Interrupted {
         /// Bytes received in all.
         received: u64,
@@ -301,24 +259,17 @@ pub enum ExportError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// The file changed on the storage host (new `ETag`) while it was being streamed; the bytes
-    /// already handed out belong to the old version. File downloads restart instead.
-    #[error(
-        "the export file changed on the storage host after {received} bytes had been streamed, \
-         so the stream cannot go on; read it again from the start (download_to restarts such \
-         downloads by itself)"
-    )]
+    /// The file changed on the storage host (new `ETag`) while it was being streamed.
+    #[error("the export file changed on the storage host after {received} bytes were streamed")]
     Changed {
         /// Bytes handed out before the change was seen.
         received: u64,
     },
     /// Neither the export's `format`, the URL's extension nor the `Content-Type` says whether
-    /// the file is CSV or JSON, so
-    /// [`records`](crate::CompletedExport::records) will not guess.
+    /// the file is CSV or JSON.
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
-         Content-Type: {}); if you know it, read the file with \
-         `mangrove::records::from_reader(completed.reader(), ExportFormat::Csv)` (or `Json`)",
+         Content-Type: {}); read it with records::from_reader",
         .format.as_deref().unwrap_or("none"),
         .extension.as_deref().unwrap_or("none"),
         .content_type.as_deref().unwrap_or("none")
@@ -331,19 +282,14 @@ pub enum ExportError {
         /// The storage host's `Content-Type`, if any.
         content_type: Option<String>,
     },
-    /// The storage host's answer breaks HTTP's rules for ranges (e.g. a `206` without a usable
-    /// `Content-Range`), so the bytes cannot be placed.
+    /// The storage host's answer breaks HTTP's rules for ranges.
     #[error("the storage host's answer cannot be used: {message}; try again later")]
     InvalidDownload {
         /// What was wrong.
         message: String,
     },
     /// Creating, writing or renaming the downloaded file failed.
-    #[error(
-        "writing the export file {} failed: {source}; check that the directory exists and is \
-         writable and that the disk has room",
-        .path.display()
-    )]
+    #[error("writing the export file {} failed: {source}", .path.display())]
     Io {
         /// The file asked for.
         path: std::path::PathBuf,
@@ -351,7 +297,7 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
-    /// An API call failed (status kept; see [`Error::status`]).
+    /// An API call failed.
     #[error(transparent)]
     Api(#[from] Error),
 }
@@ -363,9 +309,7 @@ impl From<GeneratedError> for ExportError {
 }
 
 impl ExportError {
-    /// The HTTP status behind this error, if it came from an HTTP answer: the API's (a refused
-    /// or failed start, a status poll) or the storage host's ([`ExportError::DownloadStatus`],
-    /// or an [`ExportError::Interrupted`] whose last failure was an error status).
+    /// The HTTP status behind this error (the API's or the storage host's), if there was one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             ExportError::Api(e) => e.status(),
@@ -381,8 +325,7 @@ impl ExportError {
         }
     }
 
-    /// A time limit ran out: the poll policy's ([`ExportError::TimedOut`]), a request's, or the
-    /// download's read time-out on its last attempt ([`ExportError::Interrupted`]).
+    /// A time limit ran out: the poll policy's, a request's or the download's.
     pub fn is_timeout(&self) -> bool {
         match self {
             ExportError::TimedOut { .. } => true,
@@ -394,18 +337,9 @@ impl ExportError {
         }
     }
 
-    /// An API answer did not decode into the documented type (see [`Error::decode_error`]).
+    /// An API answer did not decode into the documented type.
     pub fn is_decode(&self) -> bool {
         matches!(self, ExportError::Api(e) if e.is_decode())
-    }
-
-    /// The API error inside, if this is one ([`ExportError::Api`]), e.g. for
-    /// [`Error::message`] or [`Error::decode_error`].
-    pub fn api_error(&self) -> Option<&Error> {
-        match self {
-            ExportError::Api(e) => Some(e),
-            _ => None,
-        }
     }
 }
 

@@ -1,37 +1,27 @@
-//! The one place every API request goes through: rate limits, retries, error bodies, tracing.
+//! What every API request goes through.
 //!
-//! [`Client`] implements progenitor's `ClientHooks::exec`, so every generated call — and the
-//! export layer, which uses the generated calls — shares this behaviour:
-//!
-//! * **Rate limits.** `RateLimit-Limit/Remaining/Reset` are read from every response
-//!   ([`Client::rate_limit`]). A 429 waits until `Retry-After` or `RateLimit-Reset` (measured
-//!   against the response's `Date`, so client clock skew does not matter) and is retried, for any
-//!   method: a 429 was not processed. With pacing on (default), requests are held once the window
-//!   is used up, so a bulk job does not run into 429s at all.
-//! * **Transient failures.** Repeatable requests are retried with exponential backoff on
-//!   502/503/504 (and 500 if [`RetryPolicy::retry_server_errors`]) and on connection errors and
-//!   time-outs. A request is repeatable when it is a GET/HEAD/OPTIONS that does not start an
-//!   export (`response_mode=summary_with_export`). Others — POST, PATCH and every export
-//!   start — are repeated only when the connection could not be opened (the request cannot have
-//!   reached the server) or on a rate-limit 429.
-//! * **Bounded waits.** Every wait is capped by [`RetryPolicy::max_rate_limit_wait`]: a server
-//!   asking for longer (a reset in milliseconds instead of seconds, a date far ahead) is not
-//!   waited for; its 429 is returned with a message saying what it asked for. Header values
-//!   meet the clock only through checked arithmetic.
-//! * **Bounded bodies.** An error body is read up to 64 KiB, a status answer up to 1 MiB, any
-//!   other answer without a trustworthy length up to 64 MiB; beyond that the call fails with a
-//!   body error instead of buffering.
-//! * **Error bodies.** A 4xx/5xx whose body is not the documented `{"message": …}` (an HTML page
-//!   from a proxy, an empty body) is rewritten into that shape with the body's first bytes as the
-//!   message, so the generated client reports it as an error *with its HTTP status*.
-//! * **Tracing.** A `mangrove.request` span per call with operation, method, path, status and
-//!   attempts. Headers are never recorded, so the token never reaches a log.
+//! * **Rate limits.** A 429 whose window is used up waits until `Retry-After` or
+//!   `RateLimit-Reset` (measured against the response's `Date`) and is retried, for any method.
+//!   A 429 with requests left in the window (the concurrent-export limit) is returned.
+//! * **Transient failures.** GET/HEAD/OPTIONS requests that do not start an export are retried
+//!   with jittered exponential backoff on 502/503/504 (500 if
+//!   [`RetryPolicy::retry_server_errors`]), time-outs and broken connections. POST, PATCH and
+//!   export starts are repeated only when the connection could not be opened.
+//! * **Bounds.** No wait exceeds [`RetryPolicy::max_rate_limit_wait`] (a 429 asking for longer is
+//!   returned, saying what it asked). Error bodies are read up to 64 KiB, an export status up to
+//!   1 MiB, other answers up to 64 MiB; a longer answer fails instead of being buffered.
+//! * **Error bodies** that are not the documented `{"message": …}` (an HTML page, an empty body)
+//!   are rewritten into it, so the error keeps its HTTP status.
+//! * **Tracing.** A `mangrove.request` span per call (operation, method, path, status, attempts),
+//!   never with headers.
 
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use tracing::Instrument;
 
 use crate::client::Inner;
@@ -99,7 +89,6 @@ impl RetryPolicy {
         self
     }
 
-    /// The backoff between attempts: doubling, capped, jittered.
     fn schedule(&self) -> Backoff {
         Backoff {
             initial: self.initial_backoff,
@@ -111,12 +100,11 @@ impl RetryPolicy {
 }
 
 /// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
-/// `max`, optionally jittered. API retries, download resumes, status polls, export starts and the
-/// export limiter's checks all wait by it (each policy says how it is set).
+/// `max`, optionally jittered.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Backoff {
     pub(crate) initial: Duration,
-    /// Values below 1 (and NaN, infinities) count as 1.
+    /// Values below 1 (and NaN) count as 1.
     pub(crate) factor: f64,
     pub(crate) max: Duration,
     /// 50–100 % of the delay, so clients that failed together do not retry together.
@@ -126,29 +114,22 @@ pub(crate) struct Backoff {
 impl Backoff {
     /// The delay before try `n` (from 1). Never panics, whatever the numbers.
     pub(crate) fn delay(&self, n: u32) -> Duration {
-        let factor = if self.factor.is_finite() {
-            self.factor.max(1.0)
-        } else {
-            1.0
-        };
-        let exp = i32::try_from(n.saturating_sub(1))
-            .unwrap_or(i32::MAX)
-            .min(64);
-        let secs = self.initial.as_secs_f64() * factor.powi(exp);
-        let delay = if !secs.is_finite() || secs >= self.max.as_secs_f64() {
-            self.max
-        } else {
+        let exp = n.saturating_sub(1).min(64) as i32;
+        let secs = self.initial.as_secs_f64() * self.factor.max(1.0).powi(exp);
+        let delay = if secs < self.max.as_secs_f64() {
             Duration::from_secs_f64(secs)
+        } else {
+            self.max
         };
         if self.jitter {
-            jittered(delay)
+            delay.mul_f64(0.5 + fastrand::f64() / 2.0)
         } else {
             delay
         }
     }
 
-    /// The wait before try `n` when the server asked for `asked` (`Retry-After`): the longer of
-    /// the two, so a `Retry-After: 0` (or a date in the past) never turns a loop into a burst.
+    /// The wait before try `n` when the server asked for `asked`: the longer of the two, so a
+    /// `Retry-After: 0` never turns a loop into a burst.
     pub(crate) fn wait(&self, n: u32, asked: Option<Duration>) -> Duration {
         let delay = self.delay(n);
         asked.map_or(delay, |asked| asked.max(delay))
@@ -161,7 +142,7 @@ pub(crate) fn within(elapsed: Duration, wait: Duration, limit: Duration) -> bool
     elapsed.checked_add(wait).is_some_and(|end| end <= limit)
 }
 
-/// A rate-limit reading from the `RateLimit-*` response headers.
+/// A rate-limit reading from the `RateLimit-*` response headers ([`Client::rate_limit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests allowed per 60-second window (`RateLimit-Limit`).
@@ -172,167 +153,44 @@ pub struct RateLimit {
     pub reset: SystemTime,
 }
 
-/// Client-side view of the server's rate-limit window, shared by all requests of a client.
-pub(crate) struct RateLimiter {
-    pacing: bool,
-    state: Mutex<RateState>,
-}
-
-#[derive(Default)]
-struct RateState {
-    last: Option<RateLimit>,
-    /// Requests we may still send in this window (server's remaining minus what we sent since).
-    budget: Option<i64>,
-    /// When the current window ends, on tokio's clock.
-    resets_at: Option<tokio::time::Instant>,
-}
-
-impl RateLimiter {
-    pub(crate) fn new(pacing: bool) -> Self {
-        RateLimiter {
-            pacing,
-            state: Mutex::new(RateState::default()),
-        }
-    }
-
-    pub(crate) fn last(&self) -> Option<RateLimit> {
-        self.lock().last
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, RateState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits while the window is known to be used up, then takes one request from the budget.
-    ///
-    /// Never waits longer than `cap`: pacing is the client's own forecast, so when the window
-    /// resets further ahead than the retry policy allows waiting (a reset in milliseconds, a
-    /// clock far off), the forecast is dropped and the request is sent; the server's answer
-    /// (a 429 that says how long, reported as such) decides.
-    async fn acquire(&self, cap: Duration) {
-        if !self.pacing {
-            return;
-        }
-        loop {
-            let wait = {
-                let mut s = self.lock();
-                let now = tokio::time::Instant::now();
-                if s.resets_at.is_some_and(|at| at <= now) {
-                    // A new window: the budget is unknown until the next response says.
-                    s.budget = None;
-                    s.resets_at = None;
-                }
-                match (s.budget, s.resets_at) {
-                    (Some(b), Some(at)) if b <= 0 && at.saturating_duration_since(now) > cap => {
-                        tracing::warn!(
-                            reset_in_s = at.saturating_duration_since(now).as_secs(),
-                            cap_s = cap.as_secs(),
-                            "pacing: the rate-limit window resets later than max_rate_limit_wait; not waiting"
-                        );
-                        s.budget = None;
-                        s.resets_at = None;
-                        None
-                    }
-                    (Some(b), Some(at)) if b <= 0 => Some(at.saturating_duration_since(now)),
-                    _ => {
-                        if let Some(b) = s.budget.as_mut() {
-                            *b -= 1;
-                        }
-                        None
-                    }
-                }
-            };
-            match wait {
-                Some(w) => {
-                    tracing::debug!(
-                        wait_ms = w.as_millis() as u64,
-                        "pacing: rate-limit window used up"
-                    );
-                    tokio::time::sleep(w).await;
-                }
-                None => return,
-            }
-        }
-    }
-
-    /// Records the `RateLimit-*` headers of a response.
-    fn observe(&self, headers: &reqwest::header::HeaderMap) {
-        let Some(reading) = read_rate_limit(headers) else {
-            return;
-        };
-        let reset_in = until(reading.reset, headers);
-        let mut s = self.lock();
-        s.last = Some(reading);
-        // Checked: a reset far in the future must not overflow the clock (then: no known reset).
-        s.resets_at = tokio::time::Instant::now().checked_add(reset_in);
-        let remaining = i64::try_from(reading.remaining).unwrap_or(i64::MAX);
-        // Keep the smaller of what the server says and what we counted down (in-flight requests).
-        s.budget = Some(match s.budget {
-            Some(b) if b < remaining => b,
-            _ => remaining,
-        });
-    }
-}
-
 /// A header's value as trimmed text (`None` if absent or not visible ASCII).
 pub(crate) fn header_str(
-    headers: &reqwest::header::HeaderMap,
+    headers: &HeaderMap,
     name: impl reqwest::header::AsHeaderName,
 ) -> Option<&str> {
     headers.get(name)?.to_str().ok().map(str::trim)
 }
 
-fn read_rate_limit(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
-    let limit = header_str(headers, "ratelimit-limit")?.parse().ok()?;
-    let remaining = header_str(headers, "ratelimit-remaining")?.parse().ok()?;
-    let reset: u64 = header_str(headers, "ratelimit-reset")?.parse().ok()?;
+fn read_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
+    let reset = header_str(headers, "ratelimit-reset")?.parse().ok()?;
     Some(RateLimit {
-        limit,
-        remaining,
-        // Checked: a huge value is a reading we cannot use, not a panic.
+        limit: header_str(headers, "ratelimit-limit")?.parse().ok()?,
+        remaining: header_str(headers, "ratelimit-remaining")?.parse().ok()?,
         reset: UNIX_EPOCH.checked_add(Duration::from_secs(reset))?,
     })
 }
 
-/// The server's idea of "now": its `Date` header, else our clock.
-fn server_now(headers: &reqwest::header::HeaderMap) -> SystemTime {
-    header_str(headers, "date")
-        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-        .map(SystemTime::from)
-        .unwrap_or_else(SystemTime::now)
-}
-
-/// Time from the response's "now" until `at` (zero if past; `SystemTime` subtraction is checked).
-fn until(at: SystemTime, headers: &reqwest::header::HeaderMap) -> Duration {
-    at.duration_since(server_now(headers))
-        .unwrap_or(Duration::ZERO)
+/// Time from the response's `Date` (else our clock) until `at`; zero if past.
+fn until(at: SystemTime, headers: &HeaderMap) -> Duration {
+    let now = header_str(headers, "date")
+        .and_then(|date| httpdate::parse_http_date(date).ok())
+        .unwrap_or_else(SystemTime::now);
+    at.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
 /// How long a 429 (or 503) asks us to wait: `Retry-After` (seconds or HTTP date), else the
 /// rate-limit reset when the window is used up.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(v) = header_str(headers, "retry-after") {
-        if let Ok(secs) = v.parse::<u64>() {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    if let Some(value) = header_str(headers, "retry-after") {
+        if let Ok(secs) = value.parse() {
             return Some(Duration::from_secs(secs));
         }
-        if let Ok(date) = chrono::DateTime::parse_from_rfc2822(v) {
-            return Some(until(SystemTime::from(date), headers));
+        if let Ok(date) = httpdate::parse_http_date(value) {
+            return Some(until(date, headers));
         }
     }
     let reading = read_rate_limit(headers)?;
     (reading.remaining == 0).then(|| until(reading.reset, headers))
-}
-
-/// A cheap jitter source (no RNG crate needed): 50–100 % of `d`.
-fn jittered(d: Duration) -> Duration {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    let mut x = SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 27;
-    let frac = 0.5 + (x % 1000) as f64 / 2000.0;
-    d.mul_f64(frac)
 }
 
 impl ClientHooks<Inner> for Client {
@@ -345,7 +203,7 @@ impl ClientHooks<Inner> for Client {
     }
 }
 
-/// Sends an API request with the client's retry policy, rate limiting and error normalization.
+/// Sends an API request with the client's retry policy and error normalization.
 pub(crate) async fn execute(
     client: &Client,
     request: reqwest::Request,
@@ -359,97 +217,84 @@ pub(crate) async fn execute(
         status = tracing::field::Empty,
         attempts = tracing::field::Empty,
     );
-    run(client, request, operation).instrument(span).await
+    run(client, request).instrument(span).await
 }
 
-async fn run(
-    client: &Client,
-    request: reqwest::Request,
-    operation: &'static str,
-) -> reqwest::Result<reqwest::Response> {
+async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
     let state = client.state();
     let policy = &state.retry_policy;
+    let cap = policy.max_rate_limit_wait;
     let repeatable = repeatable(&request);
     let schedule = policy.schedule();
+    let span = tracing::Span::current();
     let mut current = request;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        // Keep a copy for a retry while retries are left (JSON bodies always clone).
+        span.record("attempts", attempt);
+        // A copy for a retry while retries are left (JSON bodies always clone).
         let spare = if attempt < policy.max_attempts {
             current.try_clone()
         } else {
             None
         };
-        state.rate.acquire(policy.max_rate_limit_wait).await;
         let result = client.client().execute(current).await;
-        let span = tracing::Span::current();
-        span.record("attempts", attempt);
-        match result {
+        let mut too_long = None;
+        let wait = match &result {
+            // Only a connection that could not be opened proves the request never reached the
+            // server.
+            Err(err) => (err.is_connect()
+                || (repeatable && (err.is_timeout() || err.is_request() || err.is_body())))
+            .then(|| schedule.delay(attempt)),
             Ok(response) => {
-                state.rate.observe(response.headers());
+                let reading = read_rate_limit(response.headers());
+                if reading.is_some() {
+                    *state.rate_limit.lock().unwrap_or_else(|e| e.into_inner()) = reading;
+                }
                 let status = response.status();
                 span.record("status", status.as_u16());
-                let limit_wait = (status == StatusCode::TOO_MANY_REQUESTS)
-                    .then(|| rate_limit_wait(response.headers(), policy));
-                if let Some(spare) = spare {
-                    let wait = if let Some(limit_wait) = &limit_wait {
-                        match limit_wait {
-                            LimitWait::Wait(wait) => Some(schedule.wait(attempt, Some(*wait))),
-                            _ => None,
-                        }
-                    } else if repeatable && transient_status(status, policy) {
-                        let asked = retry_after(response.headers());
-                        Some(
-                            schedule
-                                .wait(attempt, asked)
-                                .min(policy.max_rate_limit_wait),
-                        )
-                    } else {
-                        None
-                    };
-                    if let Some(wait) = wait {
-                        tracing::debug!(
-                            status = status.as_u16(),
-                            attempt,
-                            wait_ms = wait.as_millis() as u64,
-                            "retrying"
-                        );
-                        tokio::time::sleep(wait).await;
-                        current = spare;
-                        continue;
-                    }
-                }
-                let note = match limit_wait {
-                    Some(LimitWait::TooLong(asked)) => Some(format!(
-                        "the server asked to wait {} s, more than the retry policy's \
-                         max_rate_limit_wait of {} s",
-                        asked.as_secs(),
-                        policy.max_rate_limit_wait.as_secs()
-                    )),
-                    _ => None,
-                };
-                if status.is_client_error() || status.is_server_error() {
-                    return Ok(normalize_error_body(response, note.as_deref()).await);
-                }
-                return Ok(limit_body(response, body_cap(operation)));
-            }
-            Err(err) => {
-                // Only a connection that could not be opened proves the request never reached
-                // the server; anything else may have been processed.
-                let retryable = err.is_connect()
-                    || (repeatable && (err.is_timeout() || err.is_request() || err.is_body()));
-                match spare {
-                    Some(spare) if retryable => {
-                        let wait = schedule.delay(attempt);
-                        tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying after transport error");
-                        tokio::time::sleep(wait).await;
-                        current = spare;
-                    }
-                    _ => return Err(err),
+                let asked = retry_after(response.headers());
+                // With requests left in the window, a 429 is the concurrent-export limit.
+                if status == StatusCode::TOO_MANY_REQUESTS
+                    && reading.is_none_or(|r| r.remaining == 0)
+                {
+                    too_long = asked.filter(|asked| *asked > cap);
+                    asked
+                        .filter(|asked| *asked <= cap)
+                        .map(|asked| schedule.wait(attempt, Some(asked)))
+                } else if repeatable && transient_status(status, policy) {
+                    Some(schedule.wait(attempt, asked).min(cap))
+                } else {
+                    None
                 }
             }
+        };
+        if let (Some(wait), Some(spare)) = (wait, spare) {
+            let error = result.as_ref().err().map(tracing::field::display);
+            tracing::debug!(
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                error,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+            current = spare;
+            continue;
         }
+        let response = result?;
+        let status = response.status();
+        if status.is_client_error() || status.is_server_error() {
+            let note = too_long.map(|asked| {
+                format!(
+                    "the server asked to wait {} s, more than the retry policy's \
+                     max_rate_limit_wait of {} s",
+                    asked.as_secs(),
+                    cap.as_secs()
+                )
+            });
+            return Ok(normalize_error_body(response, note).await);
+        }
+        return Ok(response);
     }
 }
 
@@ -457,15 +302,9 @@ fn transient_status(status: StatusCode, policy: &RetryPolicy) -> bool {
     matches!(status.as_u16(), 502..=504) || (policy.retry_server_errors && status.as_u16() == 500)
 }
 
-/// Whether a request may be sent again after it may have reached the server.
-///
-/// One rule for every request, decided here because every request passes here: a request is
-/// repeatable when its method is safe (GET, HEAD, OPTIONS) **and** it does not start an export.
-/// `POST /exports` is excluded by its method; `GET …?response_mode=summary_with_export` starts
-/// an export although it is a GET, and is recognised by that query parameter. Reading the marker
-/// from the request itself (rather than a flag set by the SDK's start path) also protects a
-/// caller who sets `.response_mode(SummaryWithExport)` on a generated list builder directly,
-/// and needs no side channel through progenitor's builders, whose hooks see only the request.
+/// Whether a request may be sent again after it may have reached the server: a safe method that
+/// does not start an export. Read from the request itself, so a caller who sets
+/// `.response_mode(SummaryWithExport)` on a generated builder is protected too.
 pub(crate) fn repeatable(request: &reqwest::Request) -> bool {
     matches!(
         *request.method(),
@@ -479,42 +318,15 @@ pub(crate) fn starts_export(url: &url::Url) -> bool {
         .any(|(k, v)| k == "response_mode" && v == "summary_with_export")
 }
 
-/// What a 429 asks for.
-enum LimitWait {
-    /// A rate limit we can wait out within the policy.
-    Wait(Duration),
-    /// A rate limit asking for longer than the policy's cap (what it asked for).
-    TooLong(Duration),
-    /// Not a rate limit we can wait out (no reset given, or requests remaining in the window:
-    /// the export concurrency limit answers 429 too); left to the caller.
-    No,
-}
-
-/// How long to wait before retrying a 429, if it is a rate limit we can wait out.
-fn rate_limit_wait(headers: &reqwest::header::HeaderMap, policy: &RetryPolicy) -> LimitWait {
-    if read_rate_limit(headers).is_some_and(|r| r.remaining > 0) {
-        return LimitWait::No;
-    }
-    match retry_after(headers) {
-        Some(wait) if wait <= policy.max_rate_limit_wait => LimitWait::Wait(wait),
-        Some(wait) => LimitWait::TooLong(wait),
-        None => LimitWait::No,
-    }
-}
-
-/// The most of an error body kept in a synthesized message.
+// The most of a body read: of an error, an export status, any other answer (a page of 100 items
+// is far below); and the most of an error body quoted in its message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
+const MAX_API_BODY: usize = 64 * 1024 * 1024;
 const ERROR_SNIPPET: usize = 512;
 
-/// The most of an error body read (the rest is not read).
-pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// The most of an export status answer read.
-pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
-
-/// The most of any other API answer read (a page of 100 items is far below).
-pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
-
-fn body_cap(operation: &str) -> usize {
+/// The most of a success answer of `operation` read (by [`crate::decode::from_response`]).
+pub(crate) fn body_cap(operation: &str) -> usize {
     if operation == "get_export" {
         MAX_STATUS_BODY
     } else {
@@ -522,14 +334,14 @@ fn body_cap(operation: &str) -> usize {
     }
 }
 
-/// Reads at most `limit` bytes of a body: the bytes and whether more followed (then the rest
-/// is left unread). A body declaring more than `limit` is not read at all.
+/// Reads at most `limit` bytes of a body: the bytes and whether more followed (the rest is left
+/// unread). A body declaring more than `limit` is not read at all.
 pub(crate) async fn read_prefix(
     mut response: reqwest::Response,
     limit: usize,
-) -> reqwest::Result<(bytes::Bytes, bool)> {
+) -> reqwest::Result<(Bytes, bool)> {
     if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Ok((bytes::Bytes::new(), true));
+        return Ok((Bytes::new(), true));
     }
     let mut out = Vec::new();
     let more = read_into(&mut response, limit, &mut out).await?;
@@ -553,228 +365,49 @@ pub(crate) async fn read_into(
     Ok(false)
 }
 
-/// Makes reading a success body fail once it passes `limit` bytes, so a generated call never
-/// buffers an unbounded answer. A body with a `Content-Length` within the limit is left as it is
-/// (the HTTP layer holds it to that length).
-fn limit_body(response: reqwest::Response, limit: usize) -> reqwest::Response {
-    use futures::StreamExt;
-    if response.content_length().is_some_and(|n| n <= limit as u64) {
-        return response;
-    }
-    let headers = response.headers().clone();
-    let (status, version) = (response.status(), response.version());
-    let mut seen = 0usize;
-    let stream = response.bytes_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| Box::new(e.without_url()) as BoxError)?;
-        seen = seen.saturating_add(chunk.len());
-        if seen > limit {
-            return Err(BoxError::from(format!(
-                "the answer is larger than {limit} bytes; not read further"
-            )));
-        }
-        Ok(chunk)
-    });
-    rebuilt(status, version, headers, reqwest::Body::wrap_stream(stream))
-}
-
-/// A response with the given parts and a new body.
-fn rebuilt(
-    status: StatusCode,
-    version: http::Version,
-    headers: reqwest::header::HeaderMap,
-    body: impl Into<reqwest::Body>,
-) -> reqwest::Response {
-    let mut response = http::Response::new(body.into());
-    *response.status_mut() = status;
-    *response.version_mut() = version;
-    *response.headers_mut() = headers;
-    reqwest::Response::from(response)
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Rewrites a 4xx/5xx body that is not `{"message": "<string>", …}` into that shape, keeping the
-/// status and headers, so the generated client keeps the status instead of failing to decode.
-/// Reads at most [`MAX_ERROR_BODY`] bytes. `note` (what a 429 asked for, when it was not waited
-/// for) is added to the message.
+/// Rewrites an error body that is not `{"message": "<string>", …}` into that shape, keeping the
+/// status and headers; `note` is added to the message.
 async fn normalize_error_body(
     response: reqwest::Response,
-    note: Option<&str>,
+    note: Option<String>,
 ) -> reqwest::Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
     let mut headers = response.headers().clone();
     let version = response.version();
     let (bytes, cut) = match read_prefix(response, MAX_ERROR_BODY).await {
         Ok(read) => read,
-        Err(e) => (
-            bytes::Bytes::from(format!(
-                "(error body could not be read: {})",
-                e.without_url()
-            )),
-            false,
-        ),
-    };
-    let documented = if cut {
-        None
-    } else {
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .filter(|v| v.get("message").is_some_and(|m| m.is_string()))
-    };
-    let body = if let Some(mut value) = documented {
-        match note {
-            Some(note) => {
-                let message = value["message"].as_str().unwrap_or_default().to_string();
-                value["message"] = serde_json::Value::String(format!("{message} ({note})"));
-                bytes::Bytes::from(value.to_string())
-            }
-            None => bytes,
+        Err(e) => {
+            let text = format!("(error body could not be read: {})", e.without_url());
+            (Bytes::from(text), false)
         }
-    } else {
+    };
+    let documented = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .filter(|v| !cut && v.get("message").is_some_and(Value::is_string));
+    let mut value = documented.unwrap_or_else(|| {
         let reason = status.canonical_reason().unwrap_or("error");
         let text = String::from_utf8_lossy(&bytes);
-        let text = text.trim();
-        let mut message = if text.is_empty() {
-            format!("{} {reason} (empty body)", status.as_u16())
-        } else {
-            let snippet: String = text.chars().take(ERROR_SNIPPET).collect();
-            let kind = if cut { "large body" } else { "non-JSON body" };
-            format!("{} {reason} ({kind}: {snippet})", status.as_u16())
+        let snippet: String = text.trim().chars().take(ERROR_SNIPPET).collect();
+        let detail = match (snippet.is_empty(), cut) {
+            (true, _) => "empty body".to_string(),
+            (false, true) => format!("large body: {snippet}"),
+            (false, false) => format!("non-JSON body: {snippet}"),
         };
-        if let Some(note) = note {
-            message = format!("{message} ({note})");
-        }
-        bytes::Bytes::from(serde_json::json!({ "message": message }).to_string())
-    };
+        serde_json::json!({ "message": format!("{} {reason} ({detail})", status.as_u16()) })
+    });
+    if let Some(note) = note {
+        let message = value["message"].as_str().unwrap_or_default();
+        value["message"] = format!("{message} ({note})").into();
+    }
     headers.insert(
         reqwest::header::CONTENT_TYPE,
         reqwest::header::HeaderValue::from_static("application/json"),
     );
     headers.remove(reqwest::header::CONTENT_LENGTH);
     headers.remove(reqwest::header::CONTENT_ENCODING);
-    rebuilt(status, version, headers, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let p =
-            RetryPolicy::default().backoff(Duration::from_millis(100), Duration::from_millis(350));
-        let p = Backoff {
-            jitter: false,
-            ..p.schedule()
-        };
-        assert_eq!(p.delay(1), Duration::from_millis(100));
-        assert_eq!(p.delay(2), Duration::from_millis(200));
-        assert_eq!(p.delay(3), Duration::from_millis(350));
-        assert_eq!(p.delay(40), Duration::from_millis(350));
-        assert_eq!(p.delay(u32::MAX), Duration::from_millis(350));
-        assert_eq!(p.wait(1, Some(Duration::ZERO)), Duration::from_millis(100));
-        assert_eq!(
-            p.wait(1, Some(Duration::from_secs(3))),
-            Duration::from_secs(3)
-        );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_dates_and_reset() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert("date", "Sun, 22 Nov 2026 10:00:00 GMT".parse().unwrap());
-        h.insert(
-            "retry-after",
-            "Sun, 22 Nov 2026 10:00:30 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(30)));
-        let mut h = reqwest::header::HeaderMap::new();
-        let date = chrono::DateTime::parse_from_rfc2822("Sun, 22 Nov 2026 10:00:00 GMT").unwrap();
-        h.insert("date", "Sun, 22 Nov 2026 10:00:00 GMT".parse().unwrap());
-        h.insert("ratelimit-limit", "1000".parse().unwrap());
-        h.insert("ratelimit-remaining", "0".parse().unwrap());
-        h.insert(
-            "ratelimit-reset",
-            (date.timestamp() + 42).to_string().parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(42)));
-        h.insert("ratelimit-remaining", "3".parse().unwrap());
-        assert_eq!(
-            retry_after(&h),
-            None,
-            "a window with requests left is not a rate limit"
-        );
-    }
-
-    #[test]
-    fn jitter_stays_within_half_to_full() {
-        for _ in 0..1000 {
-            let j = jittered(Duration::from_millis(1000));
-            assert!(
-                j >= Duration::from_millis(500) && j <= Duration::from_millis(1000),
-                "{j:?}"
-            );
-        }
-    }
-
-    fn normalized(status: u16, body: Vec<u8>) -> (u16, Vec<u8>) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let mut response = http::Response::new(body);
-            *response.status_mut() = StatusCode::from_u16(status).unwrap();
-            let out = normalize_error_body(reqwest::Response::from(response), None).await;
-            let status = out.status().as_u16();
-            (status, out.bytes().await.unwrap().to_vec())
-        })
-    }
-
-    #[test]
-    fn html_and_empty_error_bodies_keep_status_and_gain_a_message() {
-        let (status, body) = normalized(
-            403,
-            b"<html><body>Forbidden by proxy</body></html>".to_vec(),
-        );
-        assert_eq!(status, 403);
-        let err: crate::types::ApiError = serde_json::from_slice(&body).unwrap();
-        assert!(
-            err.message.contains("403 Forbidden") && err.message.contains("Forbidden by proxy"),
-            "{}",
-            err.message
-        );
-        let (_, body) = normalized(401, Vec::new());
-        let err: crate::types::ApiError = serde_json::from_slice(&body).unwrap();
-        assert_eq!(err.message, "401 Unauthorized (empty body)");
-        let documented = br#"{"message":"Record not found."}"#.to_vec();
-        assert_eq!(
-            normalized(404, documented.clone()).1,
-            documented,
-            "documented bodies pass through unchanged"
-        );
-        let ok = b"<html>not json</html>".to_vec();
-        assert_eq!(
-            normalized(200, ok.clone()).1,
-            ok,
-            "success bodies are never touched"
-        );
-    }
-
-    proptest::proptest! {
-        // Whatever bytes an error answer carries, the result decodes as ApiError with the status
-        // unchanged (so the generated client reports an error with its status).
-        #[test]
-        fn any_error_body_normalizes(status in 400u16..600, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
-            let (out_status, out) = normalized(status, body);
-            proptest::prop_assert_eq!(out_status, status);
-            let decoded: Result<crate::types::ApiError, _> = serde_json::from_slice(&out);
-            proptest::prop_assert!(decoded.is_ok());
-        }
-    }
+    let mut out = http::Response::new(reqwest::Body::from(value.to_string()));
+    *out.status_mut() = status;
+    *out.version_mut() = version;
+    *out.headers_mut() = headers;
+    reqwest::Response::from(out)
 }

@@ -338,6 +338,55 @@ fn debug_never_contains_the_token() {
     }
 }
 
+// Proves: a blank token is refused at build, and surrounding whitespace is not part of a token.
+#[tokio::test]
+async fn blank_tokens_are_refused_and_tokens_are_trimmed() {
+    for blank in ["", " ", "\t\n  "] {
+        let err = Client::builder().token(blank).build().unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("no API token")),
+            "{blank:?}: {err:?}"
+        );
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(api("/projects/1")))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 1})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .token(format!(" {TOKEN}\n"))
+        .base_url(base_url(&server))
+        .build()
+        .unwrap();
+    client.get_project().project_id(1).send().await.unwrap();
+}
+
+// Proves: an answer larger than its cap (1 MiB for an export status) fails without being decoded.
+#[tokio::test]
+async fn an_answer_past_its_cap_is_not_read() {
+    let server = MockServer::start().await;
+    let pad = "p".repeat(1024 * 1024);
+    Mock::given(method("GET"))
+        .and(path(api("/exports/exp_1")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "exp_1", "pad": pad})))
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .get_export()
+        .export_id("exp_1")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("larger than 1048576 bytes"),
+        "{err}"
+    );
+    assert!(!Error::from(err).is_decode());
+}
+
 // Proves: an http:// base URL is refused off loopback (Error::Config) and accepted on loopback or when opted in.
 #[test]
 fn insecure_base_urls() {

@@ -1,5 +1,5 @@
 //! When a body does not decode, nothing is lost and the error says where: generated calls name the
-//! operation and the JSON path (with expected and found) and keep a bounded body prefix; summaries
+//! operation, the JSON path and the decoder's message and keep a bounded body prefix; summaries
 //! keep their count and the samples that do not fit, raw; `NotSupported` keeps the samples exactly
 //! as sent; an `export` object without `id` is a typed export error that keeps the summary.
 
@@ -43,10 +43,10 @@ fn bad_batch_page() -> Vec<u8> {
 }
 
 // Proves: a generated call whose body has a bad nested field fails with an error whose text names
-// the operation, the JSON path, what was expected and what was found; the generated error keeps a
+// the operation, the JSON path and the decoder's message; the generated error keeps a
 // 64 KiB prefix of the body, and `mangrove::Error` has it typed (`Error::Decode`).
 #[tokio::test]
-async fn generated_call_names_operation_path_expected_and_found() {
+async fn generated_call_names_operation_path_and_message() {
     let (server, client) = setup().await;
     let body = bad_batch_page();
     assert!(body.len() > 2 * BODY_PREFIX_LIMIT);
@@ -81,12 +81,13 @@ async fn generated_call_names_operation_path_expected_and_found() {
     let decode = err.decode_error().expect("Error::Decode");
     assert_eq!(decode.operation(), "list_batches");
     assert_eq!(decode.path(), "data[3].feedstocks[0].name");
-    assert_eq!(decode.expected(), Some("a string"));
-    assert_eq!(decode.found(), Some("integer `5`"));
+    assert_eq!(
+        decode.message(),
+        "invalid type: integer `5`, expected a string"
+    );
     assert_eq!(decode.body_len(), body.len());
-    assert!(decode.is_truncated());
     assert_eq!(decode.body_prefix(), &body[..BODY_PREFIX_LIMIT]);
-    assert!(decode.body_prefix_text().starts_with("{\"data\":["));
+    assert!(decode.body_prefix().starts_with(b"{\"data\":["));
     let text = err.to_string();
     assert!(text.starts_with("Mangrove answered with a body this SDK cannot decode: list_batches"));
     assert!(
@@ -130,15 +131,15 @@ async fn stream_get_and_non_json_bodies() {
     let decode = err.decode_error().expect("Error::Decode");
     assert_eq!(decode.operation(), "get_batch");
     assert_eq!(decode.path(), "feedstocks[0].id");
-    assert_eq!(decode.found(), Some("map"));
-    assert!(!decode.is_truncated());
+    assert!(decode.message().starts_with("invalid type: map"), "{err}");
+    assert_eq!(decode.body_prefix().len(), decode.body_len());
 
     let err = Error::from(client.get_project().project_id(7).send().await.unwrap_err());
     let decode = err.decode_error().expect("Error::Decode");
     assert_eq!(decode.operation(), "get_project");
     assert_eq!(decode.path(), ".");
     assert!(decode.message().contains("expected value"), "{err}");
-    assert_eq!(decode.body_prefix_text(), "<html>maintenance</html>");
+    assert_eq!(decode.body_prefix(), b"<html>maintenance</html>");
 }
 
 // Proves: `.summary()` never loses the count when a sample does not fit the item type: the sample is
@@ -311,4 +312,116 @@ fn foreign_payload_errors_stay_api_errors() {
     );
     assert!(matches!(err, Error::Api(_)), "{err:?}");
     assert!(err.decode_error().is_none());
+}
+
+// Proves: the path and message for each kind of failure: a wrong type deep inside, a missing field
+// (its object's path), a body that is not JSON or has trailing characters (`.`), a cut-off body.
+#[test]
+fn decode_names_path_and_message_for_each_kind_of_failure() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        id: i64,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Page {
+        data: Vec<Item>,
+    }
+    let decode = |body: &[u8]| mangrove::decode::decode::<Page>("list", body).unwrap_err();
+
+    let page: Page =
+        mangrove::decode::decode("list", br#"{"data":[{"id":1,"tags":["a"]}]}"#).unwrap();
+    assert_eq!(page.data[0].tags, ["a"]);
+
+    let err = decode(br#"{"data":[{"id":1,"tags":[1]}]}"#);
+    assert_eq!(err.path(), "data[0].tags[0]");
+    assert_eq!(
+        err.message(),
+        "invalid type: integer `1`, expected a string"
+    );
+
+    let err = decode(br#"{"data":[{"tags":[]}]}"#);
+    assert_eq!(
+        (err.path(), err.message()),
+        ("data[0]", "missing field `id`")
+    );
+
+    let err = decode(b"<html>oops</html>");
+    assert_eq!(err.path(), ".");
+    assert!(err.message().contains("line 1 column 1"), "{err}");
+
+    let err = decode(br#"{"data":[]} x"#);
+    assert_eq!(err.path(), ".");
+    assert!(err.message().contains("trailing characters"), "{err}");
+
+    let err = decode(br#"{"data":[{"id":1}"#);
+    assert_eq!(err.path(), "data");
+    assert!(err.message().contains("EOF"), "{err}");
+    assert_eq!(err.body_len(), 17);
+}
+
+// Proves: a key with a backtick does not break the generated error's round trip into
+// `Error::Decode` (the path shows it with a quote instead).
+#[tokio::test]
+async fn odd_keys_survive_the_generated_error() {
+    let (server, client) = setup().await;
+    Mock::given(method("POST"))
+        .and(path(api("/models/mdl_1/simulate")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"results": {"a `b`: c": "x"}})),
+        )
+        .mount(&server)
+        .await;
+    let body = mangrove::types::SimulationRequest::builder()
+        .inputs(std::collections::HashMap::<String, f64>::new())
+        .start_time(common::t("2025-01-01T00:00:00Z"))
+        .end_time(common::t("2025-03-31T23:59:59Z"));
+    let err = client
+        .simulate_model()
+        .model_id("mdl_1")
+        .body(body)
+        .send()
+        .await
+        .unwrap_err();
+    let err = Error::from(err);
+    let decode = err.decode_error().expect("Error::Decode");
+    assert_eq!(decode.operation(), "simulate_model");
+    assert_eq!(decode.path(), "results.a 'b': c");
+    assert!(decode.message().contains("expected f64"), "{err}");
+}
+
+// Proves: a signed `download_url` in a body that does not decode never shows its query (the
+// signature) in the error's text or Debug, generated or converted.
+#[tokio::test]
+async fn decode_errors_never_show_a_signed_url() {
+    let (server, client) = setup().await;
+    let body = json!({
+        "id": "exp_1",
+        "status": "completed",
+        "download_url": "https://s3.example/f.csv?X-Amz-Signature=sekret",
+        "file_size_bytes": "big"
+    });
+    serve(&server, "/exports/exp_1", &body).await;
+    let generated = client
+        .get_export()
+        .export_id("exp_1")
+        .send()
+        .await
+        .unwrap_err();
+    let text = format!("{generated} {generated:?}");
+    assert!(!text.contains("sekret"), "{text}");
+    assert!(
+        text.contains("https://s3.example/f.csv?<redacted>"),
+        "{text}"
+    );
+    let err = Error::from(generated);
+    let decode = err.decode_error().expect("Error::Decode");
+    let text = format!(
+        "{err} {err:?} {}",
+        String::from_utf8_lossy(decode.body_prefix())
+    );
+    assert!(!text.contains("sekret"), "{text}");
 }

@@ -118,11 +118,7 @@ async fn rate_limit_window_is_waited_out() {
     // polls (at 1, 3, 7 s) fall into the same window whatever the wall clock says.
     let into_window = fake.clock().unix_now() % 60;
     fake.advance(Duration::from_secs(60 - into_window));
-    let client = fake
-        .client_builder(TokenKind::Account)
-        .pacing(false)
-        .build()
-        .unwrap();
+    let client = fake.client_builder(TokenKind::Account).build().unwrap();
     let export = start_projects(&client).await;
     export.await.unwrap();
     let journal = fake.journal();

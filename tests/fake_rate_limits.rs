@@ -130,11 +130,7 @@ async fn the_sdk_waits_out_a_429_under_the_paused_clock() {
     // The default client retries a 429 after the advertised wait; the fake's Date and
     // RateLimit-Reset make that wait consistent with the fake's clock.
     let fake = FakeMangrove::builder().rate_limit(2).start().await;
-    let client = fake
-        .client_builder(TokenKind::Account)
-        .pacing(false)
-        .build()
-        .unwrap();
+    let client = fake.client_builder(TokenKind::Account).build().unwrap();
     for _ in 0..3 {
         client.list_orders().send().await.unwrap();
     }

@@ -52,7 +52,6 @@ fn client_with(server: &hostile::HostileServer, policy: DownloadPolicy) -> Clien
         .token("tok_hostile")
         .base_url(server.api())
         .retry_policy(RetryPolicy::none())
-        .pacing(false)
         .poll_policy(
             PollPolicy::default()
                 .initial_delay(Duration::from_millis(1))

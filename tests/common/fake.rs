@@ -20,11 +20,10 @@ pub async fn fake_rows(resource: Resource, rows: u64) -> FakeMangrove {
     FakeMangrove::builder().rows(resource, rows).start().await
 }
 
-/// A client that reports every status as it is (no retries, no pacing).
+/// A client that reports every status as it is (no retries).
 pub fn plain(fake: &FakeMangrove, kind: TokenKind) -> Client {
     fake.client_builder(kind)
         .retry_policy(RetryPolicy::none())
-        .pacing(false)
         .build()
         .expect("the fake's client builds")
 }
