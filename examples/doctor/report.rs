@@ -50,7 +50,7 @@ pub struct Checks {
     pub auth_scheme: Option<String>,
     /// Rate-limit headers on an accepted answer: name → whether its value is a whole number.
     pub rate_limit_headers: BTreeMap<String, bool>,
-    /// All of `RateLimit-Limit`, `-Remaining` and `-Reset` (what the SDK paces itself with).
+    /// All of `RateLimit-Limit`, `-Remaining` and `-Reset` (what the SDK waits out a 429 with, and `Client::rate_limit()` reads).
     pub sdk_rate_limit_headers_present: bool,
 }
 
@@ -275,7 +275,7 @@ impl Report {
             if c.sdk_rate_limit_headers_present {
                 ""
             } else {
-                " (the SDK paces itself with RateLimit-Limit/-Remaining/-Reset: not all present)"
+                " (the SDK reads RateLimit-Limit/-Remaining/-Reset: not all present)"
             }
         );
         if !self.calls.is_empty() {
