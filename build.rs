@@ -539,7 +539,7 @@ fn redact_download_urls_in_debug(file: &mut syn::File) {
                             } else {
                                 quote::quote!(self.#n.as_deref())
                             };
-                            quote::quote!(.field(#text, &crate::redact::DebugUrl(#url)))
+                            quote::quote!(.field(#text, &#url.map(crate::redact::redact_query)))
                         } else {
                             quote::quote!(.field(#text, &self.#n))
                         }

@@ -39,14 +39,12 @@ use std::fmt;
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt as _, TryStreamExt as _};
+use futures::{StreamExt as _, TryStreamExt as _};
 use reqwest::header::{
     HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
 };
@@ -223,12 +221,12 @@ impl Download {
         self,
         path: impl AsRef<Path>,
     ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
-        to_file(self.transfer(Mode::File), path.as_ref().to_path_buf())
+        to_file(self, path.as_ref().to_path_buf())
     }
 
     /// See [`CompletedExport::bytes_stream`].
-    pub fn into_stream(self) -> DownloadStream {
-        DownloadStream::new(self.transfer(Mode::Stream))
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, ExportError>> {
+        stream(self.transfer(Mode::Stream))
     }
 
     /// See [`CompletedExport::reader`].
@@ -250,7 +248,7 @@ impl Download {
                 transfer.open().await?;
             }
             let layout = transfer.layout()?;
-            let stream = DownloadStream::new(transfer).map_err(io::Error::other);
+            let stream = stream(transfer).map_err(io::Error::other);
             Ok(records::from_reader(
                 tokio_util::io::StreamReader::new(stream),
                 layout,
@@ -259,10 +257,7 @@ impl Download {
     }
 
     fn transfer(self, mode: Mode) -> Transfer {
-        let state = self.export.client.state();
         Transfer {
-            http: state.download.clone(),
-            policy: state.download_policy.clone(),
             url: self.export.download_url.clone(),
             export: self.export,
             mode,
@@ -279,7 +274,7 @@ impl Download {
             refreshed: false,
             reported: None,
             finished: false,
-            started: None,
+            started: Instant::now(),
         }
     }
 }
@@ -322,7 +317,7 @@ impl CompletedExport {
 
     /// The file as a stream of byte chunks; it ends with an error if the total differs from
     /// `file_size_bytes`.
-    pub fn bytes_stream(&self) -> DownloadStream {
+    pub fn bytes_stream(&self) -> BoxStream<'static, Result<Bytes, ExportError>> {
         self.download().into_stream()
     }
 
@@ -361,32 +356,12 @@ impl CompletedExport {
     }
 }
 
-/// The bytes of an export file, made by [`CompletedExport::bytes_stream`]. Resumes by itself;
-/// ends after the first error.
-#[must_use = "streams do nothing unless polled"]
-pub struct DownloadStream(BoxStream<'static, Result<Bytes, ExportError>>);
-
-impl fmt::Debug for DownloadStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DownloadStream").finish_non_exhaustive()
-    }
-}
-
-impl DownloadStream {
-    fn new(transfer: Transfer) -> Self {
-        let stream = futures::stream::try_unfold(transfer, |mut transfer| async move {
-            Ok(transfer.next().await?.map(|chunk| (chunk, transfer)))
-        });
-        DownloadStream(stream.boxed())
-    }
-}
-
-impl Stream for DownloadStream {
-    type Item = Result<Bytes, ExportError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_next_unpin(cx)
-    }
+/// The bytes of a download: resumes by itself, ends after the first error.
+fn stream(transfer: Transfer) -> BoxStream<'static, Result<Bytes, ExportError>> {
+    let stream = futures::stream::try_unfold(transfer, |mut transfer| async move {
+        Ok(transfer.next().await?.map(|chunk| (chunk, transfer)))
+    });
+    stream.boxed()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,8 +377,6 @@ enum Mode {
 /// The consumer stops at the first error, so only the end of the file sets `finished`.
 struct Transfer {
     export: CompletedExport,
-    http: reqwest::Client,
-    policy: DownloadPolicy,
     mode: Mode,
     progress: Option<ProgressFn>,
     /// The current pre-signed URL (refreshed when it expires).
@@ -427,7 +400,8 @@ struct Transfer {
     /// `handed_out` at the last progress callback.
     reported: Option<u64>,
     finished: bool,
-    started: Option<Instant>,
+    /// When the transfer was made (for a file: when the download was first polled).
+    started: Instant,
 }
 
 impl Transfer {
@@ -497,7 +471,6 @@ impl Transfer {
     /// One request; afterwards a body is open, or the caller asks again (after a resume or a
     /// fresh URL), or the file is complete.
     async fn open(&mut self) -> Result<(), ExportError> {
-        self.started.get_or_insert_with(Instant::now);
         if self.handed_out > 0 && self.etag.is_none() {
             // Without a validator a range could splice two versions of the file.
             if self.mode == Mode::Stream {
@@ -511,7 +484,7 @@ impl Transfer {
             }
             self.rewind()?;
         }
-        let mut request = self.http.get(&self.url);
+        let mut request = self.export.client.state().download.get(&self.url);
         if let Some(etag) = self.etag.as_deref().filter(|_| self.handed_out > 0) {
             request = request
                 .header(RANGE, format!("bytes={}-", self.handed_out))
@@ -648,7 +621,8 @@ impl Transfer {
         &mut self,
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Result<(), ExportError> {
-        if self.resumes >= self.policy.max_resumes {
+        let policy = &self.export.client.state().download_policy;
+        if self.resumes >= policy.max_resumes {
             return Err(ExportError::Interrupted {
                 received: self.handed_out,
                 attempts: self.resumes.saturating_add(1),
@@ -657,7 +631,7 @@ impl Transfer {
         }
         self.resumes += 1;
         let backoff = Backoff {
-            initial: self.policy.resume_backoff,
+            initial: policy.resume_backoff,
             factor: 2.0,
             max: Duration::from_secs(60),
             jitter: false,
@@ -733,7 +707,8 @@ impl Transfer {
         let final_url = response.url().to_string();
         let mut body = Vec::new();
         let read = read_into(&mut response, ERROR_BODY, &mut body);
-        let _ = tokio::time::timeout(self.policy.read_timeout, read).await;
+        let limit = self.export.client.state().download_policy.read_timeout;
+        let _ = tokio::time::timeout(limit, read).await;
         let text = String::from_utf8_lossy(&body);
         let said = match (xml_element(&text, "Code"), xml_element(&text, "Message")) {
             (Some(code), Some(message)) => format!("{message} ({code})"),
@@ -801,9 +776,11 @@ enum Block {
     Bytes(Bytes),
     /// Truncate the file and write from byte 0 again.
     Restart,
+    /// Every byte has arrived: sync the file, rename it to the path, sync the directory.
+    Commit(tempfile::TempPath, PathBuf),
 }
 
-async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
+async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, ExportError> {
     let io_error = |source: io::Error| ExportError::Io {
         path: path.clone(),
         source,
@@ -826,41 +803,25 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
+    let mut transfer = download.transfer(Mode::File);
     let fetched = fetch_blocks(&mut transfer, &blocks).await;
+    if fetched.is_ok() {
+        let _ = blocks.send(Block::Commit(temp, path.clone())).await;
+    }
     drop(blocks);
     let written = writer
         .await
         .unwrap_or_else(|_| Err(io::Error::other("the writer panicked")));
     // A fetch error is the cause; else the writer's (disk full, …), which also stops the fetch.
     fetched?;
-    let received = transfer.handed_out;
-    match written.map_err(io_error)? {
-        bytes if bytes == received => {}
-        bytes => {
-            let e = format!("{bytes} bytes were written but {received} were received");
-            return Err(io_error(io::Error::other(e)));
-        }
-    }
-    let target = path.clone();
-    tokio::task::spawn_blocking(move || {
-        temp.persist(&target).map_err(|e| e.error)?;
-        // Best effort: the new name survives a power loss too (the bytes are synced already).
-        #[cfg(unix)]
-        if let Err(e) = std::fs::File::open(parent_dir(&target)).and_then(|d| d.sync_all()) {
-            tracing::debug!("syncing the directory of the downloaded file failed: {e}");
-        }
-        Ok(())
-    })
-    .await
-    .map_err(|e| io_error(io::Error::other(e)))?
-    .map_err(io_error)?;
+    written.map_err(io_error)?;
     Ok(Downloaded {
         path: path.clone(),
-        bytes: received,
+        bytes: transfer.handed_out,
         resumes: transfer.resumes,
         url_refreshes: transfer.url_refreshes,
         restarts: transfer.restarts,
-        elapsed: transfer.started.map(|s| s.elapsed()).unwrap_or_default(),
+        elapsed: transfer.started.elapsed(),
     })
 }
 
@@ -902,9 +863,9 @@ async fn fetch_blocks(
     }
 }
 
-/// The writer thread: writes blocks in order until the queue closes, then syncs the file (so a
-/// power loss after the rename cannot leave a partial file); returns the file's length.
-fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<u64> {
+/// The writer thread: writes blocks in order until `Commit`. The file is synced before the
+/// rename, so a power loss cannot leave a partial file under its final name.
+fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
     use std::io::Seek as _;
     let mut written: u64 = 0;
     let mut flushed: u64 = 0;
@@ -924,10 +885,19 @@ fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io
                 written = 0;
                 flushed = 0;
             }
+            Block::Commit(temp, path) => {
+                file.sync_all()?;
+                temp.persist(&path).map_err(|e| e.error)?;
+                // Best effort: the new name survives a power loss too.
+                #[cfg(unix)]
+                if let Err(e) = std::fs::File::open(parent_dir(&path)).and_then(|d| d.sync_all()) {
+                    tracing::debug!("syncing the directory of the downloaded file failed: {e}");
+                }
+                return Ok(());
+            }
         }
     }
-    file.sync_all()?;
-    Ok(written)
+    Err(io::Error::other("the download stopped before its end"))
 }
 
 /// Starts writing `len` bytes from `offset` back to disk without waiting (Linux
@@ -962,10 +932,8 @@ fn create_temp(path: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
     })?;
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
     let mut builder = tempfile::Builder::new();
+    let prefix = format!(".{}.", name.to_string_lossy());
     builder.prefix(&prefix).suffix(".part");
     #[cfg(unix)]
     {

@@ -2,7 +2,6 @@
 //! query (the signature) must not reach an error, a `Debug` output or a log line.
 
 use std::borrow::Cow;
-use std::fmt;
 
 /// Characters of a remote host's own words (an error message, a header value) kept in an error.
 const MAX_ECHO: usize = 300;
@@ -26,16 +25,6 @@ pub(crate) fn redact_query(url: &str) -> String {
         format!("{base}?<redacted>")
     } else {
         base
-    }
-}
-
-/// A `download_url` field in `Debug` output (build.rs puts it in the `Debug` of the generated
-/// types that have one).
-pub(crate) struct DebugUrl<'a>(pub(crate) Option<&'a str>);
-
-impl fmt::Debug for DebugUrl<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.map(redact_query).fmt(f)
     }
 }
 

@@ -481,9 +481,20 @@ async fn dropping_the_download_removes_the_temporary_file() {
         .inject(StorageFault::Stall { after: 100_000 }, 1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
-    let download = completed.download_to(&path);
-    let cut = tokio::time::timeout(Duration::from_secs(5), download).await;
-    assert!(cut.is_err(), "still stalled after 5 s");
+    let download = tokio::spawn(async move { completed.download_to(&path).await });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // While it runs, the bytes go to a hidden temporary file next to the target.
+    let names = entries(dir.path());
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with(".p.csv.") && names[0].ends_with(".part"),
+        "{names:?}"
+    );
+    download.abort();
+    assert!(
+        download.await.unwrap_err().is_cancelled(),
+        "still stalled after 5 s"
+    );
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
 
