@@ -13,27 +13,22 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The file lives on a storage host behind the export's pre-signed `download_url`, fetched by a
-//! second HTTP client that sends **no `Authorization` header** (the API token never leaves the
-//! API) and has no total time-out; its settings are the client's [`DownloadPolicy`].
+//! The file is fetched from the export's pre-signed `download_url` by a second HTTP client
+//! without the `Authorization` header and without a total time-out ([`DownloadPolicy`]).
 //!
-//! * **Interrupted** (connection dropped, body cut short, a stall longer than
-//!   [`read_timeout`](DownloadPolicy::read_timeout), a `5xx`/`408`/`429`): the download goes on
-//!   where it stopped (`Range` with `If-Range: <ETag>`), after a doubling
-//!   [`resume_backoff`](DownloadPolicy::resume_backoff), at most
+//! * **Interrupted** (connection lost, body cut short, stalled, `5xx`/`408`/`429`): resumed where
+//!   it stopped (`Range` with `If-Range: <ETag>`) after a doubling backoff, at most
 //!   [`max_resumes`](DownloadPolicy::max_resumes) times.
-//! * **URL refused** (`403`: a `download_url` expires after 24 hours) or `404`: the export's
-//!   status is read again for a freshly signed URL; if the export itself is gone (cleaned up after
-//!   7 days) the error is [`ExportError::Expired`].
+//! * **URL refused** (`403`: URLs expire after 24 hours) or `404`: a fresh URL is read from the
+//!   export's status, once; an export cleaned up meanwhile is [`ExportError::Expired`].
 //! * **The file changed** (another `ETag`): a file download starts again from byte 0; a stream,
 //!   which cannot take back what it handed out, ends with [`ExportError::Changed`].
-//! * **Any other `4xx`**, or a fresh URL refused again: [`ExportError::DownloadStatus`].
+//! * **Any other `4xx`**: [`ExportError::DownloadStatus`].
 //!
-//! The byte count is checked against the export's `file_size_bytes`
-//! ([`ExportError::SizeMismatch`]). The URL's query (its signature) is a credential: it never
-//! appears in an error, a `Debug` output or a tracing event, also not when the storage host
-//! echoes it ([`CompletedExport::download_url`] still returns it). Memory stays bounded: a file
-//! download queues at most 4 blocks of 1 MiB for its writer thread, a stream holds one chunk.
+//! The byte count is checked against `file_size_bytes` ([`ExportError::SizeMismatch`]). The URL's
+//! query (its signature) never appears in an error, a `Debug` output or a log line, even when the
+//! storage host echoes it. Memory stays bounded: a file download queues at most 4 blocks of
+//! 1 MiB for its writer thread, a stream holds one chunk.
 
 use std::fmt;
 use std::future::Future;
@@ -80,15 +75,13 @@ const ERROR_BODY: usize = 2048;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct DownloadPolicy {
-    /// Time limit for opening a connection to the storage host (default 10 s).
+    /// Time limit for connecting to the storage host (default 10 s).
     pub connect_timeout: Duration,
-    /// Longest time without receiving a byte before the download counts as stalled and is resumed
-    /// (default 30 s). There is no limit on the total time of a download.
+    /// Longest time without a byte before the download counts as stalled (default 30 s).
     pub read_timeout: Duration,
-    /// How many times one download is resumed after an interruption (default 5); then it fails
-    /// with [`ExportError::Interrupted`]. Fetching a fresh URL does not count.
+    /// Resumes per download (default 5), then [`ExportError::Interrupted`]; fresh URLs do not count.
     pub max_resumes: u32,
-    /// Wait before the first resume (default 500 ms), doubling for each further one, up to 60 s.
+    /// Wait before the first resume (default 500 ms), doubling up to 60 s.
     pub resume_backoff: Duration,
 }
 
@@ -226,7 +219,7 @@ impl Download {
 
     /// See [`CompletedExport::bytes_stream`].
     pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, ExportError>> {
-        stream(self.transfer(Mode::Stream))
+        stream(self.transfer(false))
     }
 
     /// See [`CompletedExport::reader`].
@@ -241,7 +234,7 @@ impl Download {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let mut transfer = self.transfer(Mode::Stream);
+        let mut transfer = self.transfer(false);
         async move {
             // The first answer, for its Content-Type and so that a refused URL is an error here.
             while transfer.response.is_none() && !transfer.finished {
@@ -256,11 +249,11 @@ impl Download {
         }
     }
 
-    fn transfer(self, mode: Mode) -> Transfer {
+    fn transfer(self, restartable: bool) -> Transfer {
         Transfer {
             url: self.export.download_url.clone(),
             export: self.export,
-            mode,
+            restartable,
             progress: self.progress,
             response: None,
             etag: None,
@@ -364,20 +357,12 @@ fn stream(transfer: Transfer) -> BoxStream<'static, Result<Bytes, ExportError>> 
     stream.boxed()
 }
 
-// ---------------------------------------------------------------------------------------------
-// The transfer: one logical download over as many HTTP requests as it takes.
-
-/// Whether the consumer can take back bytes (a file can be truncated, a stream cannot).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    File,
-    Stream,
-}
-
-/// The consumer stops at the first error, so only the end of the file sets `finished`.
+/// One download over as many requests as it takes. Its consumer stops at the first error, so
+/// only the end of the file sets `finished`.
 struct Transfer {
     export: CompletedExport,
-    mode: Mode,
+    /// A file can be truncated and written again; a stream cannot take back its bytes.
+    restartable: bool,
     progress: Option<ProgressFn>,
     /// The current pre-signed URL (refreshed when it expires).
     url: String,
@@ -429,15 +414,13 @@ impl Transfer {
                 }
                 Ok(None) => {
                     self.response = None;
-                    match self.total {
-                        Some(total) if self.handed_out < total => {
-                            let why = format!(
-                                "the body ended after {} of {total} bytes",
-                                self.handed_out
-                            );
+                    let received = self.handed_out;
+                    match self.total.filter(|&total| received < total) {
+                        Some(total) => {
+                            let why = format!("the body ended after {received} of {total} bytes");
                             self.interrupted(why.into()).await?;
                         }
-                        _ => self.complete()?,
+                        None => self.complete()?,
                     }
                 }
                 Err(e) => {
@@ -473,7 +456,7 @@ impl Transfer {
     async fn open(&mut self) -> Result<(), ExportError> {
         if self.handed_out > 0 && self.etag.is_none() {
             // Without a validator a range could splice two versions of the file.
-            if self.mode == Mode::Stream {
+            if !self.restartable {
                 return Err(ExportError::Interrupted {
                     received: self.handed_out,
                     attempts: self.resumes.saturating_add(1),
@@ -525,7 +508,7 @@ impl Transfer {
     /// What was handed out cannot be continued: a file starts again from byte 0, a stream (whose
     /// bytes the caller has) ends with `Changed`.
     fn rewind(&mut self) -> Result<(), ExportError> {
-        if self.mode == Mode::Stream {
+        if !self.restartable {
             return Err(ExportError::Changed {
                 received: self.handed_out,
             });
@@ -721,10 +704,7 @@ impl Transfer {
         }
         let hint = match status.as_u16() {
             400 => "; the storage host rejected the request: check for a proxy that adds headers",
-            403 => {
-                "; the download URL was refused and so was a freshly signed one: if this \
-                    persists, start a new export"
-            }
+            403 => "; a freshly signed download URL was refused too: start a new export",
             404 => "; the file is no longer on the storage host: start a new export",
             408 | 429 | 500..=599 => "; the storage host kept failing: try again later",
             _ => "",
@@ -768,9 +748,6 @@ fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     Some(text[start..end].trim())
 }
 
-// ---------------------------------------------------------------------------------------------
-// download_to: a temporary file, one writer thread, an atomic rename.
-
 /// What the download task sends the writer thread.
 enum Block {
     Bytes(Bytes),
@@ -803,7 +780,7 @@ async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, Export
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
-    let mut transfer = download.transfer(Mode::File);
+    let mut transfer = download.transfer(true);
     let fetched = fetch_blocks(&mut transfer, &blocks).await;
     if fetched.is_ok() {
         let _ = blocks.send(Block::Commit(temp, path.clone())).await;

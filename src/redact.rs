@@ -9,23 +9,16 @@ const MAX_ECHO: usize = 300;
 /// `url` as `Debug` and logs show it: without user info, query and fragment (a `?<redacted>`
 /// marks where they were).
 pub(crate) fn redact_query(url: &str) -> String {
-    let (base, cut) = match url.find(['?', '#']) {
-        Some(at) => (&url[..at], true),
-        None => (url, false),
-    };
-    let base = match url::Url::parse(base) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            String::from(parsed)
-        }
-        Err(_) => base.to_owned(),
-    };
-    if cut {
-        format!("{base}?<redacted>")
-    } else {
-        base
+    let base = url.find(['?', '#']).map_or(url, |cut| &url[..cut]);
+    let mut shown = url::Url::parse(base).map_or(base.to_owned(), |mut parsed| {
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        parsed.into()
+    });
+    if base.len() < url.len() {
+        shown.push_str("?<redacted>");
     }
+    shown
 }
 
 /// `text` with every URL (and every `path?name=value` word) cut at its query and fragment,
@@ -66,23 +59,19 @@ pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
         let query = rest.split_once('?').map_or("", |(_, query)| query);
         for part in [query, fragment] {
             secrets.push(part.to_owned());
-            for pair in part.split('&') {
-                let value = pair.split_once('=').map_or(pair, |(_, value)| value);
-                secrets.push(value.to_owned());
-                let decoded = url::form_urlencoded::parse(format!("x={value}").as_bytes())
-                    .next()
-                    .map(|(_, value)| value.into_owned());
-                secrets.extend(decoded);
-            }
+            let values = part
+                .split('&')
+                .map(|pair| pair.split_once('=').map_or(pair, |p| p.1));
+            secrets.extend(values.map(str::to_owned));
+            let decoded = url::form_urlencoded::parse(part.as_bytes());
+            secrets.extend(decoded.map(|(_, value)| value.into_owned()));
         }
     }
     secrets.retain(|s| s.chars().count() >= 8);
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = redact_urls(text);
     for secret in &secrets {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "<redacted>");
-        }
+        out = out.replace(secret.as_str(), "<redacted>");
     }
     match out.char_indices().nth(MAX_ECHO) {
         Some((end, _)) => format!("{}…", &out[..end]),
