@@ -727,11 +727,7 @@ fn strong_etag(headers: &HeaderMap) -> Option<String> {
 /// size (`None` for `*`).
 fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
     let (range, size) = value.strip_prefix("bytes ")?.split_once('/')?;
-    let size = if size == "*" {
-        None
-    } else {
-        Some(size.parse().ok()?)
-    };
+    let size = (size != "*").then(|| size.parse()).transpose().ok()?;
     if range == "*" {
         return size.map(|size| (None, Some(size)));
     }
