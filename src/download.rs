@@ -20,10 +20,10 @@
 //!   it stopped (`Range` with `If-Range: <ETag>`) after a doubling backoff, at most
 //!   [`max_resumes`](DownloadPolicy::max_resumes) times.
 //! * **URL refused** (`403`: URLs expire after 24 hours) or `404`: a fresh URL is read from the
-//!   export's status, once; an export cleaned up meanwhile is [`ExportError::Expired`].
+//!   export's status; an export cleaned up meanwhile is [`ExportError::Expired`].
 //! * **The file changed** (another `ETag`): a file download starts again from byte 0; a stream,
 //!   which cannot take back what it handed out, ends with [`ExportError::Changed`].
-//! * **Any other `4xx`**: [`ExportError::DownloadStatus`].
+//! * **Any other `4xx`**, or a fresh URL refused again: [`ExportError::DownloadStatus`].
 //!
 //! The byte count is checked against `file_size_bytes` ([`ExportError::SizeMismatch`]). The URL's
 //! query (its signature) never appears in an error, a `Debug` output or a log line, even when the

@@ -543,3 +543,19 @@ async fn a_stall_beyond_the_policy_is_a_timeout() {
     assert!(err.is_timeout(), "{err}");
     assert_eq!(err.status(), None);
 }
+
+// The waits between resumes double from `resume_backoff` (on the paused clock: 100 + 200 + 400 ms).
+#[tokio::test(start_paused = true)]
+async fn resume_waits_double() {
+    let policy = tiny().resume_backoff(Duration::from_millis(100));
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, policy).await;
+    fake.storage()
+        .inject(StorageFault::TruncateAfter(10_000), 3);
+    let file = download_checked(&completed, 2000).await;
+    assert_eq!(file.resumes, 3);
+    assert!(
+        file.elapsed >= Duration::from_millis(700) && file.elapsed < Duration::from_millis(750),
+        "{:?}",
+        file.elapsed
+    );
+}
