@@ -49,6 +49,7 @@ pub use policy::PollPolicy;
 
 use crate::error::ExportError;
 use crate::open_enum::{ExportFormat, ExportStatus};
+use crate::redact::redact_query;
 use crate::{types, Client};
 use limiter::Slot;
 
@@ -285,10 +286,7 @@ impl std::fmt::Debug for CompletedExport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompletedExport")
             .field("id", &self.id)
-            .field(
-                "download_url",
-                &crate::redact::redact_query(&self.download_url),
-            )
+            .field("download_url", &redact_query(&self.download_url))
             .field("file_size_bytes", &self.file_size_bytes)
             .field("format", &self.format)
             .field("polls", &self.polls)
