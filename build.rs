@@ -491,8 +491,15 @@ fn write_spec_json(yaml: &str) -> Result<(), String> {
 /// A pre-signed `download_url` reads the export file for 24 hours: it must not reach a log line
 /// through `{:?}`. Every generated struct with a `download_url` field (`types::Export` and its
 /// builder) loses its derived `Debug` for one that prints the URL without its query
-/// (`crate::export::redact_query`); `CompletedExport::download_url()` still hands it out.
+/// (`crate::redact::redact_query`); `CompletedExport::download_url()` still hands it out.
 fn redact_download_urls_in_debug(file: &mut syn::File) {
+    fn is_result(s: &syn::ItemStruct, name: &syn::Ident) -> bool {
+        s.fields.iter().any(|f| {
+            f.ident.as_ref() == Some(name)
+                && matches!(&f.ty, syn::Type::Path(p)
+                    if p.path.segments.last().is_some_and(|seg| seg.ident == "Result"))
+        })
+    }
     fn visit(items: &mut Vec<syn::Item>) {
         let mut impls: Vec<syn::Item> = Vec::new();
         for item in items.iter_mut() {
@@ -526,7 +533,13 @@ fn redact_download_urls_in_debug(file: &mut syn::File) {
                     let fields = names.iter().map(|n| {
                         let text = n.to_string();
                         if n == "download_url" {
-                            quote::quote!(.field(#text, &crate::export::redact_debug(&self.#n)))
+                            // `Option<String>`, or `Result<Option<String>, String>` in builders.
+                            let url = if is_result(s, n) {
+                                quote::quote!(self.#n.as_ref().ok().and_then(|u| u.as_deref()))
+                            } else {
+                                quote::quote!(self.#n.as_deref())
+                            };
+                            quote::quote!(.field(#text, &#url.map(crate::redact::redact_query)))
                         } else {
                             quote::quote!(.field(#text, &self.#n))
                         }

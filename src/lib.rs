@@ -12,6 +12,7 @@ pub mod lenient;
 pub mod open_enum;
 pub mod pagination;
 pub mod records;
+mod redact;
 pub mod resource;
 pub mod retry;
 pub mod summary;

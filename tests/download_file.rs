@@ -166,8 +166,10 @@ async fn reset_connection_is_resumed() {
     );
 }
 
+// The host ignores Range on the resume but the ETag is the same: the download skips the bytes it
+// has (a changed file restarts instead: download_stream.rs).
 #[tokio::test]
-async fn ignored_range_restarts_the_file_from_zero() {
+async fn ignored_range_skips_the_repeated_start() {
     let (fake, completed) = completed_projects(2000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(50_000), 1);
@@ -178,9 +180,9 @@ async fn ignored_range_restarts_the_file_from_zero() {
     assert_eq!(
         std::fs::read(&path).unwrap(),
         expected_projects(2000, ExportFormat::Csv),
-        "truncated, not appended"
+        "skipped, not appended"
     );
-    assert_eq!((file.resumes, file.restarts), (1, 1));
+    assert_eq!((file.resumes, file.restarts), (1, 0));
 }
 
 #[tokio::test]
@@ -479,9 +481,20 @@ async fn dropping_the_download_removes_the_temporary_file() {
         .inject(StorageFault::Stall { after: 100_000 }, 1);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.csv");
-    let download = completed.download_to(&path);
-    let cut = tokio::time::timeout(Duration::from_secs(5), download).await;
-    assert!(cut.is_err(), "still stalled after 5 s");
+    let download = tokio::spawn(async move { completed.download_to(&path).await });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // While it runs, the bytes go to a hidden temporary file next to the target.
+    let names = entries(dir.path());
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with(".p.csv.") && names[0].ends_with(".part"),
+        "{names:?}"
+    );
+    download.abort();
+    assert!(
+        download.await.unwrap_err().is_cancelled(),
+        "still stalled after 5 s"
+    );
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
 
@@ -529,4 +542,20 @@ async fn a_stall_beyond_the_policy_is_a_timeout() {
     assert!(matches!(err, ExportError::Interrupted { .. }), "{err:?}");
     assert!(err.is_timeout(), "{err}");
     assert_eq!(err.status(), None);
+}
+
+// The waits between resumes double from `resume_backoff` (on the paused clock: 100 + 200 + 400 ms).
+#[tokio::test(start_paused = true)]
+async fn resume_waits_double() {
+    let policy = tiny().resume_backoff(Duration::from_millis(100));
+    let (fake, completed) = completed_projects(2000, ExportFormat::Csv, policy).await;
+    fake.storage()
+        .inject(StorageFault::TruncateAfter(10_000), 3);
+    let file = download_checked(&completed, 2000).await;
+    assert_eq!(file.resumes, 3);
+    assert!(
+        file.elapsed >= Duration::from_millis(700) && file.elapsed < Duration::from_millis(750),
+        "{:?}",
+        file.elapsed
+    );
 }

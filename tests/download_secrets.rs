@@ -287,7 +287,6 @@ async fn download_faults_never_show_the_urls_signature() {
         ("CompletedExport", format!("{completed:?} {completed:#?}")),
         ("Export", format!("{:?}", completed.export())),
         ("Download", format!("{:?}", completed.download())),
-        ("DownloadStream", format!("{:?}", completed.bytes_stream())),
     ] {
         assert_clean(what, &text, &signatures(&fake, &completed));
     }
@@ -400,4 +399,57 @@ async fn hostile_answers_never_show_the_urls_signature() {
         assert!(kinds.iter().any(|k| k == kind), "no {kind} in {kinds:?}");
     }
     assert!(!logs().contains(SIGNATURE), "the signature is in the logs");
+}
+
+// A storage host that redirects to a URL of its own signing and echoes that URL's credential
+// percent-decoded, or as a `path?name=value` word without a scheme: none of it reaches the error.
+#[tokio::test]
+async fn echoed_credentials_of_a_redirect_target_are_blanked() {
+    use hostile::{Answer, End, Script};
+    let answer = |status: u16, headers: Vec<(String, String)>, body: &str| Answer {
+        status,
+        headers,
+        body: body.as_bytes().to_vec(),
+        end: End::Close,
+    };
+    let secret = "S3cr3t/Value+0123";
+    let answers = vec![
+        answer(
+            302,
+            vec![(
+                "location".into(),
+                "/files/moved.csv?sig=S3cr3t%2FValue%2B0123".into(),
+            )],
+            "",
+        ),
+        answer(
+            418,
+            vec![],
+            "decoded S3cr3t/Value+0123, relative /files/moved.csv?token=Xyz98765432 end",
+        ),
+    ];
+    let script = || Script {
+        answers: answers.clone(),
+        file_size: Some(3),
+        format: Some("csv"),
+        ext: "csv",
+    };
+    let server = hostile::start(script()).await;
+    let client = mangrove::Client::builder()
+        .token("tok")
+        .base_url(server.api())
+        .retry_policy(mangrove::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let completed = mangrove::Export::attach(&client, "exp_1").await.unwrap();
+    let err = completed.bytes_stream().try_next().await.unwrap_err();
+    assert!(matches!(err, ExportError::DownloadStatus { .. }), "{err:?}");
+    let text = error_texts(err);
+    for leaked in [secret, "S3cr3t%2FValue", "Xyz98765432", hostile::SIGNATURE] {
+        assert!(!text.contains(leaked), "{leaked} leaked in:\n{text}");
+    }
+    assert!(
+        text.contains("decoded"),
+        "the host's words are kept: {text}"
+    );
 }

@@ -572,3 +572,45 @@ async fn trickling_error_pages_are_bounded() {
         started.elapsed()
     );
 }
+
+// A 206 whose Content-Range breaks HTTP's rules cannot place its bytes: InvalidDownload.
+#[tokio::test]
+async fn impossible_content_ranges_are_invalid() {
+    let body = b"0123456789abcdefghij".to_vec();
+    let server = hostile::start(Script {
+        answers: vec![],
+        file_size: Some(20),
+        format: None,
+        ext: "csv",
+    })
+    .await;
+    let client = client(&server);
+    for (range, valid) in [
+        ("bytes 0-19/20", true),
+        ("bytes 0-19/*", true),
+        ("bytes 0-20/20", false),
+        ("bytes 5-4/20", false),
+        ("bytes 0-19", false),
+        ("items 0-19/20", false),
+        ("bytes a-b/c", false),
+    ] {
+        server.set_script(Script {
+            answers: vec![Answer {
+                status: 206,
+                headers: vec![("content-range".into(), range.into())],
+                body: body.clone(),
+                end: End::Close,
+            }],
+            file_size: Some(20),
+            format: None,
+            ext: "csv",
+        });
+        let completed = mangrove::Export::attach(&client, "exp_1").await.unwrap();
+        let got: Result<Vec<_>, _> = completed.bytes_stream().try_collect().await;
+        match got {
+            Ok(chunks) => assert!(valid && chunks.concat() == body, "{range}"),
+            Err(ExportError::InvalidDownload { .. }) => assert!(!valid, "{range}"),
+            Err(e) => panic!("{range}: {e:?}"),
+        }
+    }
+}

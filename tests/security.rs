@@ -181,4 +181,28 @@ fn generated_export_types_redact_the_download_url_in_debug() {
         Some("https://storage.example/f.csv?X-Amz-Signature=sekret&X-Amz-Expires=86400"),
         "the field itself keeps the URL"
     );
+    // User info is a credential too; a URL without a query is shown as it is.
+    for (url, shown) in [
+        (
+            "https://u:pw0rd@storage.example/f.csv#sekret",
+            "https://storage.example/f.csv?<redacted>",
+        ),
+        (
+            "https://storage.example/f.csv",
+            "https://storage.example/f.csv",
+        ),
+    ] {
+        let raw: mangrove::types::Export = serde_json::from_value(serde_json::json!({
+            "id": "exp_1",
+            "status": "completed",
+            "download_url": url,
+        }))
+        .unwrap();
+        let debug = format!("{raw:?}");
+        assert!(debug.contains(&format!("{shown:?}")), "{debug}");
+        assert!(
+            !debug.contains("pw0rd") && !debug.contains("sekret"),
+            "{debug}"
+        );
+    }
 }

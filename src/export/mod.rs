@@ -49,6 +49,7 @@ pub use policy::PollPolicy;
 
 use crate::error::ExportError;
 use crate::open_enum::{ExportFormat, ExportStatus};
+use crate::redact::redact_query;
 use crate::{types, Client};
 use limiter::Slot;
 
@@ -290,58 +291,6 @@ impl std::fmt::Debug for CompletedExport {
             .field("polls", &self.polls)
             .field("elapsed", &self.elapsed)
             .finish_non_exhaustive()
-    }
-}
-
-/// A pre-signed URL's query is a credential: show only scheme, host, port and path, with
-/// `?<redacted>` / `#<redacted>` where a query or fragment was (user info is dropped too). Text
-/// that does not parse as a URL is cut at its first `?` or `#` the same way.
-pub(crate) fn redact_query(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            let query = parsed.query().is_some();
-            let fragment = parsed.fragment().is_some();
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            let mut out = String::from(parsed);
-            if query {
-                out.push_str("?<redacted>");
-            }
-            if fragment {
-                out.push_str("#<redacted>");
-            }
-            out
-        }
-        Err(_) => match url.find(['?', '#']) {
-            Some(cut) => format!("{}{}<redacted>", &url[..cut], &url[cut..cut + 1]),
-            None => url.to_string(),
-        },
-    }
-}
-
-/// What the `Debug` of a generated type shows of its `download_url` field (build.rs replaces the
-/// derived `Debug` of every generated struct that has one): the URL through [`redact_query`].
-pub(crate) fn redact_debug(field: &dyn UrlField) -> Option<String> {
-    field.url().map(redact_query)
-}
-
-/// A `download_url` field as the generated types hold it.
-pub(crate) trait UrlField {
-    fn url(&self) -> Option<&str>;
-}
-
-impl UrlField for Option<String> {
-    fn url(&self) -> Option<&str> {
-        self.as_deref()
-    }
-}
-
-/// The field of a generated builder (`types::builder::Export`).
-impl UrlField for Result<Option<String>, String> {
-    fn url(&self) -> Option<&str> {
-        self.as_ref().ok()?.as_deref()
     }
 }
 

@@ -1,0 +1,80 @@
+//! Hiding credentials: a pre-signed `download_url` reads the export file for 24 hours, so its
+//! query (the signature) must not reach an error, a `Debug` output or a log line.
+
+use std::borrow::Cow;
+
+/// Characters of a remote host's own words (an error message, a header value) kept in an error.
+const MAX_ECHO: usize = 300;
+
+/// `url` as `Debug` and logs show it: without user info, query and fragment (a `?<redacted>`
+/// marks where they were).
+pub(crate) fn redact_query(url: &str) -> String {
+    let base = url.find(['?', '#']).map_or(url, |cut| &url[..cut]);
+    let mut shown = url::Url::parse(base).map_or(base.to_owned(), |mut parsed| {
+        let _ = parsed.set_username("");
+        let _ = parsed.set_password(None);
+        parsed.into()
+    });
+    if base.len() < url.len() {
+        shown.push_str("?<redacted>");
+    }
+    shown
+}
+
+/// `text` with every URL (and every `path?name=value` word) cut at its query and fragment,
+/// which become `?<redacted>`; nothing else changes.
+pub(crate) fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`') {
+            out.push_str(&redact_word(&word));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.push_str(&redact_word(&word));
+    out
+}
+
+fn redact_word(word: &str) -> Cow<'_, str> {
+    match word.find(['?', '#']) {
+        Some(cut) if word[..cut].contains("://") || word[cut..].contains('=') => {
+            format!("{}?<redacted>", &word[..cut]).into()
+        }
+        _ => word.into(),
+    }
+}
+
+/// Text a remote host sent (an error body, a header value), safe for an error or a log line and
+/// cut to [`MAX_ECHO`] characters: [`redact_urls`], and every part of the `urls`' queries and
+/// fragments (whole, and each value of 8 characters or more, raw and percent-decoded) blanked
+/// wherever it appears.
+pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
+    let mut secrets = Vec::new();
+    for url in urls {
+        let (rest, fragment) = url.split_once('#').unwrap_or((url, ""));
+        let query = rest.split_once('?').map_or("", |(_, query)| query);
+        for part in [query, fragment] {
+            secrets.push(part.to_owned());
+            let values = part
+                .split('&')
+                .map(|pair| pair.split_once('=').map_or(pair, |p| p.1));
+            secrets.extend(values.map(str::to_owned));
+            let decoded = url::form_urlencoded::parse(part.as_bytes());
+            secrets.extend(decoded.map(|(_, value)| value.into_owned()));
+        }
+    }
+    secrets.retain(|s| s.chars().count() >= 8);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = redact_urls(text);
+    for secret in &secrets {
+        out = out.replace(secret.as_str(), "<redacted>");
+    }
+    match out.char_indices().nth(MAX_ECHO) {
+        Some((end, _)) => format!("{}…", &out[..end]),
+        None => out,
+    }
+}
