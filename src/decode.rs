@@ -26,7 +26,7 @@ use std::fmt;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::download::redact_urls;
+use crate::redact::redact_urls;
 
 /// How many bytes of a body that did not decode a [`DecodeError`] keeps (64 KiB).
 pub const BODY_PREFIX_LIMIT: usize = 64 * 1024;

@@ -56,9 +56,6 @@ use crate::records::{self, Records};
 use crate::redact::{redact_query, scrub};
 use crate::retry::{header_str, read_into, Backoff};
 
-// Until decode.rs imports it from `crate::redact`.
-pub(crate) use crate::redact::redact_urls;
-
 /// Bytes per write to disk (and the size of the blocks queued for the writer thread).
 const WRITE_BLOCK: usize = 1024 * 1024;
 /// Blocks queued for the writer thread before the download waits for the disk.
