@@ -13,11 +13,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A name that is not one of an open enum's known values (from [`FromStr`]).
-///
-/// Parsing is strict so that a typo (`"Delivry".parse::<ResourceType>()`) fails here instead of
-/// reaching the server; decoding a server's answer is not, and keeps an unknown value as
-/// `Unknown(..)`.
+/// A name that is not one of an open enum's known values (from [`FromStr`], which is strict:
+/// see the [module docs](self)).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a known {kind}")]
 #[non_exhaustive]

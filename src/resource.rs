@@ -1,16 +1,6 @@
-//! What every list builder can do beyond `.send()`: the traits [`ListRequest`] and
-//! [`Exportable`], and the table of which generated builder lists which item type.
-//!
-//! Every list builder (`client.list_projects()`, `client.list_events()`, …) implements
-//! [`ListRequest`]; the 12 exportable ones also implement [`Exportable`]. Their methods are
-//! provided by the traits, so bring them into scope with the prelude:
-//!
-//! ```no_run
-//! use mangrove::prelude::*;
-//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::Error> {
-//! let summary = client.list_projects().summary().await?; // ListRequest::summary
-//! # Ok(()) }
-//! ```
+//! What every list builder can do beyond `.send()`: the sealed traits [`ListRequest`] (every
+//! list builder: `client.list_projects()`, …) and [`Exportable`] (the 12 exportable ones). Their
+//! methods are provided by the traits: `use mangrove::prelude::*;` brings them into scope.
 //!
 //! | method | on | yields |
 //! |---|---|---|
@@ -19,7 +9,7 @@
 //! | [`.pages()`](ListRequest::pages) | every list | [`Pages`]: a stream of [`Page<Item>`](crate::Page)s |
 //! | [`.summary_with_export()`](Exportable::summary_with_export) | exportable lists | [`StartExport`] |
 //!
-//! Code generic over lists calls them by the same names:
+//! Generic code calls them by the same names:
 //!
 //! ```no_run
 //! use futures::TryStreamExt;
@@ -47,8 +37,6 @@
 //! client.list_ledger_batches().ledger_id("lgr_1").summary_with_export();
 //! # }
 //! ```
-//!
-//! Both traits are sealed: they are implemented for the generated builders only.
 
 use futures::future::BoxFuture;
 use serde::{de::DeserializeOwned, Serialize};
@@ -95,9 +83,8 @@ pub(crate) fn fetch<'a, R: ListRequest<'a>>(
     request.fetch_internal(query, sealed::Internal(()))
 }
 
-/// A generated list builder (`client.list_projects()`, `client.list_events()`, …): `.summary()`,
-/// `.items()` and `.pages()` on any of them, after its filters and sort. See the
-/// [module docs](self). Sealed: implemented for the generated builders only.
+/// A generated list builder: `.summary()`, `.items()` and `.pages()` after its filters and sort.
+/// See the [module docs](self).
 pub trait ListRequest<'a>: sealed::Sealed + Clone + Send + Sync + Sized + 'a {
     /// The item type of the list, e.g. [`types::Project`].
     type Item: DeserializeOwned + Serialize + Clone + Send + Sync + 'static;
@@ -117,7 +104,7 @@ pub trait ListRequest<'a>: sealed::Sealed + Clone + Send + Sync + Sized + 'a {
     ) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
 
     /// Asks for a `summary` (`response_mode=summary`): the total count and up to 10 typed
-    /// samples. The future is `Send` and can be spawned.
+    /// samples.
     fn summary(self) -> SummaryFuture<'a, Self::Item> {
         crate::summary::fetch_summary(self)
     }
@@ -127,15 +114,13 @@ pub trait ListRequest<'a>: sealed::Sealed + Clone + Send + Sync + Sized + 'a {
         crate::pagination::items(self)
     }
 
-    /// The pages of the list, one [`Page`](crate::Page) (items + pagination info) at a time
-    /// (see [`Pages`]).
+    /// The pages of the list, one [`Page`](crate::Page) at a time (see [`Pages`]).
     fn pages(self) -> Pages<'a, Self::Item> {
         crate::pagination::pages(self)
     }
 }
 
-/// A list endpoint that can produce an export file (the 12 endpoints of the exports table):
-/// `.summary_with_export()`. Sealed: implemented for the generated builders only.
+/// A list endpoint that can produce an export file: `.summary_with_export()`.
 pub trait Exportable<'a>: ListRequest<'a> {
     /// The resource type as `POST /exports` takes it, e.g. [`ResourceType::Project`].
     const RESOURCE_TYPE: ResourceType;

@@ -1,23 +1,12 @@
-//! The client-side export limiter: at most N exports of one client running at once.
+//! The client-side export limiter: at most N exports of one client running at once (the account
+//! runs 5), counted as the server counts them: exports *running*, not exports someone awaits.
 //!
-//! An account may run 5 exports at once, and the server counts exports that are *running*, not
-//! exports someone awaits. The limiter counts the same way:
-//!
-//! * A slot is taken before an export is started; once the server answered, the slot knows the
-//!   export's id and status URL.
-//! * The slot is given back when anyone sees the export end — its poller (`.await`,
-//!   `statuses()`), a single `status()` seeing `completed`/`failed`/`404` — or when every handle to
-//!   it is dropped.
-//! * A start waiting for a slot checks, at its poll policy's pace, the status of the exports
-//!   holding the slots that nobody has looked at lately, and frees those the server reports
-//!   ended, whether or not anyone awaits them. One waiter checks at a time.
-//! * The wait is bounded ([`ClientBuilder::export_slot_wait`], default the poll policy's time
-//!   limit): when no slot of the client comes free for that long, the start ends with
-//!   [`ExportError::NoFreeSlot`]. The bound is on a stall, not on the queue: a long queue that
-//!   keeps moving (50 exports through 5 slots) waits as long as it moves.
-//!
-//! Waiters are served in arrival order, so 50 exports awaited at once on one client run 5 at a
-//! time, first come first served.
+//! A slot is taken before a start (waiters are served in arrival order) and given back when anyone
+//! sees the export end (its poller, a `status()` seeing `completed`, `failed` or a 404) or every
+//! handle to it is dropped. A waiting start checks, at its poll policy's pace, the held exports
+//! nobody looked at lately, and frees those that ended on the server (one waiter checks at a
+//! time). The wait ends with [`ExportError::NoFreeSlot`] when no slot came free for
+//! [`ClientBuilder::export_slot_wait`]: a bound on a stall, not on a queue that keeps moving.
 //!
 //! [`ClientBuilder::export_slot_wait`]: crate::ClientBuilder::export_slot_wait
 

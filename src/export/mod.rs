@@ -165,11 +165,6 @@ impl Export {
         }
     }
 
-    /// The polling policy of this export.
-    pub fn policy(&self) -> &PollPolicy {
-        &self.policy
-    }
-
     /// Uses another polling policy for this export.
     pub fn with_policy(mut self, policy: PollPolicy) -> Self {
         self.policy = policy;

@@ -5,26 +5,19 @@ use std::time::Duration;
 use crate::retry::Backoff;
 
 /// Polling policy for exports: exponential delays between status requests and a total time
-/// limit. Set it per client ([`ClientBuilder::poll_policy`]) or per export
-/// ([`Export::with_policy`], [`StartExport::poll_policy`]).
+/// limit, per client ([`ClientBuilder::poll_policy`]) or per export ([`Export::with_policy`],
+/// [`StartExport::poll_policy`]).
 ///
-/// Defaults: first poll after **1 s**, delays doubling up to **10 s**, give up after
-/// **30 minutes** with [`ExportError::TimedOut`], and end after **10 transient failures in a
-/// row**. Polling is cheap against a limit of 1,000 requests per minute, and a 10 s cap means a
-/// finished export is noticed within 10 s; a 60-second export takes 9 polls. The 30-minute limit
-/// is far above what a 500 MB export should need while still ending a stuck job; raise it for
-/// unusually slow accounts. No jitter: polls of one export need no spreading, and tests see exact
-/// schedules.
-///
-/// All waiting uses `tokio::time`, so tests can run the schedule on a paused clock.
+/// Defaults: first poll after 1 s, delays doubling up to 10 s (a finished export is noticed
+/// within 10 s; a 60-second export takes 9 polls), [`ExportError::TimedOut`] after 30 minutes,
+/// and the last error after 10 transient failures in a row. No jitter: polls of one export need
+/// no spreading. Waits use `tokio::time`, so tests can run them on a paused clock.
 ///
 /// ```
 /// use std::time::Duration;
 /// let policy = mangrove::PollPolicy::default()
 ///     .initial_delay(Duration::from_millis(500))
-///     .max_delay(Duration::from_secs(5))
-///     .time_limit(Duration::from_secs(600));
-/// assert_eq!(policy.delay_after(1), Duration::from_millis(500));
+///     .max_delay(Duration::from_secs(5));
 /// assert_eq!(policy.delay_after(2), Duration::from_secs(1));
 /// assert_eq!(policy.delay_after(9), Duration::from_secs(5));
 /// ```
