@@ -42,7 +42,6 @@
 //! A panic in `T`'s `Deserialize` implementation happens in the task that polls the stream.
 
 use std::fmt;
-use std::future::Future as _;
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,7 +54,6 @@ use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, Visitor};
 use tokio::io::AsyncRead;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::error::ExportError;
 use crate::ExportFormat;
@@ -144,24 +142,49 @@ impl RecordError {
     }
 }
 
-/// Streams the records of an export file read from `reader`.
-///
-/// Nothing is read until the stream is first polled, which must happen inside a Tokio runtime (either
-/// flavour). See the [module docs](self) for the CSV and JSON conventions and for errors.
+/// Streams the records of an export file read from `reader`, which starts at once (on either
+/// flavour of Tokio runtime). See the [module docs](self) for the CSV and JSON conventions and for
+/// errors.
 ///
 /// # Panics
 ///
-/// Polling the stream outside a Tokio runtime panics.
+/// Outside a Tokio runtime.
 pub fn from_reader<T, R>(reader: R, format: ExportFormat) -> Records<T>
 where
     T: DeserializeOwned + Send + 'static,
     R: AsyncRead + Send + Unpin + 'static,
 {
+    let runtime = match Handle::try_current() {
+        Ok(runtime) => runtime,
+        Err(_) => panic!("mangrove::records::from_reader must be called inside a Tokio runtime"),
+    };
+    let (tx, batches) = mpsc::channel(CHANNEL);
+    let (ahead, bytes) = mpsc::channel(READ_AHEAD);
+    runtime.spawn(read_ahead(reader, ahead));
+    let mut feed = Feed {
+        bytes,
+        pending: Bytes::new(),
+        eof: false,
+        runtime: runtime.clone(),
+        tx,
+        batch: Batch::default(),
+    };
+    let decode = match format {
+        ExportFormat::Json => decode_json::<T>,
+        _ => decode_csv::<T>,
+    };
+    runtime.spawn_blocking(move || match format {
+        ExportFormat::Csv => run_csv(feed),
+        ExportFormat::Json => run_json(feed),
+        other => feed.finish(Err(RecordError::UnsupportedFormat {
+            format: other.to_string(),
+        })),
+    });
     Records {
-        state: State::Idle {
-            reader: Box::new(reader),
-            format,
-        },
+        batches: Some(batches),
+        batch: Batch::default(),
+        next: 0,
+        decode,
     }
 }
 
@@ -207,32 +230,17 @@ where
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Records<T> {
-    state: State<T>,
+    /// `None` once the stream has ended; dropping it stops the parser.
+    batches: Option<mpsc::Receiver<Sent>>,
+    /// The batch being handed out, from record `next` on.
+    batch: Batch,
+    next: usize,
+    decode: fn(&Batch, usize) -> Result<T, RecordError>,
 }
 
-/// The boxed source; boxing keeps `Records` generic over `T` only.
-type Source = Box<dyn AsyncRead + Send + Unpin>;
-/// What the parser thread sends: batches of records, and the error that ends the stream.
+/// What the parser thread sends: batches of records, then an empty batch at the end of the file or
+/// the error that ends the stream.
 type Sent = Result<Batch, RecordError>;
-
-enum State<T> {
-    /// Not polled yet.
-    Idle {
-        reader: Source,
-        format: ExportFormat,
-    },
-    /// The parser runs; `batch` is being handed out from record `next` on.
-    Running {
-        batches: mpsc::Receiver<Sent>,
-        batch: Batch,
-        next: usize,
-        decode: fn(&Batch, usize) -> Result<T, RecordError>,
-        parser: JoinHandle<()>,
-    },
-    /// The stream has ended; joining the parser resumes a panic of its own.
-    Joining(JoinHandle<()>),
-    Done,
-}
 
 impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -240,115 +248,51 @@ impl<T> fmt::Debug for Records<T> {
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> Stream for Records<T> {
+impl<T> Stream for Records<T> {
     type Item = Result<T, RecordError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            match &mut this.state {
-                State::Idle { .. } => {
-                    if let State::Idle { reader, format } =
-                        std::mem::replace(&mut this.state, State::Done)
-                    {
-                        this.state = start(reader, format);
-                    }
-                }
-                State::Running {
-                    batches,
-                    batch,
-                    next,
-                    decode,
-                    ..
-                } => {
-                    if *next < batch.len() {
-                        *next += 1;
-                        return Poll::Ready(Some(decode(batch, *next - 1)));
-                    }
-                    let error = match futures::ready!(batches.poll_recv(cx)) {
-                        Some(Ok(received)) => {
-                            *batch = received;
-                            *next = 0;
-                            continue;
-                        }
-                        Some(Err(error)) => Some(error),
-                        None => None,
-                    };
-                    // The stream ends: dropping the channel stops the parser.
-                    if let State::Running { parser, .. } =
-                        std::mem::replace(&mut this.state, State::Done)
-                    {
-                        this.state = State::Joining(parser);
-                    }
-                    if let Some(error) = error {
-                        tracing::debug!(%error, "record stream ends on an error");
-                        return Poll::Ready(Some(Err(error)));
-                    }
-                }
-                State::Joining(parser) => {
-                    let joined = futures::ready!(Pin::new(parser).poll(cx));
-                    this.state = State::Done;
-                    return match joined {
-                        Ok(()) => Poll::Ready(None),
-                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                        Err(_) => Poll::Ready(Some(Err(RecordError::Io(io::Error::other(
-                            "the record parser was cancelled because the Tokio runtime is shutting down",
-                        ))))),
-                    };
-                }
-                State::Done => return Poll::Ready(None),
+            if this.next < this.batch.len() {
+                this.next += 1;
+                return Poll::Ready(Some((this.decode)(&this.batch, this.next - 1)));
             }
+            let Some(batches) = &mut this.batches else {
+                return Poll::Ready(None);
+            };
+            let end = match futures::ready!(batches.poll_recv(cx)) {
+                Some(Ok(batch)) if batch.len() > 0 => {
+                    this.batch = batch;
+                    this.next = 0;
+                    continue;
+                }
+                Some(Ok(_)) => None,
+                Some(Err(error)) => Some(error),
+                // The parser panicked, or the runtime shuts down.
+                None => Some(RecordError::Io(io::Error::other(
+                    "the record parser stopped before the end of the file",
+                ))),
+            };
+            this.batches = None;
+            if let Some(error) = &end {
+                tracing::debug!(%error, "record stream ends on an error");
+            }
+            return Poll::Ready(end.map(Err));
         }
     }
 }
 
-impl<T: DeserializeOwned + Send + 'static> FusedStream for Records<T> {
+impl<T> FusedStream for Records<T> {
     fn is_terminated(&self) -> bool {
-        matches!(self.state, State::Done)
-    }
-}
-
-/// Spawns the read-ahead task and the parser thread for `format`.
-fn start<T: DeserializeOwned>(reader: Source, format: ExportFormat) -> State<T> {
-    let runtime = match Handle::try_current() {
-        Ok(runtime) => runtime,
-        Err(_) => panic!("mangrove::records::Records must be polled inside a Tokio runtime"),
-    };
-    let (tx, batches) = mpsc::channel(CHANNEL);
-    let (ahead, bytes) = mpsc::channel(READ_AHEAD);
-    runtime.spawn(read_ahead(reader, ahead));
-    let mut feed = Feed {
-        bytes,
-        pending: Bytes::new(),
-        eof: false,
-        runtime: runtime.clone(),
-        tx,
-        batch: Batch::default(),
-    };
-    let decode = match format {
-        ExportFormat::Json => decode_json::<T>,
-        _ => decode_csv::<T>,
-    };
-    let parser = runtime.spawn_blocking(move || match format {
-        ExportFormat::Csv => run_csv(feed),
-        ExportFormat::Json => run_json(feed),
-        other => feed.finish(Err(RecordError::UnsupportedFormat {
-            format: other.to_string(),
-        })),
-    });
-    State::Running {
-        batches,
-        batch: Batch::default(),
-        next: 0,
-        decode,
-        parser,
+        self.batches.is_none() && self.next >= self.batch.len()
     }
 }
 
 /// Reads `reader` on the runtime, ahead of the parser, so that the parser finds bytes ready (a
 /// download's body is fetched only when asked for). An empty chunk marks the end of the input.
 /// Stops as soon as the parser is gone, even while the input stalls.
-async fn read_ahead(reader: Source, ahead: mpsc::Sender<io::Result<Bytes>>) {
+async fn read_ahead(reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
     let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK);
     loop {
         let next = tokio::select! {
@@ -446,11 +390,10 @@ impl Feed {
         }
     }
 
-    /// Sends what is pending, then the error that ends the stream, if any (once the stream is
-    /// dropped, nothing is sent).
+    /// Sends what is pending, then the end (once the stream is dropped, nothing is sent).
     fn finish(&mut self, result: Result<(), RecordError>) {
-        if let (Ok(()), Err(error)) = (self.send(true), result) {
-            let _ = self.tx.blocking_send(Err(error));
+        if self.send(true).is_ok() {
+            let _ = self.tx.blocking_send(result.map(|()| Batch::default()));
         }
     }
 }
@@ -1215,9 +1158,6 @@ fn json_records(input: &mut JsonInput) -> Result<(), RecordError> {
     } else {
         loop {
             row += 1;
-            if input.peek(row)?.is_none() {
-                return Err(input.truncated(row));
-            }
             let used = input.element(row)?;
             let element = &input.data[input.start..input.start + used];
             if input.feed.batch.push(row, [element]) {
