@@ -58,21 +58,19 @@ use tokio::sync::mpsc;
 use crate::error::ExportError;
 use crate::ExportFormat;
 
-/// Records per batch sent by the parser thread, at most.
+/// A batch holds up to `BATCH` records and about `BATCH_BYTES` of their bytes; the channel holds
+/// `CHANNEL` batches, and up to `READ_AHEAD` chunks of `READ_CHUNK` bytes are read ahead.
 const BATCH: usize = 1024;
-/// Bytes of records per batch, at most (besides `BATCH`).
 const BATCH_BYTES: usize = 1024 * 1024;
-/// Batches the channel holds before the parser waits for the consumer.
 const CHANNEL: usize = 4;
-/// Chunks of input read ahead of the parser, at most, and their size.
 const READ_AHEAD: usize = 8;
 const READ_CHUNK: usize = 64 * 1024;
-/// Read buffer of the CSV parser.
+/// Read buffer of the CSV parser, and the initial one of the JSON parser (which grows for larger
+/// elements).
 const CSV_BUFFER: usize = 64 * 1024;
-/// Initial read buffer of the JSON parser; it grows only for an element larger than this.
 const JSON_BUFFER: usize = 256 * 1024;
-/// Largest record accepted, so that a broken file (a quote that never closes) cannot make the
-/// parser buffer the whole rest of the file.
+/// Largest record accepted, so that a quote that never closes cannot make the parser buffer the
+/// whole rest of the file.
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why an item of a [`Records`] stream is not a record.
@@ -382,6 +380,8 @@ impl Feed {
         };
         let batch = Ok(std::mem::replace(&mut self.batch, fresh));
         if wait {
+            // Once the stream is dropped, nobody sees the error.
+            let dropped = || RecordError::Io(io::Error::other("the record stream was dropped"));
             self.tx.blocking_send(batch).map_err(|_| dropped())
         } else {
             // This thread is the only sender, so the room seen above is still free.
@@ -396,11 +396,6 @@ impl Feed {
             let _ = self.tx.blocking_send(result.map(|()| Batch::default()));
         }
     }
-}
-
-/// The error the parser stops with once the stream is dropped; nobody sees it.
-fn dropped() -> RecordError {
-    RecordError::Io(io::Error::other("the record stream was dropped"))
 }
 
 impl Read for Feed {
@@ -477,7 +472,6 @@ fn run_csv(feed: Feed) {
             quotes: QuoteState::FieldStart,
             total: 0,
             record_start: 0,
-            eof: false,
         });
     let result = csv_records(&mut reader);
     reader.get_mut().feed.finish(result);
@@ -521,7 +515,7 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
     match error.into_kind() {
         csv::ErrorKind::Io(_) if input.oversize() => oversize(row),
         csv::ErrorKind::Io(e) => read_error(e),
-        _ if input.ends_in_quotes() => cut_in_quotes(row),
+        _ if input.ends_in_quotes() => malformed(row, CUT_IN_QUOTES.to_owned()),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => malformed(
@@ -535,14 +529,8 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
     }
 }
 
-fn cut_in_quotes(row: u64) -> RecordError {
-    malformed(
-        row,
-        "the file ends inside a quoted cell, so the download is incomplete or corrupt; \
-         download it again"
-            .to_owned(),
-    )
-}
+const CUT_IN_QUOTES: &str =
+    "the file ends inside a quoted cell, so the download is incomplete or corrupt; download it again";
 
 /// The CSV parser's input: the feed, plus what is needed to tell a file cut inside a quoted cell
 /// (which the `csv` crate accepts silently) and to bound the size of one record.
@@ -553,12 +541,11 @@ struct CsvInput {
     total: u64,
     /// Where the record being parsed starts.
     record_start: u64,
-    eof: bool,
 }
 
 impl CsvInput {
     fn ends_in_quotes(&self) -> bool {
-        self.eof && self.quotes == QuoteState::Quoted
+        self.feed.eof && self.quotes == QuoteState::Quoted
     }
 
     fn oversize(&self) -> bool {
@@ -569,7 +556,7 @@ impl CsvInput {
     /// the end of the file; if the file ends inside a quoted cell, that record is cut short.
     fn check_record_end(&mut self, end: u64, row: u64) -> Result<(), RecordError> {
         if end == self.total && self.ends_in_quotes() {
-            return Err(cut_in_quotes(row));
+            return Err(malformed(row, CUT_IN_QUOTES.to_owned()));
         }
         self.record_start = end;
         Ok(())
@@ -602,7 +589,6 @@ impl Read for CsvInput {
         }
         self.quotes = self.quotes.advance(&buf[..n]);
         self.total += n as u64;
-        self.eof = n == 0;
         Ok(n)
     }
 }
@@ -758,7 +744,7 @@ impl<'de> Cell<'de> {
     }
 
     #[inline]
-    fn number<N: std::str::FromStr>(&self, what: &str) -> Result<N, CellError> {
+    fn parse<N: std::str::FromStr>(&self, what: &str) -> Result<N, CellError> {
         let text = self.text()?;
         if text.is_empty() {
             return Err(CellError(format!(
@@ -797,11 +783,11 @@ fn from_json<'de, V: Visitor<'de>>(text: &'de str, visitor: V) -> Result<V::Valu
         .map_err(|e| CellError(format!("{e} in the cell's JSON text")))
 }
 
-macro_rules! cell_numbers {
+macro_rules! cell_values {
     ($($method:ident $visit:ident $ty:ty, $what:literal;)*) => {
         $(
             fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-                visitor.$visit(self.number::<$ty>($what)?)
+                visitor.$visit(self.parse::<$ty>($what)?)
             }
         )*
     };
@@ -834,23 +820,9 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
         }
     }
 
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        match self.bytes {
-            b"true" => visitor.visit_bool(true),
-            b"false" => visitor.visit_bool(false),
-            [] => Err(CellError(
-                "the cell is empty but `true` or `false` is expected; use an `Option` field to \
-                 accept empty cells"
-                    .to_owned(),
-            )),
-            _ => Err(CellError(format!(
-                "expected `true` or `false`, found `{}`",
-                String::from_utf8_lossy(self.bytes)
-            ))),
-        }
-    }
-
-    cell_numbers! {
+    cell_values! {
+        deserialize_bool visit_bool bool, "`true` or `false`";
+        deserialize_char visit_char char, "a single character";
         deserialize_i8 visit_i8 i8, "an integer (i8)";
         deserialize_i16 visit_i16 i16, "an integer (i16)";
         deserialize_i32 visit_i32 i32, "an integer (i32)";
@@ -870,10 +842,6 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
         self.deserialize_str(visitor)
     }
 
@@ -902,7 +870,7 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        _: &'static str,
         visitor: V,
     ) -> Result<V::Value, CellError> {
         self.deserialize_unit(visitor)
@@ -985,7 +953,6 @@ fn run_json(feed: Feed) {
         start: 0,
         end: 0,
         offset: 0,
-        eof: false,
     };
     let result = json_records(&mut input);
     input.feed.finish(result);
@@ -1003,7 +970,6 @@ struct JsonInput {
     end: usize,
     /// File offset of `data[0]`.
     offset: u64,
-    eof: bool,
 }
 
 impl JsonInput {
@@ -1019,7 +985,7 @@ impl JsonInput {
     /// Reads at least one more byte after the unread ones (unless the file ends), then whatever else
     /// is ready, until `wanted` more bytes are in or the buffer is full.
     fn fill(&mut self, wanted: usize, row: u64) -> Result<(), RecordError> {
-        if self.eof {
+        if self.feed.eof {
             return Ok(());
         }
         if self.start > 0 {
@@ -1038,10 +1004,7 @@ impl JsonInput {
         let target = self.end.saturating_add(wanted.max(1)).min(self.data.len());
         while self.end < target {
             match self.feed.read(&mut self.data[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
+                Ok(0) => break,
                 Ok(n) => self.end += n,
                 Err(e) => return Err(read_error(e)),
             }
@@ -1061,7 +1024,7 @@ impl JsonInput {
                     self.start += i;
                     return Ok(Some(self.data[self.start]));
                 }
-                None if self.eof => return Ok(None),
+                None if self.feed.eof => return Ok(None),
                 None => {
                     self.start = self.end;
                     self.fill(1, row)?;
@@ -1084,18 +1047,18 @@ impl JsonInput {
                     // A number, `true`, `false` or `null` that touches the end of the buffer may
                     // go on in the next bytes.
                     let self_delimited = matches!(available.first(), Some(b'{' | b'[' | b'"'));
-                    if self_delimited || used < available.len() || self.eof {
+                    if self_delimited || used < available.len() || self.feed.eof {
                         return Ok(used);
                     }
                 }
                 // `IgnoredAny` reports a number cut by the end of the bytes (`12.`, `1e`, `-`) as
                 // invalid, not as cut short: read on before judging.
                 Some(Err(e))
-                    if !self.eof
+                    if !self.feed.eof
                         && (e.is_eof() || error_offset(available, &e) + 1 >= available.len()) => {}
                 Some(Err(e)) if e.is_eof() => return Err(self.truncated(row)),
                 Some(Err(e)) => return Err(not_json(row, &e, available, self.at())),
-                None if self.eof => return Err(self.truncated(row)),
+                None if self.feed.eof => return Err(self.truncated(row)),
                 None => {}
             }
             attempts += 1;
@@ -1136,7 +1099,7 @@ impl JsonInput {
 
 fn json_records(input: &mut JsonInput) -> Result<(), RecordError> {
     // A byte order mark is not JSON, but costs nothing to allow.
-    while input.end < 3 && !input.eof {
+    while input.end < 3 && !input.feed.eof {
         input.fill(3 - input.end, 0)?;
     }
     if input.available().starts_with(b"\xEF\xBB\xBF") {
