@@ -483,8 +483,7 @@ fn csv_records(reader: &mut csv::Reader<CsvInput>) -> Result<(), RecordError> {
         Err(e) => return Err(csv_error(e, 0, reader.get_ref())),
     };
     reader.get_mut().feed.batch.headers = headers;
-    let end = reader.position().byte();
-    reader.get_mut().check_record_end(end, 0)?;
+    record_end(reader, 0)?;
 
     let mut record = csv::ByteRecord::new();
     let mut row: u64 = 0;
@@ -494,23 +493,30 @@ fn csv_records(reader: &mut csv::Reader<CsvInput>) -> Result<(), RecordError> {
             Ok(false) => break,
             Err(e) => return Err(csv_error(e, row + 1, reader.get_ref())),
         }
-        let end = reader.position().byte();
-        let input = reader.get_mut();
-        input.check_record_end(end, row)?;
-        if input.feed.batch.push(row, &record) {
-            input.feed.send(true)?;
+        record_end(reader, row)?;
+        let feed = &mut reader.get_mut().feed;
+        if feed.batch.push(row, &record) {
+            feed.send(true)?;
         }
     }
+    record_end(reader, row + 1)
+}
+
+/// Called after each record (and the header). Only the last record can end at the end of the file;
+/// if the file ends inside a quoted cell, that record is cut short.
+fn record_end(reader: &mut csv::Reader<CsvInput>, row: u64) -> Result<(), RecordError> {
     let end = reader.position().byte();
-    reader.get_mut().check_record_end(end, row + 1)
+    let input = reader.get_mut();
+    if end == input.total && input.ends_in_quotes() {
+        return Err(malformed(row, CUT_IN_QUOTES.to_owned()));
+    }
+    input.record_start = end;
+    Ok(())
 }
 
 /// Turns a `csv` error into the error that ends the stream.
 fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
-    let at = match error.position() {
-        Some(position) => format!(" (line {})", position.line()),
-        None => String::new(),
-    };
+    let at = error.position().map(|at| format!(" (line {})", at.line()));
     let text = error.to_string();
     match error.into_kind() {
         csv::ErrorKind::Io(_) if input.oversize() => oversize(row),
@@ -521,8 +527,9 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
         } => malformed(
             row,
             format!(
-                "the record has {len} cells but the header row has {expected_len}{at}; \
-                 a quote or comma is out of place, so the file is corrupt"
+                "the record has {len} cells but the header row has {expected_len}{}; \
+                 a quote or comma is out of place, so the file is corrupt",
+                at.unwrap_or_default()
             ),
         ),
         _ => malformed(row, text),
@@ -550,16 +557,6 @@ impl CsvInput {
 
     fn oversize(&self) -> bool {
         self.total - self.record_start > MAX_RECORD_BYTES as u64
-    }
-
-    /// Called after each record (and the header) ending at byte `end`. Only the last record can end at
-    /// the end of the file; if the file ends inside a quoted cell, that record is cut short.
-    fn check_record_end(&mut self, end: u64, row: u64) -> Result<(), RecordError> {
-        if end == self.total && self.ends_in_quotes() {
-            return Err(malformed(row, CUT_IN_QUOTES.to_owned()));
-        }
-        self.record_start = end;
-        Ok(())
     }
 }
 
@@ -649,14 +646,6 @@ impl de::Error for CellError {
              or give it `#[serde(default)]`"
         ))
     }
-
-    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        CellError(format!(
-            "column `{field}` is not a field of the type, which denies unknown fields \
-             (its fields: {})",
-            expected.join(", ")
-        ))
-    }
 }
 
 /// Decodes CSV record `i` of `batch` into `T`, as a map from column name to cell.
@@ -720,10 +709,6 @@ impl<'de> de::MapAccess<'de> for RecordMap<'de> {
         };
         seed.deserialize(cell)
             .map_err(|e| CellError(format!("column `{}`: {}", self.column, e.0)))
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.headers.len().min(self.ends.len()))
     }
 }
 

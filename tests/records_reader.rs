@@ -178,8 +178,8 @@ async fn csv_missing_columns_and_unknown_columns() {
     assert_eq!(
         got,
         [
-            "row Some(1): record 1 does not match the Rust type: column `extra` is not a field of \
-          the type, which denies unknown fields (its fields: id)"
+            "row Some(1): record 1 does not match the Rust type: unknown field `extra`, expected \
+             `id`"
         ]
     );
 }
