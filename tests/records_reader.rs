@@ -146,8 +146,8 @@ async fn csv_cells_that_do_not_fit_are_row_errors_naming_the_column() {
          `false`, found `yes`",
         "row Some(5): record 5 does not match the Rust type: column `tags`: expected value at line \
          1 column 2 in the cell's JSON text",
-        "row Some(6): record 6 does not match the Rust type: column `tags`: expected an array such \
-         as [1,2] written as JSON, found `x`",
+        "row Some(6): record 6 does not match the Rust type: column `tags`: expected JSON text \
+         opening with `[`, found `x`",
         "Row { id: 7, ok: Some(true), tags: [] }",
     ];
     assert_eq!(got, want);
