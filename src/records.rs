@@ -558,9 +558,6 @@ impl CsvInput {
 
 impl Read for CsvInput {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
         if self.oversize() {
             return Err(io::Error::other("the record is too large"));
         }
@@ -1058,14 +1055,17 @@ impl JsonInput {
         )
     }
 
-    fn unexpected(&self, row: u64, found: u8, wanted: &str) -> RecordError {
+    fn unexpected(&self, row: u64, found: Option<u8>, wanted: &str) -> RecordError {
+        let found = match found {
+            Some(byte) => format!("`{}`", char::from(byte).escape_default()),
+            None => "the end of the file".to_owned(),
+        };
         malformed(
             row,
             format!(
-                "expected {wanted} at byte {}, found `{}`; the file is not a valid JSON array, \
+                "expected {wanted} at byte {}, found {found}; the file is not a valid JSON array, \
                  so it is corrupt; download it again",
-                self.at(),
-                char::from(found).escape_default()
+                self.at()
             ),
         )
     }
@@ -1081,13 +1081,7 @@ fn json_records(input: &mut JsonInput) -> Result<(), RecordError> {
     }
     match input.peek(0)? {
         Some(b'[') => input.start += 1,
-        Some(other) => return Err(input.unexpected(0, other, "the `[` that opens the array")),
-        None => {
-            return Err(malformed(
-                0,
-                "the file is empty, but a JSON array was expected; download it again".to_owned(),
-            ))
-        }
+        other => return Err(input.unexpected(0, other, "the `[` that opens the array")),
     }
     let mut row: u64 = 0;
     if input.peek(1)? == Some(b']') {
@@ -1107,14 +1101,14 @@ fn json_records(input: &mut JsonInput) -> Result<(), RecordError> {
                     input.start += 1;
                     break;
                 }
-                Some(other) => return Err(input.unexpected(row + 1, other, "`,` or `]`")),
+                Some(other) => return Err(input.unexpected(row + 1, Some(other), "`,` or `]`")),
                 None => return Err(input.truncated(row + 1)),
             }
         }
     }
     match input.peek(row + 1)? {
         None => Ok(()),
-        Some(other) => Err(input.unexpected(
+        other => Err(input.unexpected(
             row + 1,
             other,
             "nothing but whitespace after the `]` that closes the array",

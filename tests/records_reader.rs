@@ -387,8 +387,9 @@ async fn json_syntax_errors_and_cuts_end_the_stream() {
     let cases: [(&[u8], &str); 6] = [
         (
             b"",
-            "fatal Some(0): the file is malformed at record 0: the file is empty, but a JSON \
-               array was expected; download it again",
+            "fatal Some(0): the file is malformed at record 0: expected the `[` that opens the \
+             array at byte 0, found the end of the file; the file is not a valid JSON array, so \
+             it is corrupt; download it again",
         ),
         (
             b" {}",
