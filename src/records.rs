@@ -443,20 +443,10 @@ fn malformed(row: u64, message: String) -> RecordError {
     RecordError::Malformed { row, message }
 }
 
-fn oversize(row: u64) -> RecordError {
-    let mib = MAX_RECORD_BYTES >> 20;
-    malformed(
-        row,
-        format!(
-            "record {row} is larger than {mib} MiB, so the file is probably corrupt \
-             (for CSV, a quote that never closes); download it again"
-        ),
-    )
-}
-
-// ---------------------------------------------------------------------------------------------------
-// CSV
-// ---------------------------------------------------------------------------------------------------
+/// The message for a record over `MAX_RECORD_BYTES`.
+const OVERSIZE: &str =
+    "the record is larger than 64 MiB, so the file is probably corrupt (for CSV, \
+    a quote that never closes); download it again";
 
 /// Parses CSV records until the end of the file, an error that ends the stream, or the consumer
 /// leaving.
@@ -515,7 +505,7 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
     let at = error.position().map(|at| format!(" (line {})", at.line()));
     let text = error.to_string();
     match error.into_kind() {
-        csv::ErrorKind::Io(_) if input.oversize() => oversize(row),
+        csv::ErrorKind::Io(_) if input.oversize() => malformed(row, OVERSIZE.to_owned()),
         csv::ErrorKind::Io(e) => read_error(e),
         _ if input.ends_in_quotes() => malformed(row, CUT_IN_QUOTES.to_owned()),
         csv::ErrorKind::UnequalLengths {
@@ -911,10 +901,6 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// JSON
-// ---------------------------------------------------------------------------------------------------
-
 /// Parses the elements of the file's JSON array until its end, an error that ends the stream, or the
 /// consumer leaving.
 fn run_json(feed: Feed) {
@@ -948,11 +934,6 @@ impl JsonInput {
         &self.data[self.start..self.end]
     }
 
-    /// File offset of the next byte.
-    fn at(&self) -> u64 {
-        self.offset + self.start as u64
-    }
-
     /// Reads at least one more byte after the unread ones (unless the file ends), then whatever else
     /// is ready, until `wanted` more bytes are in or the buffer is full.
     fn fill(&mut self, wanted: usize, row: u64) -> Result<(), RecordError> {
@@ -967,7 +948,7 @@ impl JsonInput {
         }
         if self.end == self.data.len() {
             if self.data.len() >= MAX_RECORD_BYTES {
-                return Err(oversize(row));
+                return Err(malformed(row, OVERSIZE.to_owned()));
             }
             let grown = (self.data.len() * 2).min(MAX_RECORD_BYTES);
             self.data.resize(grown, 0);
@@ -1028,7 +1009,14 @@ impl JsonInput {
                     if !self.feed.eof
                         && (e.is_eof() || error_offset(available, &e) + 1 >= available.len()) => {}
                 Some(Err(e)) if e.is_eof() => return Err(self.truncated(row)),
-                Some(Err(e)) => return Err(not_json(row, &e, available, self.at())),
+                Some(Err(e)) => {
+                    return Err(not_json(
+                        row,
+                        &e,
+                        available,
+                        self.offset + self.start as u64,
+                    ))
+                }
                 None if self.feed.eof => return Err(self.truncated(row)),
                 None => {}
             }
@@ -1065,7 +1053,7 @@ impl JsonInput {
             format!(
                 "expected {wanted} at byte {}, found {found}; the file is not a valid JSON array, \
                  so it is corrupt; download it again",
-                self.at()
+                self.offset + self.start as u64
             ),
         )
     }

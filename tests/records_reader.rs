@@ -513,9 +513,9 @@ async fn records_over_64_mib_are_malformed() {
             got,
             [
                 "Named { id: 1, name: \"a\" }".to_owned(),
-                "fatal Some(2): the file is malformed at record 2: record 2 is larger than 64 MiB, \
-                 so the file is probably corrupt (for CSV, a quote that never closes); download \
-                 it again"
+                "fatal Some(2): the file is malformed at record 2: the record is larger than 64 \
+                 MiB, so the file is probably corrupt (for CSV, a quote that never closes); \
+                 download it again"
                     .to_owned()
             ],
             "{format:?}"
