@@ -33,11 +33,32 @@ impl PollFailure {
     }
 }
 
-/// Reads the export's status once: from `status_url` when it is on the API's origin, else by id.
-/// Whoever holds the export's limiter slot learns what was seen: a terminal status or a 404
-/// frees the slot.
+/// Reads the export's status once: from `status_url` when it is on the API's origin (else by
+/// id, with a warning: the token never goes to another origin). Whoever holds the export's
+/// limiter slot learns what was seen: a terminal status or a 404 frees the slot.
 pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollFailure> {
-    let result = fetch_status_raw(export).await;
+    let status_url = export.status_url.as_deref();
+    let origin = status_url
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin());
+    let result = match status_url {
+        Some(url) if origin.as_ref() == Some(&export.client.state().origin) => {
+            get_url(export, url).await
+        }
+        _ => {
+            if status_url.is_some() {
+                let origin = origin.map(|o| o.ascii_serialization());
+                tracing::warn!(
+                    export_id = %export.id,
+                    status_origin = origin.as_deref().unwrap_or("<not a URL>"),
+                    "status_url is not on the API origin; reading the status by id from the base URL instead"
+                );
+            }
+            let call = export.client.get_export().export_id(export.id.as_str());
+            call.send().await.map(ResponseValue::into_inner)
+        }
+    }
+    .map_err(|e| classify(&export.id, e));
     if let Some(slot) = &export.slot {
         match &result {
             Ok(raw) => slot.observed(&ExportSnapshot::new(raw.clone(), 0, Duration::ZERO).status),
@@ -46,43 +67,6 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollF
         }
     }
     result
-}
-
-async fn fetch_status_raw(export: &Export) -> Result<types::Export, PollFailure> {
-    let result = match export
-        .status_url
-        .as_deref()
-        .filter(|u| same_origin(export, u))
-    {
-        Some(url) => get_url(export, url).await,
-        None => {
-            if let Some(url) = export.status_url.as_deref() {
-                tracing::warn!(
-                    export_id = %export.id,
-                    status_origin = %origin_of(url),
-                    "status_url is not on the API origin; reading the status by id from the base URL instead"
-                );
-            }
-            export
-                .client
-                .get_export()
-                .export_id(export.id.as_str())
-                .send()
-                .await
-                .map(ResponseValue::into_inner)
-        }
-    };
-    result.map_err(|e| classify(&export.id, e))
-}
-
-fn origin_of(url: &str) -> String {
-    url::Url::parse(url)
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_else(|_| "<not a URL>".into())
-}
-
-fn same_origin(export: &Export, url: &str) -> bool {
-    url::Url::parse(url).is_ok_and(|u| u.origin() == export.client.state().origin)
 }
 
 /// GET a same-origin status URL through the client's request pipeline (which caps the body at
