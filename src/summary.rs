@@ -1,10 +1,7 @@
-//! The three response modes of a list endpoint, decoded.
-//!
-//! Every list endpoint answers one flat body ([`ListBody`]): `data` + `info` in `default` mode,
-//! `count` + `samples` in `summary` mode, and the same plus `export` in `summary_with_export`
-//! mode. Because the body is one object and not a `oneOf`, an `export` object that is present is
-//! always kept (or the response fails to decode loudly); it can never be silently dropped by a
-//! less specific variant matching first.
+//! The three response modes of a list endpoint, decoded into one flat body ([`ListBody`]):
+//! `data` + `info` (`default`), `count` + `samples` (`summary`), and the same plus `export`
+//! (`summary_with_export`). One object rather than a `oneOf`, so an `export` object is never
+//! dropped by a less specific variant matching first.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -43,8 +40,7 @@ pub struct ListBody<T> {
     /// The export started by `summary_with_export`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export: Option<types::ExportRef>,
-    /// The samples that do not decode into `T`, as sent and with why (summary modes; empty when
-    /// every sample decoded).
+    /// The samples that do not decode into `T`, as sent and with why.
     #[serde(skip)]
     #[schemars(skip)]
     pub unfit_samples: Vec<UnfitSample>,
@@ -77,7 +73,7 @@ impl PartialEq for UnfitSample {
     }
 }
 
-/// The raw samples of a [`ListBody`]; equal when their texts are.
+/// Equal when their texts are.
 #[derive(Clone, Debug, Default)]
 struct RawSamples(Vec<Box<RawValue>>);
 
@@ -222,10 +218,8 @@ impl<T> ListBody<T> {
     }
 }
 
-/// A `summary`: the total count and up to 10 typed samples.
-///
-/// Every list request has [`.summary()`](crate::ListRequest::summary), which answers this with the
-/// list's item type:
+/// A `summary`: the total count and up to 10 typed samples, from
+/// [`.summary()`](crate::ListRequest::summary) on any list request.
 ///
 /// ```
 /// use mangrove::prelude::*;
@@ -299,8 +293,8 @@ pub struct Page<T> {
 pub type SummaryFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Summary<T>, Error>> + Send + 'a>>;
 
-/// `response_mode=summary` on any list request. Boxed here, in generic code, so that the `Send`
-/// proof is made over the type parameter (rust-lang/rust#100013 trips on the concrete builders).
+/// `response_mode=summary`; boxed here, in generic code, so that the `Send` proof is made over
+/// the type parameter (rust-lang/rust#100013).
 pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
     request: R,
 ) -> SummaryFuture<'a, R::Item> {
