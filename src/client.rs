@@ -195,7 +195,7 @@ impl ClientBuilder {
             })?;
         let base = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
         let base = base.trim_end_matches('/');
-        let parsed = url::Url::parse(&base)
+        let parsed = url::Url::parse(base)
             .map_err(|e| Error::Config(format!("base URL {base:?} is not a URL: {e}")))?;
         let loopback = match parsed.host() {
             Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -304,11 +304,8 @@ impl Client {
 
     /// The last rate-limit reading (`RateLimit-*` headers), if any response carried one.
     pub fn rate_limit(&self) -> Option<RateLimit> {
-        *self
-            .state()
-            .rate_limit
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let reading = self.state().rate_limit.lock();
+        *reading.unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn state(&self) -> &State {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::HeaderMap;
+use reqwest::header::{AsHeaderName, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -25,8 +25,7 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Also retry idempotent requests on 500 (default false: a 500 is usually a bug, not load).
     pub retry_server_errors: bool,
-    /// Longest wait for a rate-limit window to reset; a 429 asking for more is returned (default
-    /// 65 s).
+    /// Longest wait for a rate-limit reset; a 429 asking for more is returned (default 65 s).
     pub max_rate_limit_wait: Duration,
 }
 
@@ -130,10 +129,7 @@ pub struct RateLimit {
 }
 
 /// A header's value as trimmed text (`None` if absent or not visible ASCII).
-pub(crate) fn header_str(
-    headers: &HeaderMap,
-    name: impl reqwest::header::AsHeaderName,
-) -> Option<&str> {
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers.get(name)?.to_str().ok().map(str::trim)
 }
 
