@@ -36,8 +36,7 @@ pub const BASE_URL_ENV: &str = "MANGROVE_BASE_URL";
 /// Default number of exports one client keeps in flight (the documented per-account limit).
 pub const DEFAULT_EXPORT_CONCURRENCY: usize = 5;
 
-/// How the token is written in the `Authorization` header. The Mangrove docs show both forms;
-/// switch to [`AuthScheme::Bare`] if your server rejects the default.
+/// How the token is written in the `Authorization` header (the Mangrove docs show both forms).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthScheme {
@@ -103,26 +102,19 @@ impl ClientBuilder {
         self
     }
 
-    /// The API base URL, default [`DEFAULT_BASE_URL`]. `http://` is refused unless the host is
-    /// loopback or [`allow_insecure_http`](Self::allow_insecure_http) is set.
+    /// The API base URL (default [`DEFAULT_BASE_URL`]; `http://` only on loopback by default).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
 
-    /// Reads `MANGROVE_API_TOKEN` and `MANGROVE_BASE_URL` into this builder; a blank variable
-    /// counts as unset.
+    /// Reads [`TOKEN_ENV`] and [`BASE_URL_ENV`] into this builder, unless blank.
     pub fn from_env(mut self) -> Self {
-        if let Ok(token) = std::env::var(TOKEN_ENV) {
-            if usable_token(&token).is_some() {
-                self.token = Some(token);
-            }
-        }
-        if let Ok(url) = std::env::var(BASE_URL_ENV) {
-            if !url.trim().is_empty() {
-                self.base_url = Some(url.trim().to_string());
-            }
-        }
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        self.token = var(TOKEN_ENV).or(self.token);
+        self.base_url = var(BASE_URL_ENV)
+            .map(|url| url.trim().into())
+            .or(self.base_url);
         self
     }
 
@@ -138,11 +130,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Total time limit for one API request (default 60 s; `None`: no limit). Downloads of export
-    /// files have their own limits ([`DownloadPolicy`]).
+    /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit).
     ///
-    /// Tests on tokio's paused clock against a server on another thread should set this,
-    /// `connect_timeout` and `pool_idle_timeout` to `None` (the clock jumps to the next timer).
+    /// Tests on tokio's paused clock against a server on another thread should set the three
+    /// time-outs to `None` (the clock jumps to the next timer).
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.timeout = timeout.into();
         self
@@ -172,22 +163,19 @@ impl ClientBuilder {
         self
     }
 
-    /// At most this many exports in flight from this client at once (default 5, the documented
-    /// per-account limit); `None` turns the client-side limiter off.
+    /// Most exports in flight from this client (default 5; `None`: no client-side limiter).
     pub fn export_concurrency(mut self, limit: impl Into<Option<usize>>) -> Self {
         self.export_concurrency = limit.into().map(|n| n.max(1));
         self
     }
 
-    /// Longest time an export start waits while no slot of the export limiter comes free (default:
-    /// the poll policy's time limit), then fails with
-    /// [`ExportError::NoFreeSlot`](crate::ExportError::NoFreeSlot).
+    /// Longest wait of an export start for a limiter slot (default: the poll policy's time limit).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
         self
     }
 
-    /// Allows an `http://` base URL on a non-loopback host. The token then travels unencrypted.
+    /// Allows an `http://` base URL on a non-loopback host (the token then travels unencrypted).
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
         self
@@ -198,34 +186,30 @@ impl ClientBuilder {
         let token = self
             .token
             .as_deref()
-            .and_then(usable_token)
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
             .ok_or_else(|| {
                 Error::Config(format!(
                     "no API token: call .token(..) with a non-blank token or set {TOKEN_ENV}"
                 ))
             })?;
-        let base = self
-            .base_url
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-        let base = base.trim_end_matches('/').to_string();
-        let parsed = url::Url::parse(&base)
+        let base = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
+        let base = base.trim_end_matches('/');
+        let parsed = url::Url::parse(base)
             .map_err(|e| Error::Config(format!("base URL {base:?} is not a URL: {e}")))?;
-        match parsed.scheme() {
-            "https" => {}
-            "http" if self.allow_insecure_http || is_loopback(&parsed) => {}
-            "http" => {
-                return Err(Error::Config(format!(
-                    "base URL {base:?} uses http:// on a non-loopback host, which would send the \
-                     token unencrypted; use https:// or call .allow_insecure_http(true)"
-                )))
-            }
-            other => {
-                return Err(Error::Config(format!(
-                    "base URL scheme {other:?} is not http(s)"
-                )))
-            }
+        let loopback = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        let plain_ok = self.allow_insecure_http || loopback;
+        if !(parsed.scheme() == "https" || parsed.scheme() == "http" && plain_ok) {
+            return Err(Error::Config(format!(
+                "base URL {base:?} must use https:// (http:// only on a loopback host or with \
+                 .allow_insecure_http(true): the token would travel unencrypted)"
+            )));
         }
-
         let value = match self.auth_scheme {
             AuthScheme::Bearer => format!("Bearer {token}"),
             AuthScheme::Bare => token.to_string(),
@@ -234,15 +218,11 @@ impl ClientBuilder {
             Error::Config("the API token contains characters not allowed in an HTTP header".into())
         })?;
         value.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, value);
-
-        // No redirects on the API side: the API documents none, a followed 307/308 would send an
-        // export start a second time, and the answer's status is reported instead.
+        // A followed 307/308 would send an export start a second time; the API documents none.
         let mut api = reqwest::Client::builder()
             .user_agent(user_agent())
             .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
+            .default_headers(HeaderMap::from_iter([(AUTHORIZATION, value)]))
             .pool_idle_timeout(self.pool_idle_timeout);
         if let Some(t) = self.connect_timeout {
             api = api.connect_timeout(t);
@@ -267,23 +247,7 @@ impl ClientBuilder {
             export_slot_wait: self.export_slot_wait,
             rate_limit: Mutex::new(None),
         };
-        Ok(Client::new_with_client(&base, api, Inner(Arc::new(state))))
-    }
-}
-
-/// The one rule for a token, from [`ClientBuilder::token`] or the environment: surrounding
-/// whitespace is not part of it, and a blank token is no token.
-fn usable_token(token: &str) -> Option<&str> {
-    let token = token.trim();
-    (!token.is_empty()).then_some(token)
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
+        Ok(Client::new_with_client(base, api, Inner(Arc::new(state))))
     }
 }
 
@@ -311,15 +275,13 @@ pub(crate) struct State {
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let free = self.0.export_limiter.as_ref().map(|l| l.free());
         f.debug_struct("Inner")
             .field("origin", &self.0.origin.ascii_serialization())
             .field("poll_policy", &self.0.poll_policy)
             .field("retry_policy", &self.0.retry_policy)
             .field("download_policy", &self.0.download_policy)
-            .field(
-                "export_slots_free",
-                &self.0.export_limiter.as_ref().map(|l| l.free()),
-            )
+            .field("export_slots_free", &free)
             .finish()
     }
 }
@@ -330,8 +292,7 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `MANGROVE_API_TOKEN` (required) and `MANGROVE_BASE_URL`
-    /// (optional, default [`DEFAULT_BASE_URL`]).
+    /// A client configured from [`TOKEN_ENV`] (required) and [`BASE_URL_ENV`].
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::default().from_env().build()
     }
@@ -343,12 +304,8 @@ impl Client {
 
     /// The last rate-limit reading (`RateLimit-*` headers), if any response carried one.
     pub fn rate_limit(&self) -> Option<RateLimit> {
-        *self
-            .inner
-            .0
-            .rate_limit
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let reading = self.state().rate_limit.lock();
+        *reading.unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn state(&self) -> &State {

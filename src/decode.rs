@@ -1,23 +1,14 @@
-//! Decoding response bodies: one plain `serde_json` pass, and only when it fails a second one
-//! (`serde_path_to_error`) that finds the JSON path of the value that did not fit.
-//!
-//! Every generated call and the hand-written layer decode this way. A generated call still fails
-//! with `progenitor_client::Error::InvalidResponsePayload`, whose text is the [`DecodeError`]'s;
-//! converted into [`crate::Error`] it becomes [`crate::Error::Decode`].
+//! Decoding response bodies: one plain `serde_json` pass; only after a failure a second one
+//! (`serde_path_to_error`) that finds the JSON path of the value that did not fit. Generated calls
+//! decode this way too, and their failure converts into [`crate::Error::Decode`].
 //!
 //! ```
-//! let body = br#"{"data": [{"id": 1}, {"id": "two"}]}"#;
-//! #[derive(Debug, serde::Deserialize)]
-//! struct Item { id: i64 }
-//! #[derive(Debug, serde::Deserialize)]
-//! struct Page { data: Vec<Item> }
-//!
-//! let err = mangrove::decode::decode::<Page>("list_items", body).unwrap_err();
-//! assert_eq!(err.path(), "data[1].id");
+//! let err = mangrove::decode::decode::<Vec<i64>>("list_ids", br#"[1, "two"]"#).unwrap_err();
+//! assert_eq!(err.path(), "[1]");
 //! assert_eq!(
 //!     err.to_string(),
-//!     "list_items: the response body does not match the spec at `data[1].id`: \
-//!      invalid type: string \"two\", expected i64 (body: 36 bytes)"
+//!     "list_ids: the response body does not match the spec at `[1]`: \
+//!      invalid type: string \"two\", expected i64 (body: 10 bytes)"
 //! );
 //! ```
 
@@ -31,7 +22,7 @@ use crate::redact::redact_urls;
 /// How many bytes of a body that did not decode a [`DecodeError`] keeps (64 KiB).
 pub const BODY_PREFIX_LIMIT: usize = 64 * 1024;
 
-/// The path of the top-level value (the whole body).
+/// The path of the whole body.
 const ROOT: &str = ".";
 
 /// A response body that does not decode into the type the spec documents: the operation, the
@@ -79,8 +70,7 @@ impl DecodeError {
     }
 
     /// This error as a generated call reports it: `InvalidResponsePayload` with the kept prefix
-    /// and this error's text. progenitor's `Display` prints those bytes, so URL query strings in
-    /// them (a `download_url`'s signature) are cut off first.
+    /// (URL query strings cut off, as progenitor's `Display` prints it) and this error's text.
     pub(crate) fn into_generated<E>(self) -> progenitor_client::Error<E> {
         let error = <serde_json::Error as serde::de::Error>::custom(self.to_string());
         let text = String::from_utf8_lossy(&self.body_prefix);
@@ -92,8 +82,7 @@ impl DecodeError {
         progenitor_client::Error::InvalidResponsePayload(shown, error)
     }
 
-    /// Recovers the error from a generated call's `InvalidResponsePayload` made by
-    /// [`into_generated`](Self::into_generated); `None` for any other payload error.
+    /// The inverse of [`into_generated`](Self::into_generated); `None` for another error.
     pub(crate) fn from_generated(prefix: &Bytes, error: &serde_json::Error) -> Option<Self> {
         if error.line() != 0 {
             return None; // a plain serde_json error, not one of ours
@@ -129,8 +118,7 @@ impl fmt::Debug for DecodeError {
     }
 }
 
-/// Decodes a response body of `operation` as `T`: one `serde_json::from_slice`; on failure a second
-/// pass finds the JSON path (see the [module docs](self)).
+/// Decodes a response body of `operation` as `T`.
 pub fn decode<T: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<T, DecodeError> {
     serde_json::from_slice(body).map_err(|first| {
         let (path, message) = find::<T>(body, first);
@@ -139,14 +127,13 @@ pub fn decode<T: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<T, De
             path,
             message,
             body_len: body.len(),
-            // A copy, so that the rest of the body can be freed.
             body_prefix: Bytes::copy_from_slice(&body[..body.len().min(BODY_PREFIX_LIMIT)]),
         }
     })
 }
 
-/// What the generated calls use instead of `ResponseValue::from_response` (build.rs rewrites
-/// them): the same, with [`decode`]'s error, reading at most the operation's body cap.
+/// `ResponseValue::from_response` with [`decode`]'s error and a bounded read (build.rs puts it
+/// into the generated calls).
 pub(crate) async fn from_response<T: DeserializeOwned, E>(
     response: reqwest::Response,
     operation: &str,
@@ -154,7 +141,11 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
     use progenitor_client::Error::{InvalidResponsePayload, ResponseBodyError};
     let status = response.status();
     let headers = response.headers().clone();
-    let cap = crate::retry::body_cap(operation);
+    let cap = if operation == "get_export" {
+        crate::retry::MAX_STATUS_BODY
+    } else {
+        crate::retry::MAX_API_BODY
+    };
     let (body, more) = crate::retry::read_prefix(response, cap)
         .await
         .map_err(ResponseBodyError)?;
@@ -169,8 +160,7 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
     ))
 }
 
-/// The path and message of why `body` does not decode as `T`, after `first` said it does not: a
-/// second pass with `serde_path_to_error`.
+/// The path and message of why `body` does not decode as `T`, `first` being the plain pass's error.
 pub(crate) fn find<T: DeserializeOwned>(body: &[u8], first: serde_json::Error) -> (String, String) {
     let mut de = serde_json::Deserializer::from_slice(body);
     let (path, error) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -191,16 +181,12 @@ pub(crate) fn join_path(outer: &str, inner: &str) -> String {
     }
 }
 
-/// `serde_json`'s message; the position only where it helps (syntax errors), since the path says
-/// where a value did not fit.
+/// `serde_json`'s message, without the position where the path says where a value did not fit.
 fn message_of(error: &serde_json::Error) -> String {
     let full = error.to_string();
-    if !error.is_data() {
-        return full;
-    }
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    match full.strip_suffix(&suffix) {
-        Some(message) => message.to_owned(),
-        None => full,
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match full.strip_suffix(&position) {
+        Some(message) if error.is_data() => message.to_owned(),
+        _ => full,
     }
 }

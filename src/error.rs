@@ -1,10 +1,6 @@
 //! Errors: [`Error`] for API calls and configuration, [`ExportError`] for exports and their
-//! downloads, [`RecordError`](crate::records::RecordError) for one record.
-//!
-//! Each answers `status()` (the HTTP status behind it, also when the server answered with an HTML
-//! page or an empty body) and `is_forbidden()`, `is_not_found()`, `is_rate_limited()`,
-//! `is_server_error()`, `is_timeout()`, `is_decode()`. An [`ExportError`] holds an [`Error`]
-//! ([`ExportError::Api`]), so one `?` into `Result<_, ExportError>` takes every call:
+//! downloads. Both answer `status()` and the same `is_*` predicates; an [`ExportError`] holds an
+//! [`Error`], so one `?` into `Result<_, ExportError>` takes every call:
 //!
 //! ```no_run
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
@@ -55,38 +51,34 @@ impl From<GeneratedError> for Error {
     }
 }
 
-impl From<DecodeError> for Error {
-    fn from(e: DecodeError) -> Self {
-        Error::Decode(Box::new(e))
-    }
-}
-
 impl Error {
-    /// The HTTP status of the failed response, if there was one.
-    pub fn status(&self) -> Option<StatusCode> {
+    fn generated(&self) -> Option<&GeneratedError> {
         match self {
-            Error::Api(e) => e.status(),
+            Error::Api(e) => Some(e),
             _ => None,
         }
+    }
+
+    /// The HTTP status of the failed response (also when its body was an HTML page or empty).
+    pub fn status(&self) -> Option<StatusCode> {
+        self.generated()?.status()
     }
 
     /// A request or the reading of its answer ran out of time (the client's time-out).
     pub fn is_timeout(&self) -> bool {
         use progenitor_client::Error as E;
-        let Error::Api(e) = self else { return false };
-        matches!(e.as_ref(), E::CommunicationError(e) | E::ResponseBodyError(e) if e.is_timeout())
+        matches!(self.generated(), Some(E::CommunicationError(e) | E::ResponseBodyError(e)) if e.is_timeout())
     }
 
     /// A response body did not decode into the documented type ([`Error::Decode`]).
     pub fn is_decode(&self) -> bool {
-        matches!(self, Error::Decode(_))
+        self.decode_error().is_some()
     }
 
     /// The server's `message`, if it sent one.
     pub fn message(&self) -> Option<&str> {
-        let Error::Api(e) = self else { return None };
-        match e.as_ref() {
-            progenitor_client::Error::ErrorResponse(rv) => Some(rv.message.as_str()),
+        match self.generated()? {
+            progenitor_client::Error::ErrorResponse(rv) => Some(&rv.message),
             _ => None,
         }
     }
@@ -100,13 +92,13 @@ impl Error {
     }
 }
 
-/// A one-line description of a generated-client error, with a hint.
-pub(crate) fn describe(e: &GeneratedError) -> String {
+/// A generated-client error in one line, with a hint for an error status. Never the response's
+/// URL or body bytes, which progenitor's own text shows.
+fn describe(e: &GeneratedError) -> String {
     use progenitor_client::Error as E;
     match e {
         E::ErrorResponse(rv) => {
-            let status = rv.status();
-            let hint = match status.as_u16() {
+            let hint = match rv.status().as_u16() {
                 401 => " (check the API token)",
                 403 => " (the token lacks the permission for this call)",
                 404 => " (check the id)",
@@ -114,10 +106,13 @@ pub(crate) fn describe(e: &GeneratedError) -> String {
                 500..=599 => " (server-side failure; retry later)",
                 _ => "",
             };
-            format!("Mangrove API error (HTTP {status}): {}{hint}", rv.message)
+            format!(
+                "Mangrove API error (HTTP {}): {}{hint}",
+                rv.status(),
+                rv.message
+            )
         }
         E::CommunicationError(err) => format!("could not reach Mangrove: {err}"),
-        E::InvalidRequest(msg) => format!("invalid request: {msg}"),
         E::InvalidResponsePayload(_, err) => {
             format!("Mangrove answered with a body this SDK cannot decode: {err}")
         }
@@ -194,8 +189,7 @@ pub enum ExportError {
         /// How long the server asked to wait, if it said.
         retry_after: Option<Duration>,
     },
-    /// Starting an export failed after the request may have reached the server, so an export
-    /// **may** have been started; it is not repeated, which could start a second one.
+    /// Starting an export failed after the request may have reached the server; not repeated.
     #[error(
         "starting an export of {resource} failed after the request was sent ({detail}); an export \
          MAY have been started on the server, and there is no export id to attach to. If it was, \
@@ -205,12 +199,12 @@ pub enum ExportError {
     StartUncertain {
         /// What was being exported, e.g. `"projects"` or `"Delivery"`.
         resource: String,
-        /// The HTTP status of the answer, if one came (`None`: time-out or lost connection).
+        /// The HTTP status of the answer, if one came.
         status: Option<StatusCode>,
         /// What went wrong, without credentials.
         detail: String,
     },
-    /// No slot of this client's export limiter came free in time (no request was sent).
+    /// No slot of this client's export limiter came free in time; no request was sent.
     #[error(
         "this client holds {held} unfinished exports (limit {limit}) and no slot came free in \
          {waited:?}; await or drop those exports, or raise ClientBuilder::export_slot_wait"
@@ -244,11 +238,11 @@ pub enum ExportError {
     SizeMismatch {
         /// Size the server reported.
         expected: u64,
-        /// Bytes received (when more arrived: the count when the download stopped).
+        /// Bytes received (when more arrived: when the download stopped).
         actual: u64,
     },
-    /// The download broke more often than [`DownloadPolicy`](crate::DownloadPolicy) allows, or
-    /// could not be resumed safely.
+    /// The download broke more often than the [`DownloadPolicy`](crate::DownloadPolicy) allows,
+    /// or could not be resumed safely.
     #[error("the download broke after {received} bytes ({attempts} attempts): {source}")]
     Interrupted {
         /// Bytes received in all.
@@ -265,8 +259,7 @@ pub enum ExportError {
         /// Bytes handed out before the change was seen.
         received: u64,
     },
-    /// Neither the export's `format`, the URL's extension nor the `Content-Type` says whether
-    /// the file is CSV or JSON.
+    /// Neither the export's `format`, the URL's extension nor the `Content-Type` says CSV or JSON.
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
          Content-Type: {}); read it with records::from_reader",
@@ -370,7 +363,5 @@ macro_rules! status_predicates {
         }
     )*};
 }
-#[allow(unused_imports)] // for `RecordError` (records.rs)
-pub(crate) use status_predicates;
 
 status_predicates!(Error, ExportError);

@@ -1,33 +1,19 @@
-//! What every API request goes through.
-//!
-//! * **Rate limits.** A 429 whose window is used up waits until `Retry-After` or
-//!   `RateLimit-Reset` (measured against the response's `Date`) and is retried, for any method.
-//!   A 429 with requests left in the window (the concurrent-export limit) is returned.
-//! * **Transient failures.** GET/HEAD/OPTIONS requests that do not start an export are retried
-//!   with jittered exponential backoff on 502/503/504 (500 if
-//!   [`RetryPolicy::retry_server_errors`]), time-outs and broken connections. POST, PATCH and
-//!   export starts are repeated only when the connection could not be opened.
-//! * **Bounds.** No wait exceeds [`RetryPolicy::max_rate_limit_wait`] (a 429 asking for longer is
-//!   returned, saying what it asked). Error bodies are read up to 64 KiB, an export status up to
-//!   1 MiB, other answers up to 64 MiB; a longer answer fails instead of being buffered.
-//! * **Error bodies** that are not the documented `{"message": …}` (an HTML page, an empty body)
-//!   are rewritten into it, so the error keeps its HTTP status.
-//! * **Tracing.** A `mangrove.request` span per call (operation, method, path, status, attempts),
-//!   never with headers.
+//! The hook every API request goes through: rate-limit waits, retries, bounded reads and error
+//! bodies as the crate docs' policy table and assumptions say, in a `mangrove.request` tracing
+//! span (operation, method, path, status, attempts; never headers).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::HeaderMap;
+use reqwest::header::{AsHeaderName, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tracing::Instrument;
 
 use crate::client::Inner;
 use crate::Client;
 
-/// Retry policy for API requests. See the [module docs](self) for what is retried.
+/// Retry policy for API requests.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
@@ -39,7 +25,7 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Also retry idempotent requests on 500 (default false: a 500 is usually a bug, not load).
     pub retry_server_errors: bool,
-    /// Longest wait for a rate-limit window to reset before giving up with the 429 (default 65 s).
+    /// Longest wait for a rate-limit reset; a 429 asking for more is returned (default 65 s).
     pub max_rate_limit_wait: Duration,
 }
 
@@ -88,26 +74,16 @@ impl RetryPolicy {
         self.max_rate_limit_wait = wait;
         self
     }
-
-    fn schedule(&self) -> Backoff {
-        Backoff {
-            initial: self.initial_backoff,
-            factor: 2.0,
-            max: self.max_backoff,
-            jitter: true,
-        }
-    }
 }
 
 /// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
-/// `max`, optionally jittered.
+/// `max`; with `jitter`, 50–100 % of that, so clients that failed together do not retry together.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Backoff {
     pub(crate) initial: Duration,
     /// Values below 1 (and NaN) count as 1.
     pub(crate) factor: f64,
     pub(crate) max: Duration,
-    /// 50–100 % of the delay, so clients that failed together do not retry together.
     pub(crate) jitter: bool,
 }
 
@@ -128,21 +104,20 @@ impl Backoff {
         }
     }
 
-    /// The wait before try `n` when the server asked for `asked`: the longer of the two, so a
-    /// `Retry-After: 0` never turns a loop into a burst.
+    /// The longer of [`delay`](Self::delay) and what the server asked for, so a `Retry-After: 0`
+    /// never turns a loop into a burst.
     pub(crate) fn wait(&self, n: u32, asked: Option<Duration>) -> Duration {
         let delay = self.delay(n);
         asked.map_or(delay, |asked| asked.max(delay))
     }
 }
 
-/// Whether waiting `wait` more after `elapsed` stays within `limit` (checked: a server's value
-/// may be anything).
+/// Whether waiting `wait` more after `elapsed` stays within `limit`, without overflow.
 pub(crate) fn within(elapsed: Duration, wait: Duration, limit: Duration) -> bool {
     elapsed.checked_add(wait).is_some_and(|end| end <= limit)
 }
 
-/// A rate-limit reading from the `RateLimit-*` response headers ([`Client::rate_limit`]).
+/// A reading of the `RateLimit-*` response headers ([`Client::rate_limit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests allowed per 60-second window (`RateLimit-Limit`).
@@ -154,10 +129,7 @@ pub struct RateLimit {
 }
 
 /// A header's value as trimmed text (`None` if absent or not visible ASCII).
-pub(crate) fn header_str(
-    headers: &HeaderMap,
-    name: impl reqwest::header::AsHeaderName,
-) -> Option<&str> {
+pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
     headers.get(name)?.to_str().ok().map(str::trim)
 }
 
@@ -203,36 +175,40 @@ impl ClientHooks<Inner> for Client {
     }
 }
 
-/// Sends an API request with the client's retry policy and error normalization.
+/// Sends an API request with the client's retry policy and error-body rewriting.
+#[tracing::instrument(
+    name = "mangrove.request",
+    level = "debug",
+    skip_all,
+    fields(
+        operation = operation,
+        method = %request.method(),
+        path = %request.url().path(),
+        status = tracing::field::Empty,
+        attempts = tracing::field::Empty,
+    )
+)]
 pub(crate) async fn execute(
     client: &Client,
     request: reqwest::Request,
     operation: &'static str,
 ) -> reqwest::Result<reqwest::Response> {
-    let span = tracing::debug_span!(
-        "mangrove.request",
-        operation,
-        method = %request.method(),
-        path = %request.url().path(),
-        status = tracing::field::Empty,
-        attempts = tracing::field::Empty,
-    );
-    run(client, request).instrument(span).await
-}
-
-async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqwest::Response> {
     let state = client.state();
     let policy = &state.retry_policy;
     let cap = policy.max_rate_limit_wait;
     let repeatable = repeatable(&request);
-    let schedule = policy.schedule();
+    let schedule = Backoff {
+        initial: policy.initial_backoff,
+        factor: 2.0,
+        max: policy.max_backoff,
+        jitter: true,
+    };
     let span = tracing::Span::current();
     let mut current = request;
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         span.record("attempts", attempt);
-        // A copy for a retry while retries are left (JSON bodies always clone).
         let spare = if attempt < policy.max_attempts {
             current.try_clone()
         } else {
@@ -241,8 +217,7 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
         let result = client.client().execute(current).await;
         let mut too_long = None;
         let wait = match &result {
-            // Only a connection that could not be opened proves the request never reached the
-            // server.
+            // Only a connection that could not be opened proves the server never saw the request.
             Err(err) => (err.is_connect()
                 || (repeatable && (err.is_timeout() || err.is_request() || err.is_body())))
             .then(|| schedule.delay(attempt)),
@@ -262,7 +237,10 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
                     asked
                         .filter(|asked| *asked <= cap)
                         .map(|asked| schedule.wait(attempt, Some(asked)))
-                } else if repeatable && transient_status(status, policy) {
+                } else if repeatable
+                    && (matches!(status.as_u16(), 502..=504)
+                        || (policy.retry_server_errors && status.as_u16() == 500))
+                {
                     Some(schedule.wait(attempt, asked).min(cap))
                 } else {
                     None
@@ -271,35 +249,27 @@ async fn run(client: &Client, request: reqwest::Request) -> reqwest::Result<reqw
         };
         if let (Some(wait), Some(spare)) = (wait, spare) {
             let error = result.as_ref().err().map(tracing::field::display);
-            tracing::debug!(
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                error,
-                "retrying"
-            );
+            let wait_ms = wait.as_millis() as u64;
+            tracing::debug!(attempt, wait_ms, error, "retrying");
             tokio::time::sleep(wait).await;
             current = spare;
             continue;
         }
         let response = result?;
         let status = response.status();
-        if status.is_client_error() || status.is_server_error() {
-            let note = too_long.map(|asked| {
-                format!(
-                    "the server asked to wait {} s, more than the retry policy's \
-                     max_rate_limit_wait of {} s",
-                    asked.as_secs(),
-                    cap.as_secs()
-                )
-            });
-            return Ok(normalize_error_body(response, note).await);
+        if !(status.is_client_error() || status.is_server_error()) {
+            return Ok(response);
         }
-        return Ok(response);
+        let note = too_long.map(|asked| {
+            format!(
+                "the server asked to wait {} s, more than the retry policy's \
+                 max_rate_limit_wait of {} s",
+                asked.as_secs(),
+                cap.as_secs()
+            )
+        });
+        return Ok(normalize_error_body(response, note).await);
     }
-}
-
-fn transient_status(status: StatusCode, policy: &RetryPolicy) -> bool {
-    matches!(status.as_u16(), 502..=504) || (policy.retry_server_errors && status.as_u16() == 500)
 }
 
 /// Whether a request may be sent again after it may have reached the server: a safe method that
@@ -318,24 +288,13 @@ pub(crate) fn starts_export(url: &url::Url) -> bool {
         .any(|(k, v)| k == "response_mode" && v == "summary_with_export")
 }
 
-// The most of a body read: of an error, an export status, any other answer (a page of 100 items
-// is far below); and the most of an error body quoted in its message.
+/// The most read of an error body, of an export status and of any other answer.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
-const MAX_API_BODY: usize = 64 * 1024 * 1024;
-const ERROR_SNIPPET: usize = 512;
+pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
 
-/// The most of a success answer of `operation` read (by [`crate::decode::from_response`]).
-pub(crate) fn body_cap(operation: &str) -> usize {
-    if operation == "get_export" {
-        MAX_STATUS_BODY
-    } else {
-        MAX_API_BODY
-    }
-}
-
-/// Reads at most `limit` bytes of a body: the bytes and whether more followed (the rest is left
-/// unread). A body declaring more than `limit` is not read at all.
+/// Reads at most `limit` bytes of a body: the bytes and whether more followed. A body declaring
+/// more than `limit` is not read at all.
 pub(crate) async fn read_prefix(
     mut response: reqwest::Response,
     limit: usize,
@@ -365,16 +324,16 @@ pub(crate) async fn read_into(
     Ok(false)
 }
 
-/// Rewrites an error body that is not `{"message": "<string>", …}` into that shape, keeping the
-/// status and headers; `note` is added to the message.
+/// Rewrites an error body that is not `{"message": "<string>", …}` into that shape (quoting at
+/// most 512 characters of it), keeping the status and headers; `note` is added to the message.
 async fn normalize_error_body(
     response: reqwest::Response,
     note: Option<String>,
 ) -> reqwest::Response {
-    let status = response.status();
-    let mut headers = response.headers().clone();
-    let version = response.version();
-    let (bytes, cut) = match read_prefix(response, MAX_ERROR_BODY).await {
+    let (mut parts, body) = http::Response::from(response).into_parts();
+    let status = parts.status;
+    let body = reqwest::Response::from(http::Response::new(body));
+    let (bytes, cut) = match read_prefix(body, MAX_ERROR_BODY).await {
         Ok(read) => read,
         Err(e) => {
             let text = format!("(error body could not be read: {})", e.without_url());
@@ -387,7 +346,7 @@ async fn normalize_error_body(
     let mut value = documented.unwrap_or_else(|| {
         let reason = status.canonical_reason().unwrap_or("error");
         let text = String::from_utf8_lossy(&bytes);
-        let snippet: String = text.trim().chars().take(ERROR_SNIPPET).collect();
+        let snippet: String = text.trim().chars().take(512).collect();
         let detail = match (snippet.is_empty(), cut) {
             (true, _) => "empty body".to_string(),
             (false, true) => format!("large body: {snippet}"),
@@ -399,15 +358,9 @@ async fn normalize_error_body(
         let message = value["message"].as_str().unwrap_or_default();
         value["message"] = format!("{message} ({note})").into();
     }
-    headers.insert(
-        reqwest::header::CONTENT_TYPE,
-        reqwest::header::HeaderValue::from_static("application/json"),
-    );
-    headers.remove(reqwest::header::CONTENT_LENGTH);
-    headers.remove(reqwest::header::CONTENT_ENCODING);
-    let mut out = http::Response::new(reqwest::Body::from(value.to_string()));
-    *out.status_mut() = status;
-    *out.version_mut() = version;
-    *out.headers_mut() = headers;
-    reqwest::Response::from(out)
+    let json = reqwest::header::HeaderValue::from_static("application/json");
+    parts.headers.insert(reqwest::header::CONTENT_TYPE, json);
+    parts.headers.remove(reqwest::header::CONTENT_LENGTH);
+    parts.headers.remove(reqwest::header::CONTENT_ENCODING);
+    http::Response::from_parts(parts, reqwest::Body::from(value.to_string())).into()
 }
