@@ -96,6 +96,19 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
+    setters! {
+        /// How the token is written in `Authorization` (default `Bearer <token>`).
+        auth_scheme: AuthScheme;
+        /// Default polling policy for exports started with this client.
+        poll_policy: PollPolicy;
+        /// Retry policy for every API request (rate limits, transient failures).
+        retry_policy: RetryPolicy;
+        /// Policy for downloading export files (timeouts, resume attempts).
+        download_policy: DownloadPolicy;
+        /// Allows an `http://` base URL on a non-loopback host (the token then travels unencrypted).
+        allow_insecure_http: bool;
+    }
+
     /// The API token (required; surrounding whitespace is dropped). Never logged.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -115,12 +128,6 @@ impl ClientBuilder {
         self.base_url = var(BASE_URL_ENV)
             .map(|url| url.trim().into())
             .or(self.base_url);
-        self
-    }
-
-    /// How the token is written in `Authorization` (default `Bearer <token>`).
-    pub fn auth_scheme(mut self, scheme: AuthScheme) -> Self {
-        self.auth_scheme = scheme;
         self
     }
 
@@ -145,24 +152,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Default polling policy for exports started with this client.
-    pub fn poll_policy(mut self, policy: PollPolicy) -> Self {
-        self.poll_policy = policy;
-        self
-    }
-
-    /// Retry policy for every API request (rate limits, transient failures).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = policy;
-        self
-    }
-
-    /// Policy for downloading export files (timeouts, resume attempts).
-    pub fn download_policy(mut self, policy: DownloadPolicy) -> Self {
-        self.download_policy = policy;
-        self
-    }
-
     /// Most exports in flight from this client (default 5; `None`: no client-side limiter).
     pub fn export_concurrency(mut self, limit: impl Into<Option<usize>>) -> Self {
         self.export_concurrency = limit.into().map(|n| n.max(1));
@@ -172,12 +161,6 @@ impl ClientBuilder {
     /// Longest wait of an export start for a limiter slot (default: the poll policy's time limit).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
-        self
-    }
-
-    /// Allows an `http://` base URL on a non-loopback host (the token then travels unencrypted).
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
         self
     }
 

@@ -42,6 +42,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    setters! {
+        /// Retries idempotent requests on 500 too.
+        retry_server_errors: bool;
+        /// Sets the longest wait for a rate-limit reset.
+        max_rate_limit_wait: Duration;
+    }
+
     /// A policy that never retries (rate-limit waits included).
     pub fn none() -> Self {
         RetryPolicy {
@@ -60,18 +67,6 @@ impl RetryPolicy {
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
         self.max_backoff = max.max(initial);
-        self
-    }
-
-    /// Retries idempotent requests on 500 too.
-    pub fn retry_server_errors(mut self, on: bool) -> Self {
-        self.retry_server_errors = on;
-        self
-    }
-
-    /// Sets the longest wait for a rate-limit reset.
-    pub fn max_rate_limit_wait(mut self, wait: Duration) -> Self {
-        self.max_rate_limit_wait = wait;
         self
     }
 }

@@ -56,34 +56,17 @@ impl Default for PollPolicy {
 }
 
 impl PollPolicy {
-    /// Sets the wait before the first poll.
-    pub fn initial_delay(mut self, d: Duration) -> Self {
-        self.initial_delay = d;
-        self
-    }
-
-    /// Sets the growth factor of the wait.
-    pub fn multiplier(mut self, m: f64) -> Self {
-        self.multiplier = m;
-        self
-    }
-
-    /// Sets the largest wait between polls.
-    pub fn max_delay(mut self, d: Duration) -> Self {
-        self.max_delay = d;
-        self
-    }
-
-    /// Sets the total time limit.
-    pub fn time_limit(mut self, d: Duration) -> Self {
-        self.time_limit = d;
-        self
-    }
-
-    /// Sets how many transient failures in a row end polling.
-    pub fn max_consecutive_errors(mut self, n: u32) -> Self {
-        self.max_consecutive_errors = n;
-        self
+    setters! {
+        /// Sets the wait before the first poll.
+        initial_delay: Duration;
+        /// Sets the growth factor of the wait.
+        multiplier: f64;
+        /// Sets the largest wait between polls.
+        max_delay: Duration;
+        /// Sets the total time limit.
+        time_limit: Duration;
+        /// Sets how many transient failures in a row end polling.
+        max_consecutive_errors: u32;
     }
 
     /// The wait before poll number `poll` (1-based): `initial × multiplier^(poll-1)`, capped.
