@@ -2,14 +2,11 @@
 //!
 //! ```no_run
 //! # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
-//! let file = completed.download_to("projects.csv").await?;
-//! println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
-//! // With a progress bar (indicatif: `bar.set_position(p.bytes)`):
-//! completed
-//!     .download()
+//! let file = completed
+//!     .download_to("projects.csv")
 //!     .on_progress(|p| eprint!("\r{} / {:?} bytes", p.bytes, p.total))
-//!     .to_file("projects.csv")
 //!     .await?;
+//! println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
 //! # Ok(()) }
 //! ```
 //!
@@ -31,15 +28,16 @@
 //! 1 MiB for its writer thread, a stream holds one chunk.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
 use reqwest::header::{
     HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
 };
@@ -56,7 +54,7 @@ use crate::records::{self, Records};
 use crate::redact::{redact_query, scrub};
 use crate::retry::{header_str, read_into, Backoff};
 
-/// Bytes per write to disk (and the size of the blocks queued for the writer thread).
+/// The size of the blocks queued for the writer thread.
 const WRITE_BLOCK: usize = 1024 * 1024;
 /// Blocks queued for the writer thread before the download waits for the disk.
 const WRITE_QUEUE: usize = 4;
@@ -64,7 +62,7 @@ const WRITE_QUEUE: usize = 4;
 const WRITEBACK_EVERY: u64 = 16 * 1024 * 1024;
 /// Progress callbacks are made at most once per this many bytes (plus at start, restart and end).
 const PROGRESS_STEP: u64 = 64 * 1024;
-/// Bytes of an error body read for the error message (the rest is never read).
+/// Bytes of an error body read for the error message.
 const ERROR_BODY: usize = 2048;
 
 /// How export files are downloaded; set it with
@@ -134,8 +132,8 @@ impl DownloadPolicy {
     }
 }
 
-/// How far a download has got, passed to [`Download::on_progress`] callbacks. `bytes` goes back
-/// to 0 when a file download starts over.
+/// How far a file download has got, passed to [`DownloadTo::on_progress`] callbacks. `bytes`
+/// goes back to 0 when the download starts over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
@@ -145,18 +143,6 @@ pub struct Progress {
     pub total: Option<u64>,
     /// Resumes after interruptions so far.
     pub resumes: u32,
-}
-
-impl Progress {
-    /// `bytes / total` between 0 and 1, if the total is known (an empty file is 1).
-    pub fn fraction(&self) -> Option<f64> {
-        let total = self.total?;
-        Some(if total == 0 {
-            1.0
-        } else {
-            (self.bytes as f64 / total as f64).min(1.0)
-        })
-    }
 }
 
 /// A finished [`download_to`](CompletedExport::download_to): where the file is and how it went.
@@ -173,31 +159,30 @@ pub struct Downloaded {
     pub url_refreshes: u32,
     /// Times the download started again from byte 0 (the file changed on the storage host).
     pub restarts: u32,
-    /// Time from the first request until the file was in place.
+    /// Time from the `.await` until the file was in place.
     pub elapsed: Duration,
 }
 
 type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync + 'static>;
 
-/// A download with a progress callback, made by [`CompletedExport::download`]; its methods
-/// are those of [`CompletedExport`] with the callback.
-#[must_use = "a download does nothing until `to_file`, `into_stream`, `into_reader` or `records` is used"]
-#[derive(Clone)]
-pub struct Download {
+/// A file download made by [`CompletedExport::download_to`]; `.await` it.
+#[must_use = "a download does nothing until it is awaited"]
+pub struct DownloadTo {
     export: CompletedExport,
+    path: PathBuf,
     progress: Option<ProgressFn>,
 }
 
-impl fmt::Debug for Download {
+impl fmt::Debug for DownloadTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Download")
+        f.debug_struct("DownloadTo")
             .field("export", &self.export)
-            .field("on_progress", &self.progress.is_some())
-            .finish()
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
-impl Download {
+impl DownloadTo {
     /// Calls `f` when the first answer arrives (`bytes` 0 and the total), at most once per
     /// 64 KiB after that, after a resume or restart, and at the end with `bytes == total`. Keep
     /// it quick: it runs on the task that downloads.
@@ -205,79 +190,19 @@ impl Download {
         self.progress = Some(Arc::new(f));
         self
     }
+}
 
-    /// See [`CompletedExport::download_to`].
-    pub fn to_file(
-        self,
-        path: impl AsRef<Path>,
-    ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
-        to_file(self, path.as_ref().to_path_buf())
-    }
+impl IntoFuture for DownloadTo {
+    type Output = Result<Downloaded, ExportError>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
 
-    /// See [`CompletedExport::bytes_stream`].
-    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, ExportError>> {
-        stream(self.transfer(false))
-    }
-
-    /// See [`CompletedExport::reader`].
-    pub fn into_reader(self) -> impl AsyncBufRead + Send + Unpin + 'static {
-        tokio_util::io::StreamReader::new(self.into_stream().map_err(io::Error::other))
-    }
-
-    /// See [`CompletedExport::records`].
-    pub fn records<T>(
-        self,
-    ) -> impl Future<Output = Result<Records<T>, ExportError>> + Send + 'static
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        let mut transfer = self.transfer(false);
-        async move {
-            // The first answer, for its Content-Type and so that a refused URL is an error here.
-            while transfer.response.is_none() && !transfer.finished {
-                transfer.open().await?;
-            }
-            let layout = transfer.layout()?;
-            let stream = stream(transfer).map_err(io::Error::other);
-            Ok(records::from_reader(
-                tokio_util::io::StreamReader::new(stream),
-                layout,
-            ))
-        }
-    }
-
-    fn transfer(self, restartable: bool) -> Transfer {
-        Transfer {
-            url: self.export.download_url.clone(),
-            export: self.export,
-            restartable,
-            progress: self.progress,
-            response: None,
-            etag: None,
-            content_type: None,
-            total: None,
-            handed_out: 0,
-            skip: 0,
-            resumes: 0,
-            url_refreshes: 0,
-            restarts: 0,
-            refreshed: false,
-            reported: None,
-            finished: false,
-            started: Instant::now(),
-        }
+    fn into_future(self) -> Self::IntoFuture {
+        let transfer = Transfer::new(self.export, true, self.progress);
+        to_file(transfer, self.path).boxed()
     }
 }
 
 impl CompletedExport {
-    /// Sets up a download with a progress callback; see [`Download`].
-    pub fn download(&self) -> Download {
-        Download {
-            export: self.clone(),
-            progress: None,
-        }
-    }
-
     /// Downloads the file to `path` (replacing what is there) and returns its size and how the
     /// download went.
     ///
@@ -298,24 +223,25 @@ impl CompletedExport {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn download_to(
-        &self,
-        path: impl AsRef<Path>,
-    ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
-        self.download().to_file(path)
+    pub fn download_to(&self, path: impl AsRef<Path>) -> DownloadTo {
+        DownloadTo {
+            export: self.clone(),
+            path: path.as_ref().to_path_buf(),
+            progress: None,
+        }
     }
 
     /// The file as a stream of byte chunks; it ends with an error if the total differs from
     /// `file_size_bytes`.
     pub fn bytes_stream(&self) -> BoxStream<'static, Result<Bytes, ExportError>> {
-        self.download().into_stream()
+        stream(Transfer::new(self.clone(), false, None))
     }
 
     /// The file as an [`AsyncBufRead`] (and [`AsyncRead`](tokio::io::AsyncRead)) over
     /// [`bytes_stream`](Self::bytes_stream). A failure is an [`io::Error`] whose inner error is
     /// the [`ExportError`]: `e.get_ref().and_then(|e| e.downcast_ref::<ExportError>())`.
     pub fn reader(&self) -> impl AsyncBufRead + Send + Unpin + 'static {
-        self.download().into_reader()
+        tokio_util::io::StreamReader::new(self.bytes_stream().map_err(io::Error::other))
     }
 
     /// The file's records, decoded into `T` as the bytes arrive; see
@@ -342,7 +268,18 @@ impl CompletedExport {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        self.download().records()
+        let mut transfer = Transfer::new(self.clone(), false, None);
+        async move {
+            while transfer.response.is_none() && !transfer.finished {
+                transfer.open().await?;
+            }
+            let layout = transfer.layout()?;
+            let stream = stream(transfer).map_err(io::Error::other);
+            Ok(records::from_reader(
+                tokio_util::io::StreamReader::new(stream),
+                layout,
+            ))
+        }
     }
 }
 
@@ -375,18 +312,38 @@ struct Transfer {
     skip: u64,
     resumes: u32,
     url_refreshes: u32,
-    /// A file consumer truncates its file when this grows.
     restarts: u32,
     /// A fresh URL was fetched and has not delivered a byte yet.
     refreshed: bool,
     /// `handed_out` at the last progress callback.
     reported: Option<u64>,
     finished: bool,
-    /// When the transfer was made (for a file: when the download was first polled).
     started: Instant,
 }
 
 impl Transfer {
+    fn new(export: CompletedExport, restartable: bool, progress: Option<ProgressFn>) -> Self {
+        Transfer {
+            url: export.download_url.clone(),
+            export,
+            restartable,
+            progress,
+            response: None,
+            etag: None,
+            content_type: None,
+            total: None,
+            handed_out: 0,
+            skip: 0,
+            resumes: 0,
+            url_refreshes: 0,
+            restarts: 0,
+            refreshed: false,
+            reported: None,
+            finished: false,
+            started: Instant::now(),
+        }
+    }
+
     /// The next bytes, or `None` at the end of a complete file.
     async fn next(&mut self) -> Result<Option<Bytes>, ExportError> {
         while !self.finished {
@@ -679,9 +636,8 @@ impl Transfer {
         scrub(text, &[&self.url, &self.export.download_url])
     }
 
-    /// A [`ExportError::DownloadStatus`] with what the storage host said (S3's `<Message>` or the
-    /// start of the body, scrubbed) and a hint. Reads at most [`ERROR_BODY`] bytes for at most
-    /// the read time-out; the rest of the body is never read.
+    /// A [`ExportError::DownloadStatus`] with the start of the body (scrubbed) and a hint. Reads
+    /// at most [`ERROR_BODY`] bytes for at most the read time-out.
     async fn status_error(&self, mut response: reqwest::Response) -> ExportError {
         let status = response.status();
         let final_url = response.url().to_string();
@@ -690,11 +646,7 @@ impl Transfer {
         let limit = self.export.client.state().download_policy.read_timeout;
         let _ = tokio::time::timeout(limit, read).await;
         let text = String::from_utf8_lossy(&body);
-        let said = match (xml_element(&text, "Code"), xml_element(&text, "Message")) {
-            (Some(code), Some(message)) => format!("{message} ({code})"),
-            (None, Some(message)) => message.to_owned(),
-            _ => text.split_whitespace().collect::<Vec<_>>().join(" "),
-        };
+        let said = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let mut said = scrub(&said, &[&self.url, &self.export.download_url, &final_url]);
         if said.is_empty() {
             said = status.canonical_reason().unwrap_or("no message").to_owned();
@@ -734,13 +686,6 @@ fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
     fits.then_some((Some(first), size))
 }
 
-/// The text of the first `<name>…</name>` element, if any.
-fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let start = text.find(&format!("<{name}>"))? + name.len() + 2;
-    let end = start + text[start..].find(&format!("</{name}>"))?;
-    Some(text[start..end].trim())
-}
-
 /// What the download task sends the writer thread.
 enum Block {
     Bytes(Bytes),
@@ -750,14 +695,12 @@ enum Block {
     Commit(tempfile::TempPath, PathBuf),
 }
 
-async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, ExportError> {
+async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
     let io_error = |source: io::Error| ExportError::Io {
         path: path.clone(),
         source,
     };
-    // Created before any request: a missing directory is an error before the storage host is
-    // asked for anything. `temp` removes the file when dropped (on errors, when this future is
-    // dropped), even while the writer thread holds it open.
+    // `temp` removes the file when dropped, even while the writer thread holds it open.
     let target = path.clone();
     let (file, temp) = tokio::task::spawn_blocking(move || create_temp(&target))
         .await
@@ -773,7 +716,6 @@ async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, Export
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
-    let mut transfer = download.transfer(true);
     let fetched = fetch_blocks(&mut transfer, &blocks).await;
     if fetched.is_ok() {
         let _ = blocks.send(Block::Commit(temp, path.clone())).await;

@@ -273,7 +273,7 @@ async fn other_client_errors_are_final_with_the_hosts_message() {
     match completed.download_to(dir.path().join("p.csv")).await {
         Err(ExportError::DownloadStatus { status, message }) => {
             assert_eq!(status.as_u16(), 410);
-            assert!(message.contains("It went away (Gone)"), "{message}");
+            assert!(message.contains("It went away"), "{message}");
         }
         other => panic!("expected Status, got {other:?}"),
     }
@@ -453,9 +453,8 @@ async fn progress_reaches_the_total() {
     let sink = Arc::clone(&seen);
     let dir = tempfile::tempdir().unwrap();
     let file = completed
-        .download()
+        .download_to(dir.path().join("p.csv"))
         .on_progress(move |p| sink.lock().unwrap().push(p))
-        .to_file(dir.path().join("p.csv"))
         .await
         .unwrap();
     let seen = seen.lock().unwrap();
@@ -470,7 +469,6 @@ async fn progress_reaches_the_total() {
     assert_eq!(Some(last.bytes), total);
     assert_eq!(last.bytes, file.bytes);
     assert_eq!(last.resumes, 1);
-    assert_eq!(last.fraction(), Some(1.0));
     assert!(seen.len() > 5, "{} callbacks", seen.len());
 }
 
@@ -523,7 +521,8 @@ fn futures_are_send_and_static() {
         assert_send_static(&c.bytes_stream());
         assert_send_static(&c.reader());
         assert_send_static(&c.records::<mangrove::types::Project>());
-        assert_send_static(&c.download().on_progress(|_| {}).to_file("x"));
+        let download = c.download_to("x").on_progress(|_| {});
+        assert_send_static(&std::future::IntoFuture::into_future(download));
     }
     let _ = check;
 }
