@@ -1,15 +1,5 @@
 //! Downloading an export's file: to disk, as a byte stream, as an [`AsyncRead`](tokio::io::AsyncRead), or as records.
 //!
-//! ```no_run
-//! # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
-//! let file = completed
-//!     .download_to("projects.csv")
-//!     .on_progress(|p| eprint!("\r{} / {:?} bytes", p.bytes, p.total))
-//!     .await?;
-//! println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
-//! # Ok(()) }
-//! ```
-//!
 //! The file is fetched from the export's pre-signed `download_url` by a second HTTP client
 //! without the `Authorization` header and without a total time-out ([`DownloadPolicy`]).
 //!
@@ -24,8 +14,8 @@
 //!
 //! The byte count is checked against `file_size_bytes` ([`ExportError::SizeMismatch`]). The URL's
 //! query (its signature) never appears in an error, a `Debug` output or a log line, even when the
-//! storage host echoes it. Memory stays bounded: a file download queues at most 4 blocks of
-//! 1 MiB for its writer thread, a stream holds one chunk.
+//! storage host echoes it. Memory stays bounded: a file download queues at most 16 chunks for
+//! its writer thread, which writes 1 MiB at a time; a stream holds one chunk.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -34,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
@@ -54,10 +44,10 @@ use crate::records::{self, Records};
 use crate::redact::{redact_query, scrub};
 use crate::retry::{header_str, read_into, Backoff};
 
-/// The size of the blocks queued for the writer thread.
-const WRITE_BLOCK: usize = 1024 * 1024;
-/// Blocks queued for the writer thread before the download waits for the disk.
-const WRITE_QUEUE: usize = 4;
+/// Bytes per write to disk.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Chunks queued for the writer thread before the download waits for the disk.
+const WRITE_QUEUE: usize = 16;
 /// How often the writer asks the kernel to start writing the file back to disk.
 const WRITEBACK_EVERY: u64 = 16 * 1024 * 1024;
 /// Progress callbacks are made at most once per this many bytes (plus at start, restart and end).
@@ -215,12 +205,11 @@ impl CompletedExport {
     ///
     /// ```no_run
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
-    /// use mangrove::ExportError;
-    /// match completed.download_to("projects.csv").await {
-    ///     Ok(file) => println!("{} bytes, {} resumes", file.bytes, file.resumes),
-    ///     Err(ExportError::Expired { .. }) => eprintln!("the export was cleaned up; start a new one"),
-    ///     Err(e) => return Err(e),
-    /// }
+    /// let file = completed
+    ///     .download_to("projects.csv")
+    ///     .on_progress(|p| eprint!("\r{} / {:?} bytes", p.bytes, p.total))
+    ///     .await?;
+    /// println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
     /// # Ok(()) }
     /// ```
     pub fn download_to(&self, path: impl AsRef<Path>) -> DownloadTo {
@@ -379,7 +368,7 @@ impl Transfer {
                 }
                 Err(e) => {
                     self.response = None;
-                    self.broken(e).await?;
+                    self.interrupted(Box::new(e.without_url())).await?;
                 }
             }
         }
@@ -429,7 +418,7 @@ impl Transfer {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return self.broken(e).await,
+            Err(e) => return self.interrupted(Box::new(e.without_url())).await,
         };
         match response.status() {
             StatusCode::OK | StatusCode::PARTIAL_CONTENT => self.accept(response).await,
@@ -543,14 +532,6 @@ impl Transfer {
         self.refreshed = true;
         self.url_refreshes = self.url_refreshes.saturating_add(1);
         Ok(())
-    }
-
-    /// A transport error (request or body): an interruption. The error loses its URL, the
-    /// pre-signed one or where it redirected: its query is a credential.
-    async fn broken(&mut self, e: reqwest::Error) -> Result<(), ExportError> {
-        let e = e.without_url();
-        tracing::debug!(export_id = %self.export.id, received = self.handed_out, "download interrupted: {e}");
-        self.interrupted(Box::new(e)).await
     }
 
     /// An interruption: wait and let the caller resume, or give up.
@@ -716,7 +697,7 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
-    let fetched = fetch_blocks(&mut transfer, &blocks).await;
+    let fetched = fetch(&mut transfer, &blocks).await;
     if fetched.is_ok() {
         let _ = blocks.send(Block::Commit(temp, path.clone())).await;
     }
@@ -737,39 +718,22 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
     })
 }
 
-/// Reads the transfer and queues blocks of [`WRITE_BLOCK`] bytes for the writer thread. Stops
-/// early when the writer has stopped (its result says why).
-async fn fetch_blocks(
-    transfer: &mut Transfer,
-    blocks: &mpsc::Sender<Block>,
-) -> Result<(), ExportError> {
-    let mut pending = BytesMut::new();
+/// Queues the transfer's chunks for the writer thread. Stops early when the writer has stopped
+/// (its result says why).
+async fn fetch(transfer: &mut Transfer, blocks: &mpsc::Sender<Block>) -> Result<(), ExportError> {
     let mut restarts = 0;
     loop {
         let chunk = transfer.next().await?;
         if transfer.restarts != restarts {
             restarts = transfer.restarts;
-            pending.clear();
             if blocks.send(Block::Restart).await.is_err() {
                 return Ok(());
             }
         }
-        let block = match chunk {
-            None if pending.is_empty() => return Ok(()),
-            None => pending.split().freeze(),
-            Some(chunk) if pending.is_empty() && chunk.len() >= WRITE_BLOCK => chunk,
-            Some(chunk) => {
-                if pending.capacity() == 0 {
-                    pending.reserve(WRITE_BLOCK);
-                }
-                pending.extend_from_slice(&chunk);
-                if pending.len() < WRITE_BLOCK {
-                    continue;
-                }
-                pending.split().freeze()
-            }
+        let Some(chunk) = chunk else {
+            return Ok(());
         };
-        if blocks.send(Block::Bytes(block)).await.is_err() {
+        if blocks.send(Block::Bytes(chunk)).await.is_err() {
             return Ok(());
         }
     }
@@ -777,8 +741,9 @@ async fn fetch_blocks(
 
 /// The writer thread: writes blocks in order until `Commit`. The file is synced before the
 /// rename, so a power loss cannot leave a partial file under its final name.
-fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
+fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
     use std::io::Seek as _;
+    let mut file = io::BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut written: u64 = 0;
     let mut flushed: u64 = 0;
     while let Some(block) = queue.blocking_recv() {
@@ -787,18 +752,19 @@ fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io
                 file.write_all(&bytes)?;
                 written = written.saturating_add(bytes.len() as u64);
                 if written - flushed >= WRITEBACK_EVERY {
-                    start_writeback(&file, flushed, written - flushed);
+                    start_writeback(file.get_ref(), flushed, written - flushed);
                     flushed = written;
                 }
             }
             Block::Restart => {
-                file.set_len(0)?;
                 file.rewind()?;
+                file.get_ref().set_len(0)?;
                 written = 0;
                 flushed = 0;
             }
             Block::Commit(temp, path) => {
-                file.sync_all()?;
+                file.flush()?;
+                file.get_ref().sync_all()?;
                 temp.persist(&path).map_err(|e| e.error)?;
                 // Best effort: the new name survives a power loss too.
                 #[cfg(unix)]
