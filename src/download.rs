@@ -35,7 +35,6 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::error::{Error, ExportError};
 use crate::export::CompletedExport;
@@ -139,8 +138,6 @@ pub struct Progress {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Downloaded {
-    /// The file's path, as passed to `download_to`.
-    pub path: PathBuf,
     /// The file's size in bytes.
     pub bytes: u64,
     /// Resumes after interruptions.
@@ -149,8 +146,6 @@ pub struct Downloaded {
     pub url_refreshes: u32,
     /// Times the download started again from byte 0 (the file changed on the storage host).
     pub restarts: u32,
-    /// Time from the `.await` until the file was in place.
-    pub elapsed: Duration,
 }
 
 type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync + 'static>;
@@ -158,15 +153,14 @@ type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync + 'static>;
 /// A file download made by [`CompletedExport::download_to`]; `.await` it.
 #[must_use = "a download does nothing until it is awaited"]
 pub struct DownloadTo {
-    export: CompletedExport,
+    transfer: Transfer,
     path: PathBuf,
-    progress: Option<ProgressFn>,
 }
 
 impl fmt::Debug for DownloadTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DownloadTo")
-            .field("export", &self.export)
+            .field("export", &self.transfer.export)
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
@@ -177,7 +171,7 @@ impl DownloadTo {
     /// 64 KiB after that, after a resume or restart, and at the end with `bytes == total`. Keep
     /// it quick: it runs on the task that downloads.
     pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(f));
+        self.transfer.progress = Some(Arc::new(f));
         self
     }
 }
@@ -187,8 +181,7 @@ impl IntoFuture for DownloadTo {
     type IntoFuture = BoxFuture<'static, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let transfer = Transfer::new(self.export, true, self.progress);
-        to_file(transfer, self.path).boxed()
+        to_file(self.transfer, self.path).boxed()
     }
 }
 
@@ -209,21 +202,20 @@ impl CompletedExport {
     ///     .download_to("projects.csv")
     ///     .on_progress(|p| eprint!("\r{} / {:?} bytes", p.bytes, p.total))
     ///     .await?;
-    /// println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
+    /// println!("{} bytes, {} resumes", file.bytes, file.resumes);
     /// # Ok(()) }
     /// ```
     pub fn download_to(&self, path: impl AsRef<Path>) -> DownloadTo {
         DownloadTo {
-            export: self.clone(),
+            transfer: Transfer::new(self.clone(), true),
             path: path.as_ref().to_path_buf(),
-            progress: None,
         }
     }
 
     /// The file as a stream of byte chunks; it ends with an error if the total differs from
     /// `file_size_bytes`.
     pub fn bytes_stream(&self) -> BoxStream<'static, Result<Bytes, ExportError>> {
-        stream(Transfer::new(self.clone(), false, None))
+        stream(Transfer::new(self.clone(), false))
     }
 
     /// The file as an [`AsyncBufRead`] (and [`AsyncRead`](tokio::io::AsyncRead)) over
@@ -257,7 +249,7 @@ impl CompletedExport {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        let mut transfer = Transfer::new(self.clone(), false, None);
+        let mut transfer = Transfer::new(self.clone(), false);
         async move {
             while transfer.response.is_none() && !transfer.finished {
                 transfer.open().await?;
@@ -307,16 +299,15 @@ struct Transfer {
     /// `handed_out` at the last progress callback.
     reported: Option<u64>,
     finished: bool,
-    started: Instant,
 }
 
 impl Transfer {
-    fn new(export: CompletedExport, restartable: bool, progress: Option<ProgressFn>) -> Self {
+    fn new(export: CompletedExport, restartable: bool) -> Self {
         Transfer {
             url: export.download_url.clone(),
             export,
             restartable,
-            progress,
+            progress: None,
             response: None,
             etag: None,
             content_type: None,
@@ -329,7 +320,6 @@ impl Transfer {
             refreshed: false,
             reported: None,
             finished: false,
-            started: Instant::now(),
         }
     }
 
@@ -570,10 +560,8 @@ impl Transfer {
         let Some(callback) = &self.progress else {
             return;
         };
-        let due = self.reported.is_none_or(|last| {
-            force || self.handed_out < last || self.handed_out - last >= PROGRESS_STEP
-        });
-        if due {
+        let step = |last: u64| self.handed_out.abs_diff(last) >= PROGRESS_STEP;
+        if force || self.reported.is_none_or(step) {
             self.reported = Some(self.handed_out);
             callback(Progress {
                 bytes: self.handed_out,
@@ -709,12 +697,10 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
     fetched?;
     written.map_err(io_error)?;
     Ok(Downloaded {
-        path: path.clone(),
         bytes: transfer.handed_out,
         resumes: transfer.resumes,
         url_refreshes: transfer.url_refreshes,
         restarts: transfer.restarts,
-        elapsed: transfer.started.elapsed(),
     })
 }
 
