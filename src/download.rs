@@ -49,8 +49,6 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 const WRITE_QUEUE: usize = 16;
 /// How often the writer asks the kernel to start writing the file back to disk.
 const WRITEBACK_EVERY: u64 = 16 * 1024 * 1024;
-/// Progress callbacks are made at most once per this many bytes (plus at start, restart and end).
-const PROGRESS_STEP: u64 = 64 * 1024;
 /// Bytes of an error body read for the error message.
 const ERROR_BODY: usize = 2048;
 
@@ -135,7 +133,7 @@ pub struct Progress {
 }
 
 /// A finished [`download_to`](CompletedExport::download_to): where the file is and how it went.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Downloaded {
     /// The file's size in bytes.
@@ -167,9 +165,8 @@ impl fmt::Debug for DownloadTo {
 }
 
 impl DownloadTo {
-    /// Calls `f` when the first answer arrives (`bytes` 0 and the total), at most once per
-    /// 64 KiB after that, after a resume or restart, and at the end with `bytes == total`. Keep
-    /// it quick: it runs on the task that downloads.
+    /// Calls `f` when an answer arrives (first with `bytes` 0), after each chunk of the body, and
+    /// at the end with `bytes == total`. Keep it quick: it runs on the task that downloads.
     pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.transfer.progress = Some(Arc::new(f));
         self
@@ -287,17 +284,12 @@ struct Transfer {
     content_type: Option<String>,
     /// The object's size as the storage host declared it.
     total: Option<u64>,
-    /// Bytes of the file handed to the consumer (the position of the next byte).
-    handed_out: u64,
+    /// What was handed to the consumer so far: `bytes` is the position of the next byte.
+    sofar: Downloaded,
     /// Leading bytes of the current body that were handed out already.
     skip: u64,
-    resumes: u32,
-    url_refreshes: u32,
-    restarts: u32,
     /// A fresh URL was fetched and has not delivered a byte yet.
     refreshed: bool,
-    /// `handed_out` at the last progress callback.
-    reported: Option<u64>,
     finished: bool,
 }
 
@@ -312,13 +304,9 @@ impl Transfer {
             etag: None,
             content_type: None,
             total: None,
-            handed_out: 0,
+            sofar: Downloaded::default(),
             skip: 0,
-            resumes: 0,
-            url_refreshes: 0,
-            restarts: 0,
             refreshed: false,
-            reported: None,
             finished: false,
         }
     }
@@ -339,15 +327,15 @@ impl Transfer {
                     if chunk.is_empty() {
                         continue;
                     }
-                    self.handed_out = self.handed_out.saturating_add(chunk.len() as u64);
+                    self.sofar.bytes = self.sofar.bytes.saturating_add(chunk.len() as u64);
                     self.refreshed = false;
                     self.check_size(false)?;
-                    self.report(false);
+                    self.report();
                     return Ok(Some(chunk));
                 }
                 Ok(None) => {
                     self.response = None;
-                    let received = self.handed_out;
+                    let received = self.sofar.bytes;
                     match self.total.filter(|&total| received < total) {
                         Some(total) => {
                             let why = format!("the body ended after {received} of {total} bytes");
@@ -369,13 +357,13 @@ impl Transfer {
     fn complete(&mut self) -> Result<(), ExportError> {
         self.finished = true;
         self.check_size(true)?;
-        self.report(true);
+        self.report();
         Ok(())
     }
 
     /// `SizeMismatch` if more bytes arrived than `file_size_bytes` says, or fewer at the `end`.
     fn check_size(&self, end: bool) -> Result<(), ExportError> {
-        let actual = self.handed_out;
+        let actual = self.sofar.bytes;
         match self.export.file_size_bytes {
             Some(expected) if actual > expected || (end && actual < expected) => {
                 Err(ExportError::SizeMismatch { expected, actual })
@@ -387,12 +375,12 @@ impl Transfer {
     /// One request; afterwards a body is open, or the caller asks again (after a resume or a
     /// fresh URL), or the file is complete.
     async fn open(&mut self) -> Result<(), ExportError> {
-        if self.handed_out > 0 && self.etag.is_none() {
+        if self.sofar.bytes > 0 && self.etag.is_none() {
             // Without a validator a range could splice two versions of the file.
             if !self.restartable {
                 return Err(ExportError::Interrupted {
-                    received: self.handed_out,
-                    attempts: self.resumes.saturating_add(1),
+                    received: self.sofar.bytes,
+                    attempts: self.sofar.resumes.saturating_add(1),
                     source: "the storage host sent no ETag, so the stream cannot be resumed \
                              safely (download_to can: it starts the file again)"
                         .into(),
@@ -401,9 +389,9 @@ impl Transfer {
             self.rewind()?;
         }
         let mut request = self.export.client.state().download.get(&self.url);
-        if let Some(etag) = self.etag.as_deref().filter(|_| self.handed_out > 0) {
+        if let Some(etag) = self.etag.as_deref().filter(|_| self.sofar.bytes > 0) {
             request = request
-                .header(RANGE, format!("bytes={}-", self.handed_out))
+                .header(RANGE, format!("bytes={}-", self.sofar.bytes))
                 .header(IF_RANGE, etag);
         }
         let response = match request.send().await {
@@ -414,7 +402,7 @@ impl Transfer {
             StatusCode::OK | StatusCode::PARTIAL_CONTENT => self.accept(response).await,
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 let range = header_str(response.headers(), CONTENT_RANGE).and_then(content_range);
-                if range == Some((None, Some(self.handed_out))) {
+                if range == Some((None, Some(self.sofar.bytes))) {
                     // The previous body declared more than the file holds; the file is complete.
                     return self.complete();
                 }
@@ -443,14 +431,14 @@ impl Transfer {
     fn rewind(&mut self) -> Result<(), ExportError> {
         if !self.restartable {
             return Err(ExportError::Changed {
-                received: self.handed_out,
+                received: self.sofar.bytes,
             });
         }
-        if self.handed_out > 0 {
-            tracing::info!(export_id = %self.export.id, received = self.handed_out, "the file changed on the storage host or Range was ignored; starting again from byte 0");
-            self.restarts = self.restarts.saturating_add(1);
+        if self.sofar.bytes > 0 {
+            tracing::info!(export_id = %self.export.id, received = self.sofar.bytes, "the file changed on the storage host or Range was ignored; starting again from byte 0");
+            self.sofar.restarts = self.sofar.restarts.saturating_add(1);
         }
-        self.handed_out = 0;
+        self.sofar.bytes = 0;
         self.skip = 0;
         self.etag = None;
         Ok(())
@@ -473,7 +461,7 @@ impl Transfer {
             };
             (first, size.or(self.total))
         };
-        if self.handed_out > 0 && (etag.is_none() || etag != self.etag) {
+        if self.sofar.bytes > 0 && (etag.is_none() || etag != self.etag) {
             self.rewind()?;
             if first > 0 {
                 // `If-Range` should have prevented this: the host does not honour it.
@@ -482,21 +470,21 @@ impl Transfer {
                     .await;
             }
         }
-        if first > self.handed_out {
+        if first > self.sofar.bytes {
             let message = format!(
                 "asked for bytes from {} but the answer starts at byte {first}",
-                self.handed_out
+                self.sofar.bytes
             );
             return Err(ExportError::InvalidDownload { message });
         }
-        self.skip = self.handed_out - first;
+        self.skip = self.sofar.bytes - first;
         self.etag = etag;
         self.total = total;
         if let Some(content_type) = header_str(headers, CONTENT_TYPE) {
             self.content_type = Some(content_type.to_owned());
         }
         self.response = Some(response);
-        self.report(true);
+        self.report();
         Ok(())
     }
 
@@ -520,7 +508,7 @@ impl Transfer {
             ),
         })?;
         self.refreshed = true;
-        self.url_refreshes = self.url_refreshes.saturating_add(1);
+        self.sofar.url_refreshes = self.sofar.url_refreshes.saturating_add(1);
         Ok(())
     }
 
@@ -530,25 +518,25 @@ impl Transfer {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Result<(), ExportError> {
         let policy = &self.export.client.state().download_policy;
-        if self.resumes >= policy.max_resumes {
+        if self.sofar.resumes >= policy.max_resumes {
             return Err(ExportError::Interrupted {
-                received: self.handed_out,
-                attempts: self.resumes.saturating_add(1),
+                received: self.sofar.bytes,
+                attempts: self.sofar.resumes.saturating_add(1),
                 source,
             });
         }
-        self.resumes += 1;
+        self.sofar.resumes += 1;
         let backoff = Backoff {
             initial: policy.resume_backoff,
             factor: 2.0,
             max: Duration::from_secs(60),
             jitter: false,
         };
-        let wait = backoff.delay(self.resumes);
+        let wait = backoff.delay(self.sofar.resumes);
         tracing::info!(
             export_id = %self.export.id,
-            received = self.handed_out,
-            resume = self.resumes,
+            received = self.sofar.bytes,
+            resume = self.sofar.resumes,
             ?wait,
             "download interrupted ({source}); resuming"
         );
@@ -556,31 +544,18 @@ impl Transfer {
         Ok(())
     }
 
-    fn report(&mut self, force: bool) {
-        let Some(callback) = &self.progress else {
-            return;
-        };
-        let step = |last: u64| self.handed_out.abs_diff(last) >= PROGRESS_STEP;
-        if force || self.reported.is_none_or(step) {
-            self.reported = Some(self.handed_out);
+    fn report(&self) {
+        if let Some(callback) = &self.progress {
             callback(Progress {
-                bytes: self.handed_out,
+                bytes: self.sofar.bytes,
                 total: self.export.file_size_bytes.or(self.total),
-                resumes: self.resumes,
+                resumes: self.sofar.resumes,
             });
         }
     }
 
     /// The records layout: the export's format, else the URL's extension, else `Content-Type`.
     fn layout(&self) -> Result<ExportFormat, ExportError> {
-        let format = self.export.format.clone();
-        let url = url::Url::parse(&self.export.download_url).ok();
-        let name = url.as_ref().and_then(|u| u.path_segments()?.next_back());
-        let extension = name
-            .and_then(|n| n.rsplit_once('.'))
-            .map(|(_, e)| e.to_ascii_lowercase());
-        let content_type = self.content_type.clone();
-        let essence = content_type.as_deref().and_then(|c| c.split(';').next());
         let known = |name: &str| match name.trim().to_ascii_lowercase().as_str() {
             "csv" | "text/csv" | "application/csv" | "text/comma-separated-values" => {
                 Some(ExportFormat::Csv)
@@ -589,14 +564,19 @@ impl Transfer {
             other if other.ends_with("+json") => Some(ExportFormat::Json),
             _ => None,
         };
+        let url = url::Url::parse(&self.export.download_url).ok();
+        let name = url.as_ref().and_then(|u| u.path_segments()?.next_back());
+        let extension = name.and_then(|n| n.rsplit_once('.')).map(|(_, e)| e);
+        let content_type = self.content_type.as_deref();
+        let format = self.export.format.clone();
         (format.clone())
             .filter(|f| matches!(f, ExportFormat::Csv | ExportFormat::Json))
-            .or_else(|| extension.as_deref().and_then(known))
-            .or_else(|| essence.and_then(known))
+            .or_else(|| extension.and_then(known))
+            .or_else(|| content_type.and_then(|c| known(c.split(';').next()?)))
             .ok_or_else(|| ExportError::UnknownFormat {
                 format: format.map(|f| self.scrub(f.as_str())),
-                extension: extension.filter(|e| !e.is_empty()).map(|e| self.scrub(&e)),
-                content_type: content_type.map(|c| self.scrub(&c)),
+                extension: extension.filter(|e| !e.is_empty()).map(|e| self.scrub(e)),
+                content_type: content_type.map(|c| self.scrub(c)),
             })
     }
 
@@ -696,12 +676,7 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
     // A fetch error is the cause; else the writer's (disk full, …), which also stops the fetch.
     fetched?;
     written.map_err(io_error)?;
-    Ok(Downloaded {
-        bytes: transfer.handed_out,
-        resumes: transfer.resumes,
-        url_refreshes: transfer.url_refreshes,
-        restarts: transfer.restarts,
-    })
+    Ok(transfer.sofar)
 }
 
 /// Queues the transfer's chunks for the writer thread. Stops early when the writer has stopped
@@ -710,8 +685,8 @@ async fn fetch(transfer: &mut Transfer, blocks: &mpsc::Sender<Block>) -> Result<
     let mut restarts = 0;
     loop {
         let chunk = transfer.next().await?;
-        if transfer.restarts != restarts {
-            restarts = transfer.restarts;
+        if transfer.sofar.restarts != restarts {
+            restarts = transfer.sofar.restarts;
             if blocks.send(Block::Restart).await.is_err() {
                 return Ok(());
             }
