@@ -5,7 +5,7 @@
 //!
 //! * **Interrupted** (connection lost, body cut short, stalled, `5xx`/`408`/`429`): resumed where
 //!   it stopped (`Range` with `If-Range: <ETag>`) after a doubling backoff, at most
-//!   [`max_resumes`](DownloadPolicy::max_resumes) times.
+//!   [`max_resumes`](DownloadPolicy::max_resumes) times; a stream without an `ETag` is not.
 //! * **URL refused** (`403`: URLs expire after 24 hours) or `404`: a fresh URL is read from the
 //!   export's status; an export cleaned up meanwhile is [`ExportError::Expired`].
 //! * **The file changed** (another `ETag`): a file download starts again from byte 0; a stream,
@@ -183,15 +183,11 @@ impl IntoFuture for DownloadTo {
 }
 
 impl CompletedExport {
-    /// Downloads the file to `path` (replacing what is there) and returns its size and how the
-    /// download went.
-    ///
-    /// The bytes go to a temporary file `.<name>.<random>.part` in the same directory, created
-    /// before the storage host is asked for anything (a missing directory is
-    /// [`ExportError::Io`] with [`io::ErrorKind::NotFound`]). Once every byte has arrived and the
-    /// size matches, it is synced to disk and renamed to `path` (then the directory is synced,
-    /// best effort): `path` never holds a partial file, even after a power loss. On any error,
-    /// and when the future is dropped, the temporary file is removed.
+    /// Downloads the file to `path`, replacing what is there. The bytes go to a temporary file
+    /// `.<name>.<random>.part` next to it, created before any request (a missing directory is
+    /// [`ExportError::Io`]), then synced and renamed to `path` once complete: `path` never holds
+    /// a partial file, even after a power loss. On any error, and when the download is dropped,
+    /// the temporary file is removed.
     ///
     /// ```no_run
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
@@ -222,13 +218,10 @@ impl CompletedExport {
         tokio_util::io::StreamReader::new(self.bytes_stream().map_err(io::Error::other))
     }
 
-    /// The file's records, decoded into `T` as the bytes arrive; see
-    /// [`records`](mod@crate::records).
-    ///
-    /// The layout comes from the export's `format`, else the download URL's extension (`.csv`,
-    /// `.json`), else the storage host's `Content-Type`; if none tells,
-    /// [`ExportError::UnknownFormat`]. The first request is made before this returns, so a
-    /// refused URL is an error here; later failures end the stream with a
+    /// The file's [`records`](mod@crate::records), decoded into `T` as the bytes arrive. The
+    /// layout comes from the export's `format`, else the URL's extension, else the
+    /// `Content-Type`; if none tells, [`ExportError::UnknownFormat`]. A refused first request is
+    /// an error here; later failures end the stream with a
     /// [`RecordError::Download`](crate::records::RecordError::Download).
     ///
     /// ```no_run
@@ -269,8 +262,7 @@ fn stream(transfer: Transfer) -> BoxStream<'static, Result<Bytes, ExportError>> 
     stream.boxed()
 }
 
-/// One download over as many requests as it takes. Its consumer stops at the first error, so
-/// only the end of the file sets `finished`.
+/// One download over as many requests as it takes.
 struct Transfer {
     export: CompletedExport,
     /// A file can be truncated and written again; a stream cannot take back its bytes.
@@ -377,15 +369,6 @@ impl Transfer {
     async fn open(&mut self) -> Result<(), ExportError> {
         if self.sofar.bytes > 0 && self.etag.is_none() {
             // Without a validator a range could splice two versions of the file.
-            if !self.restartable {
-                return Err(ExportError::Interrupted {
-                    received: self.sofar.bytes,
-                    attempts: self.sofar.resumes.saturating_add(1),
-                    source: "the storage host sent no ETag, so the stream cannot be resumed \
-                             safely (download_to can: it starts the file again)"
-                        .into(),
-                });
-            }
             self.rewind()?;
         }
         let mut request = self.export.client.state().download.get(&self.url);
@@ -518,7 +501,8 @@ impl Transfer {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Result<(), ExportError> {
         let policy = &self.export.client.state().download_policy;
-        if self.sofar.resumes >= policy.max_resumes {
+        let resumable = self.restartable || self.etag.is_some() || self.sofar.bytes == 0;
+        if !resumable || self.sofar.resumes >= policy.max_resumes {
             return Err(ExportError::Interrupted {
                 received: self.sofar.bytes,
                 attempts: self.sofar.resumes.saturating_add(1),
@@ -739,9 +723,8 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
     Err(io::Error::other("the download stopped before its end"))
 }
 
-/// Starts writing `len` bytes from `offset` back to disk without waiting (Linux
-/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the `sync_all` before the rename finds
-/// little left to write and the download keeps close to the network's speed. Best effort.
+/// Starts writing `len` bytes from `offset` back to disk without waiting, so that the
+/// `sync_all` before the rename finds little left to write. Best effort.
 #[cfg(target_os = "linux")]
 fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd as _;
