@@ -119,19 +119,6 @@ impl DownloadPolicy {
     }
 }
 
-/// How far a file download has got, passed to [`DownloadTo::on_progress`] callbacks. `bytes`
-/// goes back to 0 when the download starts over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Progress {
-    /// Bytes received so far.
-    pub bytes: u64,
-    /// The file's size: the export's `file_size_bytes`, else what the storage host declared.
-    pub total: Option<u64>,
-    /// Resumes after interruptions so far.
-    pub resumes: u32,
-}
-
 /// A finished [`download_to`](CompletedExport::download_to): where the file is and how it went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -146,7 +133,7 @@ pub struct Downloaded {
     pub restarts: u32,
 }
 
-type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync + 'static>;
+type ProgressFn = Arc<dyn Fn(u64, Option<u64>) + Send + Sync + 'static>;
 
 /// A file download made by [`CompletedExport::download_to`]; `.await` it.
 #[must_use = "a download does nothing until it is awaited"]
@@ -165,9 +152,11 @@ impl fmt::Debug for DownloadTo {
 }
 
 impl DownloadTo {
-    /// Calls `f` when an answer arrives (first with `bytes` 0), after each chunk of the body, and
-    /// at the end with `bytes == total`. Keep it quick: it runs on the task that downloads.
-    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+    /// Calls `f(bytes, total)` when an answer arrives, after each chunk of the body, and at the
+    /// end: `bytes` received so far (back to 0 if the download starts over), `total` the
+    /// export's `file_size_bytes`, else what the storage host declared. Keep `f` quick: it runs
+    /// on the task that downloads.
+    pub fn on_progress(mut self, f: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
         self.transfer.progress = Some(Arc::new(f));
         self
     }
@@ -193,7 +182,7 @@ impl CompletedExport {
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
     /// let file = completed
     ///     .download_to("projects.csv")
-    ///     .on_progress(|p| eprint!("\r{} / {:?} bytes", p.bytes, p.total))
+    ///     .on_progress(|bytes, total| eprint!("\r{bytes} / {total:?} bytes"))
     ///     .await?;
     /// println!("{} bytes, {} resumes", file.bytes, file.resumes);
     /// # Ok(()) }
@@ -530,11 +519,7 @@ impl Transfer {
 
     fn report(&self) {
         if let Some(callback) = &self.progress {
-            callback(Progress {
-                bytes: self.sofar.bytes,
-                total: self.export.file_size_bytes.or(self.total),
-                resumes: self.sofar.resumes,
-            });
+            callback(self.sofar.bytes, self.export.file_size_bytes.or(self.total));
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mangrove::download::{Downloaded, Progress};
+use mangrove::download::Downloaded;
 use mangrove::testing::StorageFault;
 use mangrove::{CompletedExport, ExportError, ExportFormat};
 
@@ -448,26 +448,26 @@ async fn progress_reaches_the_total() {
     let (fake, completed) = completed_projects(3000, ExportFormat::Csv, tiny()).await;
     fake.storage()
         .inject(StorageFault::TruncateAfter(200_000), 1);
-    let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     let dir = tempfile::tempdir().unwrap();
     let file = completed
         .download_to(dir.path().join("p.csv"))
-        .on_progress(move |p| sink.lock().unwrap().push(p))
+        .on_progress(move |bytes, total| sink.lock().unwrap().push((bytes, total)))
         .await
         .unwrap();
     let seen = seen.lock().unwrap();
     let total = completed.file_size_bytes();
-    assert_eq!(seen.first().map(|p| p.bytes), Some(0));
-    assert!(seen.iter().all(|p| p.total == total));
+    assert_eq!(seen.first().map(|p| p.0), Some(0));
+    assert!(seen.iter().all(|p| p.1 == total));
     assert!(
-        seen.windows(2).all(|w| w[0].bytes <= w[1].bytes),
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
         "monotonic without restarts"
     );
     let last = seen.last().unwrap();
-    assert_eq!(Some(last.bytes), total);
-    assert_eq!(last.bytes, file.bytes);
-    assert_eq!(last.resumes, 1);
+    assert_eq!(Some(last.0), total);
+    assert_eq!(last.0, file.bytes);
+    assert_eq!(file.resumes, 1);
     assert!(seen.len() > 5, "{} callbacks", seen.len());
 }
 
@@ -520,7 +520,7 @@ fn futures_are_send_and_static() {
         assert_send_static(&c.bytes_stream());
         assert_send_static(&c.reader());
         assert_send_static(&c.records::<mangrove::types::Project>());
-        let download = c.download_to("x").on_progress(|_| {});
+        let download = c.download_to("x").on_progress(|_, _| {});
         assert_send_static(&std::future::IntoFuture::into_future(download));
     }
     let _ = check;
