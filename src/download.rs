@@ -40,7 +40,7 @@ use crate::error::{Error, ExportError};
 use crate::export::CompletedExport;
 use crate::open_enum::ExportFormat;
 use crate::records::{self, Records};
-use crate::redact::{redact_query, scrub};
+use crate::redact::scrub;
 use crate::retry::{header_str, read_into, Backoff};
 
 /// Bytes per write to disk.
@@ -466,7 +466,6 @@ impl Transfer {
         tracing::info!(
             export_id = %self.export.id,
             %status,
-            url = %redact_query(&self.url),
             "the storage host refused the download URL ({error}); fetching a fresh one from the export's status"
         );
         let snapshot = self.export.export().status().await?;
