@@ -373,8 +373,8 @@ impl Transfer {
         match response.status() {
             StatusCode::OK | StatusCode::PARTIAL_CONTENT => self.accept(response).await,
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                let range = header_str(response.headers(), CONTENT_RANGE).and_then(content_range);
-                if range == Some((None, Some(self.sofar.bytes))) {
+                let whole = format!("bytes */{}", self.sofar.bytes);
+                if header_str(response.headers(), CONTENT_RANGE) == Some(whole.as_str()) {
                     // The previous body declared more than the file holds; the file is complete.
                     return self.complete();
                 }
@@ -426,7 +426,7 @@ impl Transfer {
             (0, length)
         } else {
             let value = header_str(headers, CONTENT_RANGE);
-            let Some((Some(first), size)) = value.and_then(content_range) else {
+            let Some((first, size)) = value.and_then(content_range) else {
                 let value = value.map_or("none".to_owned(), |v| self.scrub(v));
                 let message = format!("a 206 answer without a usable Content-Range (got {value})");
                 return Err(ExportError::InvalidDownload { message });
@@ -562,14 +562,15 @@ impl Transfer {
         let read = read_into(&mut response, ERROR_BODY, &mut body);
         let limit = self.export.client.state().download_policy.read_timeout;
         let _ = tokio::time::timeout(limit, read).await;
-        let text = String::from_utf8_lossy(&body);
-        let said = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let said = String::from_utf8_lossy(&body)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut said = scrub(&said, &[&self.url, &self.export.download_url, &final_url]);
         if said.is_empty() {
             said = status.canonical_reason().unwrap_or("no message").to_owned();
         }
         let hint = match status.as_u16() {
-            400 => "; the storage host rejected the request: check for a proxy that adds headers",
             403 => "; a freshly signed download URL was refused too: start a new export",
             404 => "; the file is no longer on the storage host: start a new export",
             408 | 429 | 500..=599 => "; the storage host kept failing: try again later",
@@ -589,18 +590,14 @@ fn strong_etag(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A `Content-Range` value `bytes first-last/size`: the first byte (`None` for `*`) and the
-/// size (`None` for `*`).
-fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
+/// A `Content-Range` value `bytes first-last/size`: the first byte and the size (`None` for `*`).
+fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
     let (range, size) = value.strip_prefix("bytes ")?.split_once('/')?;
     let size = (size != "*").then(|| size.parse()).transpose().ok()?;
-    if range == "*" {
-        return size.map(|size| (None, Some(size)));
-    }
     let (first, last) = range.split_once('-')?;
     let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
     let fits = first <= last && size.is_none_or(|size| last < size);
-    fits.then_some((Some(first), size))
+    fits.then_some((first, size))
 }
 
 /// What the download task sends the writer thread.
@@ -633,7 +630,26 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
-    let fetched = fetch(&mut transfer, &blocks).await;
+    // Stops early when the writer has stopped (its result says why).
+    let fetched: Result<(), ExportError> = async {
+        let mut restarts = 0;
+        loop {
+            let chunk = transfer.next().await?;
+            if transfer.sofar.restarts != restarts {
+                restarts = transfer.sofar.restarts;
+                if blocks.send(Block::Restart).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let Some(chunk) = chunk else {
+                return Ok(());
+            };
+            if blocks.send(Block::Bytes(chunk)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    .await;
     if fetched.is_ok() {
         let _ = blocks.send(Block::Commit(temp, path.clone())).await;
     }
@@ -645,27 +661,6 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
     fetched?;
     written.map_err(io_error)?;
     Ok(transfer.sofar)
-}
-
-/// Queues the transfer's chunks for the writer thread. Stops early when the writer has stopped
-/// (its result says why).
-async fn fetch(transfer: &mut Transfer, blocks: &mpsc::Sender<Block>) -> Result<(), ExportError> {
-    let mut restarts = 0;
-    loop {
-        let chunk = transfer.next().await?;
-        if transfer.sofar.restarts != restarts {
-            restarts = transfer.sofar.restarts;
-            if blocks.send(Block::Restart).await.is_err() {
-                return Ok(());
-            }
-        }
-        let Some(chunk) = chunk else {
-            return Ok(());
-        };
-        if blocks.send(Block::Bytes(chunk)).await.is_err() {
-            return Ok(());
-        }
-    }
 }
 
 /// The writer thread: writes blocks in order until `Commit`. The file is synced before the
