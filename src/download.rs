@@ -28,9 +28,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
-use reqwest::header::{
-    HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
-};
+use reqwest::header::{HeaderMap, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncBufRead;
@@ -422,8 +420,7 @@ impl Transfer {
         let headers = response.headers();
         let etag = strong_etag(headers);
         let (first, total) = if response.status() == StatusCode::OK {
-            let length = header_str(headers, CONTENT_LENGTH).and_then(|v| v.parse().ok());
-            (0, length)
+            (0, response.content_length())
         } else {
             let value = header_str(headers, CONTENT_RANGE);
             let Some((first, size)) = value.and_then(content_range) else {
