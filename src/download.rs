@@ -46,7 +46,7 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 /// Chunks queued for the writer thread before the download waits for the disk.
 const WRITE_QUEUE: usize = 16;
 /// How often the writer asks the kernel to start writing the file back to disk.
-const WRITEBACK_EVERY: u64 = 16 * 1024 * 1024;
+const WRITEBACK_EVERY: i64 = 16 * 1024 * 1024;
 /// Bytes of an error body read for the error message.
 const ERROR_BODY: usize = 2048;
 
@@ -117,7 +117,7 @@ impl DownloadPolicy {
     }
 }
 
-/// A finished [`download_to`](CompletedExport::download_to): where the file is and how it went.
+/// How a [`download_to`](CompletedExport::download_to) went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Downloaded {
@@ -142,18 +142,14 @@ pub struct DownloadTo {
 
 impl fmt::Debug for DownloadTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DownloadTo")
-            .field("export", &self.transfer.export)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        write!(f, "DownloadTo({:?}, {:?})", self.transfer.export, self.path)
     }
 }
 
 impl DownloadTo {
-    /// Calls `f(bytes, total)` when an answer arrives, after each chunk of the body, and at the
-    /// end: `bytes` received so far (back to 0 if the download starts over), `total` the
-    /// export's `file_size_bytes`, else what the storage host declared. Keep `f` quick: it runs
-    /// on the task that downloads.
+    /// Calls `f(bytes, total)` when an answer arrives, after each chunk and at the end: `bytes`
+    /// received so far (0 again if the download starts over), `total` the export's
+    /// `file_size_bytes`, else the host's declared size. Keep `f` quick: it runs on the download.
     pub fn on_progress(mut self, f: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
         self.transfer.progress = Some(Arc::new(f));
         self
@@ -255,13 +251,12 @@ struct Transfer {
     /// A file can be truncated and written again; a stream cannot take back its bytes.
     restartable: bool,
     progress: Option<ProgressFn>,
-    /// The current pre-signed URL (refreshed when it expires).
     url: String,
     response: Option<reqwest::Response>,
     /// The strong ETag of the object being read, for `If-Range`.
     etag: Option<String>,
     content_type: Option<String>,
-    /// The object's size as the storage host declared it.
+    /// The size the storage host declared.
     total: Option<u64>,
     /// What was handed to the consumer so far: `bytes` is the position of the next byte.
     sofar: Downloaded,
@@ -299,10 +294,9 @@ impl Transfer {
             };
             match response.chunk().await {
                 Ok(Some(mut chunk)) => {
-                    let skip =
-                        usize::try_from(self.skip).map_or(chunk.len(), |s| s.min(chunk.len()));
-                    let _ = chunk.split_to(skip);
-                    self.skip -= skip as u64;
+                    let skip = self.skip.min(chunk.len() as u64);
+                    let _ = chunk.split_to(skip as usize);
+                    self.skip -= skip;
                     if chunk.is_empty() {
                         continue;
                     }
@@ -440,10 +434,7 @@ impl Transfer {
             }
         }
         if first > self.sofar.bytes {
-            let message = format!(
-                "asked for bytes from {} but the answer starts at byte {first}",
-                self.sofar.bytes
-            );
+            let message = format!("asked for byte {} but got from {first}", self.sofar.bytes);
             return Err(ExportError::InvalidDownload { message });
         }
         self.skip = self.sofar.bytes - first;
@@ -469,11 +460,7 @@ impl Transfer {
         let url = snapshot.raw.download_url.filter(|u| !u.is_empty());
         self.url = url.ok_or_else(|| ExportError::InvalidResponse {
             id: self.export.id.clone(),
-            message: format!(
-                "the download URL was refused (HTTP {status}) and the export's status ({}) \
-                 carries no new download_url",
-                snapshot.status
-            ),
+            message: format!("HTTP {status} for the download_url, and no new one"),
         })?;
         self.refreshed = true;
         self.sofar.url_refreshes = self.sofar.url_refreshes.saturating_add(1);
@@ -568,8 +555,7 @@ impl Transfer {
             said = status.canonical_reason().unwrap_or("no message").to_owned();
         }
         let hint = match status.as_u16() {
-            403 => "; a freshly signed download URL was refused too: start a new export",
-            404 => "; the file is no longer on the storage host: start a new export",
+            403 | 404 => "; a fresh download URL was refused too: start a new export",
             408 | 429 | 500..=599 => "; the storage host kept failing: try again later",
             _ => "",
         };
@@ -600,9 +586,7 @@ fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
 /// What the download task sends the writer thread.
 enum Block {
     Bytes(Bytes),
-    /// Truncate the file and write from byte 0 again.
     Restart,
-    /// Every byte has arrived: sync the file, rename it to the path, sync the directory.
     Commit(tempfile::TempPath, PathBuf),
 }
 
@@ -665,13 +649,13 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
 fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
     use std::io::Seek as _;
     let mut file = io::BufWriter::with_capacity(WRITE_BUFFER, file);
-    let mut written: u64 = 0;
-    let mut flushed: u64 = 0;
+    let mut written: i64 = 0;
+    let mut flushed: i64 = 0;
     while let Some(block) = queue.blocking_recv() {
         match block {
             Block::Bytes(bytes) => {
                 file.write_all(&bytes)?;
-                written = written.saturating_add(bytes.len() as u64);
+                written += bytes.len() as i64;
                 if written - flushed >= WRITEBACK_EVERY {
                     start_writeback(file.get_ref(), flushed, written - flushed);
                     flushed = written;
@@ -689,9 +673,7 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
                 temp.persist(&path).map_err(|e| e.error)?;
                 // Best effort: the new name survives a power loss too.
                 #[cfg(unix)]
-                if let Err(e) = std::fs::File::open(parent_dir(&path)).and_then(|d| d.sync_all()) {
-                    tracing::debug!("syncing the directory of the downloaded file failed: {e}");
-                }
+                let _ = std::fs::File::open(parent_dir(&path)).and_then(|d| d.sync_all());
                 return Ok(());
             }
         }
@@ -702,11 +684,8 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
 /// Starts writing `len` bytes from `offset` back to disk without waiting, so that the
 /// `sync_all` before the rename finds little left to write. Best effort.
 #[cfg(target_os = "linux")]
-fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+fn start_writeback(file: &std::fs::File, offset: i64, len: i64) {
     use std::os::fd::AsRawFd as _;
-    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
-    };
     // SAFETY: the descriptor is open for the call's duration; the call only schedules I/O.
     unsafe {
         libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
@@ -714,7 +693,7 @@ fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
+fn start_writeback(_file: &std::fs::File, _offset: i64, _len: i64) {}
 
 /// The directory `path` goes in (`.` for a bare file name).
 fn parent_dir(path: &Path) -> &Path {
