@@ -173,9 +173,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let progress = bar.clone();
     let downloaded = completed
-        .download()
-        .on_progress(move |p| progress.set_position(p.bytes))
-        .to_file(&out)
+        .download_to(&out)
+        .on_progress(move |bytes, _| progress.set_position(bytes))
         .await;
     bar.finish_and_clear();
     let downloaded = downloaded?;

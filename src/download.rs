@@ -1,24 +1,11 @@
 //! Downloading an export's file: to disk, as a byte stream, as an [`AsyncRead`](tokio::io::AsyncRead), or as records.
 //!
-//! ```no_run
-//! # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
-//! let file = completed.download_to("projects.csv").await?;
-//! println!("{} bytes in {:?} ({} resumes)", file.bytes, file.elapsed, file.resumes);
-//! // With a progress bar (indicatif: `bar.set_position(p.bytes)`):
-//! completed
-//!     .download()
-//!     .on_progress(|p| eprint!("\r{} / {:?} bytes", p.bytes, p.total))
-//!     .to_file("projects.csv")
-//!     .await?;
-//! # Ok(()) }
-//! ```
-//!
 //! The file is fetched from the export's pre-signed `download_url` by a second HTTP client
 //! without the `Authorization` header and without a total time-out ([`DownloadPolicy`]).
 //!
 //! * **Interrupted** (connection lost, body cut short, stalled, `5xx`/`408`/`429`): resumed where
 //!   it stopped (`Range` with `If-Range: <ETag>`) after a doubling backoff, at most
-//!   [`max_resumes`](DownloadPolicy::max_resumes) times.
+//!   [`max_resumes`](DownloadPolicy::max_resumes) times; a stream without an `ETag` is not.
 //! * **URL refused** (`403`: URLs expire after 24 hours) or `404`: a fresh URL is read from the
 //!   export's status; an export cleaned up meanwhile is [`ExportError::Expired`].
 //! * **The file changed** (another `ETag`): a file download starts again from byte 0; a stream,
@@ -27,44 +14,40 @@
 //!
 //! The byte count is checked against `file_size_bytes` ([`ExportError::SizeMismatch`]). The URL's
 //! query (its signature) never appears in an error, a `Debug` output or a log line, even when the
-//! storage host echoes it. Memory stays bounded: a file download queues at most 4 blocks of
-//! 1 MiB for its writer thread, a stream holds one chunk.
+//! storage host echoes it. Memory stays bounded: a file download queues at most 16 chunks for
+//! its writer thread, which writes 1 MiB at a time; a stream holds one chunk.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::{StreamExt as _, TryStreamExt as _};
-use reqwest::header::{
-    HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
-};
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _};
+use reqwest::header::{HeaderMap, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::error::{Error, ExportError};
 use crate::export::CompletedExport;
 use crate::open_enum::ExportFormat;
 use crate::records::{self, Records};
-use crate::redact::{redact_query, scrub};
+use crate::redact::scrub;
 use crate::retry::{header_str, read_into, Backoff};
 
-/// Bytes per write to disk (and the size of the blocks queued for the writer thread).
-const WRITE_BLOCK: usize = 1024 * 1024;
-/// Blocks queued for the writer thread before the download waits for the disk.
-const WRITE_QUEUE: usize = 4;
+/// Bytes per write to disk.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Chunks queued for the writer thread before the download waits for the disk.
+const WRITE_QUEUE: usize = 16;
 /// How often the writer asks the kernel to start writing the file back to disk.
-const WRITEBACK_EVERY: u64 = 16 * 1024 * 1024;
-/// Progress callbacks are made at most once per this many bytes (plus at start, restart and end).
-const PROGRESS_STEP: u64 = 64 * 1024;
-/// Bytes of an error body read for the error message (the rest is never read).
+const WRITEBACK_EVERY: i64 = 16 * 1024 * 1024;
+/// Bytes of an error body read for the error message.
 const ERROR_BODY: usize = 2048;
 
 /// How export files are downloaded; set it with
@@ -134,37 +117,10 @@ impl DownloadPolicy {
     }
 }
 
-/// How far a download has got, passed to [`Download::on_progress`] callbacks. `bytes` goes back
-/// to 0 when a file download starts over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Progress {
-    /// Bytes received so far.
-    pub bytes: u64,
-    /// The file's size: the export's `file_size_bytes`, else what the storage host declared.
-    pub total: Option<u64>,
-    /// Resumes after interruptions so far.
-    pub resumes: u32,
-}
-
-impl Progress {
-    /// `bytes / total` between 0 and 1, if the total is known (an empty file is 1).
-    pub fn fraction(&self) -> Option<f64> {
-        let total = self.total?;
-        Some(if total == 0 {
-            1.0
-        } else {
-            (self.bytes as f64 / total as f64).min(1.0)
-        })
-    }
-}
-
-/// A finished [`download_to`](CompletedExport::download_to): where the file is and how it went.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How a [`download_to`](CompletedExport::download_to) went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Downloaded {
-    /// The file's path, as passed to `download_to`.
-    pub path: PathBuf,
     /// The file's size in bytes.
     pub bytes: u64,
     /// Resumes after interruptions.
@@ -173,158 +129,82 @@ pub struct Downloaded {
     pub url_refreshes: u32,
     /// Times the download started again from byte 0 (the file changed on the storage host).
     pub restarts: u32,
-    /// Time from the first request until the file was in place.
-    pub elapsed: Duration,
 }
 
-type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync + 'static>;
+type ProgressFn = Arc<dyn Fn(u64, Option<u64>) + Send + Sync + 'static>;
 
-/// A download with a progress callback, made by [`CompletedExport::download`]; its methods
-/// are those of [`CompletedExport`] with the callback.
-#[must_use = "a download does nothing until `to_file`, `into_stream`, `into_reader` or `records` is used"]
-#[derive(Clone)]
-pub struct Download {
-    export: CompletedExport,
-    progress: Option<ProgressFn>,
+/// A file download made by [`CompletedExport::download_to`]; `.await` it.
+#[must_use = "a download does nothing until it is awaited"]
+pub struct DownloadTo {
+    transfer: Transfer,
+    path: PathBuf,
 }
 
-impl fmt::Debug for Download {
+impl fmt::Debug for DownloadTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Download")
-            .field("export", &self.export)
-            .field("on_progress", &self.progress.is_some())
-            .finish()
+        write!(f, "DownloadTo({:?}, {:?})", self.transfer.export, self.path)
     }
 }
 
-impl Download {
-    /// Calls `f` when the first answer arrives (`bytes` 0 and the total), at most once per
-    /// 64 KiB after that, after a resume or restart, and at the end with `bytes == total`. Keep
-    /// it quick: it runs on the task that downloads.
-    pub fn on_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(f));
+impl DownloadTo {
+    /// Calls `f(bytes, total)` when an answer arrives, after each chunk and at the end: `bytes`
+    /// received so far (0 again if the download starts over), `total` the export's
+    /// `file_size_bytes`, else the host's declared size. Keep `f` quick: it runs on the download.
+    pub fn on_progress(mut self, f: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        self.transfer.progress = Some(Arc::new(f));
         self
     }
+}
 
-    /// See [`CompletedExport::download_to`].
-    pub fn to_file(
-        self,
-        path: impl AsRef<Path>,
-    ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
-        to_file(self, path.as_ref().to_path_buf())
-    }
+impl IntoFuture for DownloadTo {
+    type Output = Result<Downloaded, ExportError>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
 
-    /// See [`CompletedExport::bytes_stream`].
-    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, ExportError>> {
-        stream(self.transfer(false))
-    }
-
-    /// See [`CompletedExport::reader`].
-    pub fn into_reader(self) -> impl AsyncBufRead + Send + Unpin + 'static {
-        tokio_util::io::StreamReader::new(self.into_stream().map_err(io::Error::other))
-    }
-
-    /// See [`CompletedExport::records`].
-    pub fn records<T>(
-        self,
-    ) -> impl Future<Output = Result<Records<T>, ExportError>> + Send + 'static
-    where
-        T: DeserializeOwned + Send + 'static,
-    {
-        let mut transfer = self.transfer(false);
-        async move {
-            // The first answer, for its Content-Type and so that a refused URL is an error here.
-            while transfer.response.is_none() && !transfer.finished {
-                transfer.open().await?;
-            }
-            let layout = transfer.layout()?;
-            let stream = stream(transfer).map_err(io::Error::other);
-            Ok(records::from_reader(
-                tokio_util::io::StreamReader::new(stream),
-                layout,
-            ))
-        }
-    }
-
-    fn transfer(self, restartable: bool) -> Transfer {
-        Transfer {
-            url: self.export.download_url.clone(),
-            export: self.export,
-            restartable,
-            progress: self.progress,
-            response: None,
-            etag: None,
-            content_type: None,
-            total: None,
-            handed_out: 0,
-            skip: 0,
-            resumes: 0,
-            url_refreshes: 0,
-            restarts: 0,
-            refreshed: false,
-            reported: None,
-            finished: false,
-            started: Instant::now(),
-        }
+    fn into_future(self) -> Self::IntoFuture {
+        to_file(self.transfer, self.path).boxed()
     }
 }
 
 impl CompletedExport {
-    /// Sets up a download with a progress callback; see [`Download`].
-    pub fn download(&self) -> Download {
-        Download {
-            export: self.clone(),
-            progress: None,
-        }
-    }
-
-    /// Downloads the file to `path` (replacing what is there) and returns its size and how the
-    /// download went.
-    ///
-    /// The bytes go to a temporary file `.<name>.<random>.part` in the same directory, created
-    /// before the storage host is asked for anything (a missing directory is
-    /// [`ExportError::Io`] with [`io::ErrorKind::NotFound`]). Once every byte has arrived and the
-    /// size matches, it is synced to disk and renamed to `path` (then the directory is synced,
-    /// best effort): `path` never holds a partial file, even after a power loss. On any error,
-    /// and when the future is dropped, the temporary file is removed.
+    /// Downloads the file to `path`, replacing what is there. The bytes go to a temporary file
+    /// `.<name>.<random>.part` next to it, created before any request (a missing directory is
+    /// [`ExportError::Io`]), then synced and renamed to `path` once complete: `path` never holds
+    /// a partial file, even after a power loss. On any error, and when the download is dropped,
+    /// the temporary file is removed.
     ///
     /// ```no_run
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
-    /// use mangrove::ExportError;
-    /// match completed.download_to("projects.csv").await {
-    ///     Ok(file) => println!("{} bytes, {} resumes", file.bytes, file.resumes),
-    ///     Err(ExportError::Expired { .. }) => eprintln!("the export was cleaned up; start a new one"),
-    ///     Err(e) => return Err(e),
-    /// }
+    /// let file = completed
+    ///     .download_to("projects.csv")
+    ///     .on_progress(|bytes, total| eprint!("\r{bytes} / {total:?} bytes"))
+    ///     .await?;
+    /// println!("{} bytes, {} resumes", file.bytes, file.resumes);
     /// # Ok(()) }
     /// ```
-    pub fn download_to(
-        &self,
-        path: impl AsRef<Path>,
-    ) -> impl Future<Output = Result<Downloaded, ExportError>> + Send + 'static {
-        self.download().to_file(path)
+    pub fn download_to(&self, path: impl AsRef<Path>) -> DownloadTo {
+        DownloadTo {
+            transfer: Transfer::new(self.clone(), true),
+            path: path.as_ref().to_path_buf(),
+        }
     }
 
     /// The file as a stream of byte chunks; it ends with an error if the total differs from
     /// `file_size_bytes`.
     pub fn bytes_stream(&self) -> BoxStream<'static, Result<Bytes, ExportError>> {
-        self.download().into_stream()
+        stream(Transfer::new(self.clone(), false))
     }
 
     /// The file as an [`AsyncBufRead`] (and [`AsyncRead`](tokio::io::AsyncRead)) over
     /// [`bytes_stream`](Self::bytes_stream). A failure is an [`io::Error`] whose inner error is
     /// the [`ExportError`]: `e.get_ref().and_then(|e| e.downcast_ref::<ExportError>())`.
     pub fn reader(&self) -> impl AsyncBufRead + Send + Unpin + 'static {
-        self.download().into_reader()
+        tokio_util::io::StreamReader::new(self.bytes_stream().map_err(io::Error::other))
     }
 
-    /// The file's records, decoded into `T` as the bytes arrive; see
-    /// [`records`](mod@crate::records).
-    ///
-    /// The layout comes from the export's `format`, else the download URL's extension (`.csv`,
-    /// `.json`), else the storage host's `Content-Type`; if none tells,
-    /// [`ExportError::UnknownFormat`]. The first request is made before this returns, so a
-    /// refused URL is an error here; later failures end the stream with a
+    /// The file's [`records`](mod@crate::records), decoded into `T` as the bytes arrive. The
+    /// layout comes from the export's `format`, else the URL's extension, else the
+    /// `Content-Type`; if none tells, [`ExportError::UnknownFormat`]. A refused first request is
+    /// an error here; later failures end the stream with a
     /// [`RecordError::Download`](crate::records::RecordError::Download).
     ///
     /// ```no_run
@@ -342,7 +222,18 @@ impl CompletedExport {
     where
         T: DeserializeOwned + Send + 'static,
     {
-        self.download().records()
+        let mut transfer = Transfer::new(self.clone(), false);
+        async move {
+            while transfer.response.is_none() && !transfer.finished {
+                transfer.open().await?;
+            }
+            let layout = transfer.layout()?;
+            let stream = stream(transfer).map_err(io::Error::other);
+            Ok(records::from_reader(
+                tokio_util::io::StreamReader::new(stream),
+                layout,
+            ))
+        }
     }
 }
 
@@ -354,39 +245,46 @@ fn stream(transfer: Transfer) -> BoxStream<'static, Result<Bytes, ExportError>> 
     stream.boxed()
 }
 
-/// One download over as many requests as it takes. Its consumer stops at the first error, so
-/// only the end of the file sets `finished`.
+/// One download over as many requests as it takes.
 struct Transfer {
     export: CompletedExport,
     /// A file can be truncated and written again; a stream cannot take back its bytes.
     restartable: bool,
     progress: Option<ProgressFn>,
-    /// The current pre-signed URL (refreshed when it expires).
     url: String,
     response: Option<reqwest::Response>,
     /// The strong ETag of the object being read, for `If-Range`.
     etag: Option<String>,
     content_type: Option<String>,
-    /// The object's size as the storage host declared it.
+    /// The size the storage host declared.
     total: Option<u64>,
-    /// Bytes of the file handed to the consumer (the position of the next byte).
-    handed_out: u64,
+    /// What was handed to the consumer so far: `bytes` is the position of the next byte.
+    sofar: Downloaded,
     /// Leading bytes of the current body that were handed out already.
     skip: u64,
-    resumes: u32,
-    url_refreshes: u32,
-    /// A file consumer truncates its file when this grows.
-    restarts: u32,
     /// A fresh URL was fetched and has not delivered a byte yet.
     refreshed: bool,
-    /// `handed_out` at the last progress callback.
-    reported: Option<u64>,
     finished: bool,
-    /// When the transfer was made (for a file: when the download was first polled).
-    started: Instant,
 }
 
 impl Transfer {
+    fn new(export: CompletedExport, restartable: bool) -> Self {
+        Transfer {
+            url: export.download_url.clone(),
+            export,
+            restartable,
+            progress: None,
+            response: None,
+            etag: None,
+            content_type: None,
+            total: None,
+            sofar: Downloaded::default(),
+            skip: 0,
+            refreshed: false,
+            finished: false,
+        }
+    }
+
     /// The next bytes, or `None` at the end of a complete file.
     async fn next(&mut self) -> Result<Option<Bytes>, ExportError> {
         while !self.finished {
@@ -396,22 +294,21 @@ impl Transfer {
             };
             match response.chunk().await {
                 Ok(Some(mut chunk)) => {
-                    let skip =
-                        usize::try_from(self.skip).map_or(chunk.len(), |s| s.min(chunk.len()));
-                    let _ = chunk.split_to(skip);
-                    self.skip -= skip as u64;
+                    let skip = self.skip.min(chunk.len() as u64);
+                    let _ = chunk.split_to(skip as usize);
+                    self.skip -= skip;
                     if chunk.is_empty() {
                         continue;
                     }
-                    self.handed_out = self.handed_out.saturating_add(chunk.len() as u64);
+                    self.sofar.bytes = self.sofar.bytes.saturating_add(chunk.len() as u64);
                     self.refreshed = false;
                     self.check_size(false)?;
-                    self.report(false);
+                    self.report();
                     return Ok(Some(chunk));
                 }
                 Ok(None) => {
                     self.response = None;
-                    let received = self.handed_out;
+                    let received = self.sofar.bytes;
                     match self.total.filter(|&total| received < total) {
                         Some(total) => {
                             let why = format!("the body ended after {received} of {total} bytes");
@@ -422,7 +319,7 @@ impl Transfer {
                 }
                 Err(e) => {
                     self.response = None;
-                    self.broken(e).await?;
+                    self.interrupted(Box::new(e.without_url())).await?;
                 }
             }
         }
@@ -433,13 +330,13 @@ impl Transfer {
     fn complete(&mut self) -> Result<(), ExportError> {
         self.finished = true;
         self.check_size(true)?;
-        self.report(true);
+        self.report();
         Ok(())
     }
 
     /// `SizeMismatch` if more bytes arrived than `file_size_bytes` says, or fewer at the `end`.
     fn check_size(&self, end: bool) -> Result<(), ExportError> {
-        let actual = self.handed_out;
+        let actual = self.sofar.bytes;
         match self.export.file_size_bytes {
             Some(expected) if actual > expected || (end && actual < expected) => {
                 Err(ExportError::SizeMismatch { expected, actual })
@@ -451,34 +348,25 @@ impl Transfer {
     /// One request; afterwards a body is open, or the caller asks again (after a resume or a
     /// fresh URL), or the file is complete.
     async fn open(&mut self) -> Result<(), ExportError> {
-        if self.handed_out > 0 && self.etag.is_none() {
+        if self.sofar.bytes > 0 && self.etag.is_none() {
             // Without a validator a range could splice two versions of the file.
-            if !self.restartable {
-                return Err(ExportError::Interrupted {
-                    received: self.handed_out,
-                    attempts: self.resumes.saturating_add(1),
-                    source: "the storage host sent no ETag, so the stream cannot be resumed \
-                             safely (download_to can: it starts the file again)"
-                        .into(),
-                });
-            }
             self.rewind()?;
         }
         let mut request = self.export.client.state().download.get(&self.url);
-        if let Some(etag) = self.etag.as_deref().filter(|_| self.handed_out > 0) {
+        if let Some(etag) = self.etag.as_deref().filter(|_| self.sofar.bytes > 0) {
             request = request
-                .header(RANGE, format!("bytes={}-", self.handed_out))
+                .header(RANGE, format!("bytes={}-", self.sofar.bytes))
                 .header(IF_RANGE, etag);
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return self.broken(e).await,
+            Err(e) => return self.interrupted(Box::new(e.without_url())).await,
         };
         match response.status() {
             StatusCode::OK | StatusCode::PARTIAL_CONTENT => self.accept(response).await,
             StatusCode::RANGE_NOT_SATISFIABLE => {
-                let range = header_str(response.headers(), CONTENT_RANGE).and_then(content_range);
-                if range == Some((None, Some(self.handed_out))) {
+                let whole = format!("bytes */{}", self.sofar.bytes);
+                if header_str(response.headers(), CONTENT_RANGE) == Some(whole.as_str()) {
                     // The previous body declared more than the file holds; the file is complete.
                     return self.complete();
                 }
@@ -507,14 +395,14 @@ impl Transfer {
     fn rewind(&mut self) -> Result<(), ExportError> {
         if !self.restartable {
             return Err(ExportError::Changed {
-                received: self.handed_out,
+                received: self.sofar.bytes,
             });
         }
-        if self.handed_out > 0 {
-            tracing::info!(export_id = %self.export.id, received = self.handed_out, "the file changed on the storage host or Range was ignored; starting again from byte 0");
-            self.restarts = self.restarts.saturating_add(1);
+        if self.sofar.bytes > 0 {
+            tracing::info!(export_id = %self.export.id, received = self.sofar.bytes, "the file changed on the storage host or Range was ignored; starting again from byte 0");
+            self.sofar.restarts = self.sofar.restarts.saturating_add(1);
         }
-        self.handed_out = 0;
+        self.sofar.bytes = 0;
         self.skip = 0;
         self.etag = None;
         Ok(())
@@ -526,18 +414,17 @@ impl Transfer {
         let headers = response.headers();
         let etag = strong_etag(headers);
         let (first, total) = if response.status() == StatusCode::OK {
-            let length = header_str(headers, CONTENT_LENGTH).and_then(|v| v.parse().ok());
-            (0, length)
+            (0, response.content_length())
         } else {
             let value = header_str(headers, CONTENT_RANGE);
-            let Some((Some(first), size)) = value.and_then(content_range) else {
+            let Some((first, size)) = value.and_then(content_range) else {
                 let value = value.map_or("none".to_owned(), |v| self.scrub(v));
                 let message = format!("a 206 answer without a usable Content-Range (got {value})");
                 return Err(ExportError::InvalidDownload { message });
             };
             (first, size.or(self.total))
         };
-        if self.handed_out > 0 && (etag.is_none() || etag != self.etag) {
+        if self.sofar.bytes > 0 && (etag.is_none() || etag != self.etag) {
             self.rewind()?;
             if first > 0 {
                 // `If-Range` should have prevented this: the host does not honour it.
@@ -546,21 +433,18 @@ impl Transfer {
                     .await;
             }
         }
-        if first > self.handed_out {
-            let message = format!(
-                "asked for bytes from {} but the answer starts at byte {first}",
-                self.handed_out
-            );
+        if first > self.sofar.bytes {
+            let message = format!("asked for byte {} but got from {first}", self.sofar.bytes);
             return Err(ExportError::InvalidDownload { message });
         }
-        self.skip = self.handed_out - first;
+        self.skip = self.sofar.bytes - first;
         self.etag = etag;
         self.total = total;
         if let Some(content_type) = header_str(headers, CONTENT_TYPE) {
             self.content_type = Some(content_type.to_owned());
         }
         self.response = Some(response);
-        self.report(true);
+        self.report();
         Ok(())
     }
 
@@ -570,30 +454,17 @@ impl Transfer {
         tracing::info!(
             export_id = %self.export.id,
             %status,
-            url = %redact_query(&self.url),
             "the storage host refused the download URL ({error}); fetching a fresh one from the export's status"
         );
         let snapshot = self.export.export().status().await?;
         let url = snapshot.raw.download_url.filter(|u| !u.is_empty());
         self.url = url.ok_or_else(|| ExportError::InvalidResponse {
             id: self.export.id.clone(),
-            message: format!(
-                "the download URL was refused (HTTP {status}) and the export's status ({}) \
-                 carries no new download_url",
-                snapshot.status
-            ),
+            message: format!("HTTP {status} for the download_url, and no new one"),
         })?;
         self.refreshed = true;
-        self.url_refreshes = self.url_refreshes.saturating_add(1);
+        self.sofar.url_refreshes = self.sofar.url_refreshes.saturating_add(1);
         Ok(())
-    }
-
-    /// A transport error (request or body): an interruption. The error loses its URL, the
-    /// pre-signed one or where it redirected: its query is a credential.
-    async fn broken(&mut self, e: reqwest::Error) -> Result<(), ExportError> {
-        let e = e.without_url();
-        tracing::debug!(export_id = %self.export.id, received = self.handed_out, "download interrupted: {e}");
-        self.interrupted(Box::new(e)).await
     }
 
     /// An interruption: wait and let the caller resume, or give up.
@@ -602,25 +473,26 @@ impl Transfer {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Result<(), ExportError> {
         let policy = &self.export.client.state().download_policy;
-        if self.resumes >= policy.max_resumes {
+        let resumable = self.restartable || self.etag.is_some() || self.sofar.bytes == 0;
+        if !resumable || self.sofar.resumes >= policy.max_resumes {
             return Err(ExportError::Interrupted {
-                received: self.handed_out,
-                attempts: self.resumes.saturating_add(1),
+                received: self.sofar.bytes,
+                attempts: self.sofar.resumes.saturating_add(1),
                 source,
             });
         }
-        self.resumes += 1;
+        self.sofar.resumes += 1;
         let backoff = Backoff {
             initial: policy.resume_backoff,
             factor: 2.0,
             max: Duration::from_secs(60),
             jitter: false,
         };
-        let wait = backoff.delay(self.resumes);
+        let wait = backoff.delay(self.sofar.resumes);
         tracing::info!(
             export_id = %self.export.id,
-            received = self.handed_out,
-            resume = self.resumes,
+            received = self.sofar.bytes,
+            resume = self.sofar.resumes,
             ?wait,
             "download interrupted ({source}); resuming"
         );
@@ -628,33 +500,14 @@ impl Transfer {
         Ok(())
     }
 
-    fn report(&mut self, force: bool) {
-        let Some(callback) = &self.progress else {
-            return;
-        };
-        let due = self.reported.is_none_or(|last| {
-            force || self.handed_out < last || self.handed_out - last >= PROGRESS_STEP
-        });
-        if due {
-            self.reported = Some(self.handed_out);
-            callback(Progress {
-                bytes: self.handed_out,
-                total: self.export.file_size_bytes.or(self.total),
-                resumes: self.resumes,
-            });
+    fn report(&self) {
+        if let Some(callback) = &self.progress {
+            callback(self.sofar.bytes, self.export.file_size_bytes.or(self.total));
         }
     }
 
     /// The records layout: the export's format, else the URL's extension, else `Content-Type`.
     fn layout(&self) -> Result<ExportFormat, ExportError> {
-        let format = self.export.format.clone();
-        let url = url::Url::parse(&self.export.download_url).ok();
-        let name = url.as_ref().and_then(|u| u.path_segments()?.next_back());
-        let extension = name
-            .and_then(|n| n.rsplit_once('.'))
-            .map(|(_, e)| e.to_ascii_lowercase());
-        let content_type = self.content_type.clone();
-        let essence = content_type.as_deref().and_then(|c| c.split(';').next());
         let known = |name: &str| match name.trim().to_ascii_lowercase().as_str() {
             "csv" | "text/csv" | "application/csv" | "text/comma-separated-values" => {
                 Some(ExportFormat::Csv)
@@ -663,14 +516,19 @@ impl Transfer {
             other if other.ends_with("+json") => Some(ExportFormat::Json),
             _ => None,
         };
+        let url = url::Url::parse(&self.export.download_url).ok();
+        let name = url.as_ref().and_then(|u| u.path_segments()?.next_back());
+        let extension = name.and_then(|n| n.rsplit_once('.')).map(|(_, e)| e);
+        let content_type = self.content_type.as_deref();
+        let format = self.export.format.clone();
         (format.clone())
             .filter(|f| matches!(f, ExportFormat::Csv | ExportFormat::Json))
-            .or_else(|| extension.as_deref().and_then(known))
-            .or_else(|| essence.and_then(known))
+            .or_else(|| extension.and_then(known))
+            .or_else(|| content_type.and_then(|c| known(c.split(';').next()?)))
             .ok_or_else(|| ExportError::UnknownFormat {
                 format: format.map(|f| self.scrub(f.as_str())),
-                extension: extension.filter(|e| !e.is_empty()).map(|e| self.scrub(&e)),
-                content_type: content_type.map(|c| self.scrub(&c)),
+                extension: extension.filter(|e| !e.is_empty()).map(|e| self.scrub(e)),
+                content_type: content_type.map(|c| self.scrub(c)),
             })
     }
 
@@ -679,9 +537,8 @@ impl Transfer {
         scrub(text, &[&self.url, &self.export.download_url])
     }
 
-    /// A [`ExportError::DownloadStatus`] with what the storage host said (S3's `<Message>` or the
-    /// start of the body, scrubbed) and a hint. Reads at most [`ERROR_BODY`] bytes for at most
-    /// the read time-out; the rest of the body is never read.
+    /// A [`ExportError::DownloadStatus`] with the start of the body (scrubbed) and a hint. Reads
+    /// at most [`ERROR_BODY`] bytes for at most the read time-out.
     async fn status_error(&self, mut response: reqwest::Response) -> ExportError {
         let status = response.status();
         let final_url = response.url().to_string();
@@ -689,20 +546,16 @@ impl Transfer {
         let read = read_into(&mut response, ERROR_BODY, &mut body);
         let limit = self.export.client.state().download_policy.read_timeout;
         let _ = tokio::time::timeout(limit, read).await;
-        let text = String::from_utf8_lossy(&body);
-        let said = match (xml_element(&text, "Code"), xml_element(&text, "Message")) {
-            (Some(code), Some(message)) => format!("{message} ({code})"),
-            (None, Some(message)) => message.to_owned(),
-            _ => text.split_whitespace().collect::<Vec<_>>().join(" "),
-        };
+        let said = String::from_utf8_lossy(&body)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let mut said = scrub(&said, &[&self.url, &self.export.download_url, &final_url]);
         if said.is_empty() {
             said = status.canonical_reason().unwrap_or("no message").to_owned();
         }
         let hint = match status.as_u16() {
-            400 => "; the storage host rejected the request: check for a proxy that adds headers",
-            403 => "; a freshly signed download URL was refused too: start a new export",
-            404 => "; the file is no longer on the storage host: start a new export",
+            403 | 404 => "; a fresh download URL was refused too: start a new export",
             408 | 429 | 500..=599 => "; the storage host kept failing: try again later",
             _ => "",
         };
@@ -720,44 +573,29 @@ fn strong_etag(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A `Content-Range` value `bytes first-last/size`: the first byte (`None` for `*`) and the
-/// size (`None` for `*`).
-fn content_range(value: &str) -> Option<(Option<u64>, Option<u64>)> {
+/// A `Content-Range` value `bytes first-last/size`: the first byte and the size (`None` for `*`).
+fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
     let (range, size) = value.strip_prefix("bytes ")?.split_once('/')?;
     let size = (size != "*").then(|| size.parse()).transpose().ok()?;
-    if range == "*" {
-        return size.map(|size| (None, Some(size)));
-    }
     let (first, last) = range.split_once('-')?;
     let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
     let fits = first <= last && size.is_none_or(|size| last < size);
-    fits.then_some((Some(first), size))
-}
-
-/// The text of the first `<name>…</name>` element, if any.
-fn xml_element<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let start = text.find(&format!("<{name}>"))? + name.len() + 2;
-    let end = start + text[start..].find(&format!("</{name}>"))?;
-    Some(text[start..end].trim())
+    fits.then_some((first, size))
 }
 
 /// What the download task sends the writer thread.
 enum Block {
     Bytes(Bytes),
-    /// Truncate the file and write from byte 0 again.
     Restart,
-    /// Every byte has arrived: sync the file, rename it to the path, sync the directory.
     Commit(tempfile::TempPath, PathBuf),
 }
 
-async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, ExportError> {
+async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
     let io_error = |source: io::Error| ExportError::Io {
         path: path.clone(),
         source,
     };
-    // Created before any request: a missing directory is an error before the storage host is
-    // asked for anything. `temp` removes the file when dropped (on errors, when this future is
-    // dropped), even while the writer thread holds it open.
+    // `temp` removes the file when dropped, even while the writer thread holds it open.
     let target = path.clone();
     let (file, temp) = tokio::task::spawn_blocking(move || create_temp(&target))
         .await
@@ -773,8 +611,26 @@ async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, Export
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
-    let mut transfer = download.transfer(true);
-    let fetched = fetch_blocks(&mut transfer, &blocks).await;
+    // Stops early when the writer has stopped (its result says why).
+    let fetched: Result<(), ExportError> = async {
+        let mut restarts = 0;
+        loop {
+            let chunk = transfer.next().await?;
+            if transfer.sofar.restarts != restarts {
+                restarts = transfer.sofar.restarts;
+                if blocks.send(Block::Restart).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let Some(chunk) = chunk else {
+                return Ok(());
+            };
+            if blocks.send(Block::Bytes(chunk)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    .await;
     if fetched.is_ok() {
         let _ = blocks.send(Block::Commit(temp, path.clone())).await;
     }
@@ -785,84 +641,39 @@ async fn to_file(download: Download, path: PathBuf) -> Result<Downloaded, Export
     // A fetch error is the cause; else the writer's (disk full, …), which also stops the fetch.
     fetched?;
     written.map_err(io_error)?;
-    Ok(Downloaded {
-        path: path.clone(),
-        bytes: transfer.handed_out,
-        resumes: transfer.resumes,
-        url_refreshes: transfer.url_refreshes,
-        restarts: transfer.restarts,
-        elapsed: transfer.started.elapsed(),
-    })
-}
-
-/// Reads the transfer and queues blocks of [`WRITE_BLOCK`] bytes for the writer thread. Stops
-/// early when the writer has stopped (its result says why).
-async fn fetch_blocks(
-    transfer: &mut Transfer,
-    blocks: &mpsc::Sender<Block>,
-) -> Result<(), ExportError> {
-    let mut pending = BytesMut::new();
-    let mut restarts = 0;
-    loop {
-        let chunk = transfer.next().await?;
-        if transfer.restarts != restarts {
-            restarts = transfer.restarts;
-            pending.clear();
-            if blocks.send(Block::Restart).await.is_err() {
-                return Ok(());
-            }
-        }
-        let block = match chunk {
-            None if pending.is_empty() => return Ok(()),
-            None => pending.split().freeze(),
-            Some(chunk) if pending.is_empty() && chunk.len() >= WRITE_BLOCK => chunk,
-            Some(chunk) => {
-                if pending.capacity() == 0 {
-                    pending.reserve(WRITE_BLOCK);
-                }
-                pending.extend_from_slice(&chunk);
-                if pending.len() < WRITE_BLOCK {
-                    continue;
-                }
-                pending.split().freeze()
-            }
-        };
-        if blocks.send(Block::Bytes(block)).await.is_err() {
-            return Ok(());
-        }
-    }
+    Ok(transfer.sofar)
 }
 
 /// The writer thread: writes blocks in order until `Commit`. The file is synced before the
 /// rename, so a power loss cannot leave a partial file under its final name.
-fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
+fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
     use std::io::Seek as _;
-    let mut written: u64 = 0;
-    let mut flushed: u64 = 0;
+    let mut file = io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut written: i64 = 0;
+    let mut flushed: i64 = 0;
     while let Some(block) = queue.blocking_recv() {
         match block {
             Block::Bytes(bytes) => {
                 file.write_all(&bytes)?;
-                written = written.saturating_add(bytes.len() as u64);
+                written += bytes.len() as i64;
                 if written - flushed >= WRITEBACK_EVERY {
-                    start_writeback(&file, flushed, written - flushed);
+                    start_writeback(file.get_ref(), flushed, written - flushed);
                     flushed = written;
                 }
             }
             Block::Restart => {
-                file.set_len(0)?;
                 file.rewind()?;
+                file.get_ref().set_len(0)?;
                 written = 0;
                 flushed = 0;
             }
             Block::Commit(temp, path) => {
-                file.sync_all()?;
+                file.flush()?;
+                file.get_ref().sync_all()?;
                 temp.persist(&path).map_err(|e| e.error)?;
                 // Best effort: the new name survives a power loss too.
                 #[cfg(unix)]
-                if let Err(e) = std::fs::File::open(parent_dir(&path)).and_then(|d| d.sync_all()) {
-                    tracing::debug!("syncing the directory of the downloaded file failed: {e}");
-                }
+                let _ = std::fs::File::open(parent_dir(&path)).and_then(|d| d.sync_all());
                 return Ok(());
             }
         }
@@ -870,15 +681,11 @@ fn write_blocks(mut file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io
     Err(io::Error::other("the download stopped before its end"))
 }
 
-/// Starts writing `len` bytes from `offset` back to disk without waiting (Linux
-/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the `sync_all` before the rename finds
-/// little left to write and the download keeps close to the network's speed. Best effort.
+/// Starts writing `len` bytes from `offset` back to disk without waiting, so that the
+/// `sync_all` before the rename finds little left to write. Best effort.
 #[cfg(target_os = "linux")]
-fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+fn start_writeback(file: &std::fs::File, offset: i64, len: i64) {
     use std::os::fd::AsRawFd as _;
-    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
-    };
     // SAFETY: the descriptor is open for the call's duration; the call only schedules I/O.
     unsafe {
         libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
@@ -886,7 +693,7 @@ fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
+fn start_writeback(_file: &std::fs::File, _offset: i64, _len: i64) {}
 
 /// The directory `path` goes in (`.` for a bare file name).
 fn parent_dir(path: &Path) -> &Path {

@@ -48,17 +48,15 @@ fn redact_word(word: &str) -> Cow<'_, str> {
     }
 }
 
-/// Text a remote host sent (an error body, a header value), safe for an error or a log line and
-/// cut to [`MAX_ECHO`] characters: [`redact_urls`], and every part of the `urls`' queries and
-/// fragments (whole, and each value of 8 characters or more, raw and percent-decoded) blanked
-/// wherever it appears.
+/// Text a remote host sent, safe for an error or a log line and cut to [`MAX_ECHO`] characters:
+/// [`redact_urls`], and each value of 8 characters or more in the `urls`' queries and fragments
+/// (raw and percent-decoded) blanked wherever it appears.
 pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
     let mut secrets = Vec::new();
     for url in urls {
         let (rest, fragment) = url.split_once('#').unwrap_or((url, ""));
         let query = rest.split_once('?').map_or("", |(_, query)| query);
         for part in [query, fragment] {
-            secrets.push(part.to_owned());
             let values = part
                 .split('&')
                 .map(|pair| pair.split_once('=').map_or(pair, |p| p.1));

@@ -286,7 +286,7 @@ async fn download_faults_never_show_the_urls_signature() {
         ("ExportSnapshot", format!("{snapshot:?} {snapshot:#?}")),
         ("CompletedExport", format!("{completed:?} {completed:#?}")),
         ("Export", format!("{:?}", completed.export())),
-        ("Download", format!("{:?}", completed.download())),
+        ("DownloadTo", format!("{:?}", completed.download_to("x"))),
     ] {
         assert_clean(what, &text, &signatures(&fake, &completed));
     }

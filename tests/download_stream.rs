@@ -1,11 +1,9 @@
 //! `bytes_stream`, `reader` and `records` against the fake: resume without restarting, a file that
 //! changes mid-stream, typed records in both formats, bad rows, empty exports, progress.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use mangrove::download::Progress;
 use mangrove::records::RecordError;
 use mangrove::testing::{data, FaultBody, Resource, StorageFault};
 use mangrove::{types, CompletedExport, ExportError, ExportFormat};
@@ -157,26 +155,6 @@ async fn reader_errors_carry_the_export_error() {
         matches!(inner, Some(ExportError::SizeMismatch { .. })),
         "{e:?}"
     );
-}
-
-#[tokio::test]
-async fn stream_progress_reaches_the_total() {
-    let (_fake, completed) = completed_projects(1000, ExportFormat::Csv, tiny()).await;
-    let seen: Arc<Mutex<Vec<Progress>>> = Arc::default();
-    let sink = Arc::clone(&seen);
-    let stream = completed
-        .download()
-        .on_progress(move |p| sink.lock().unwrap().push(p))
-        .into_stream();
-    let n: usize = stream
-        .map_ok(|b| b.len())
-        .try_fold(0, |a, b| async move { Ok(a + b) })
-        .await
-        .unwrap();
-    let seen = seen.lock().unwrap();
-    let last = seen.last().unwrap();
-    assert_eq!(Some(last.bytes), completed.file_size_bytes());
-    assert_eq!(last.bytes, n as u64);
 }
 
 // ---------------------------------------------------------------------------------------------
