@@ -77,28 +77,15 @@ impl Default for DownloadPolicy {
 }
 
 impl DownloadPolicy {
-    /// Sets the connect time-out.
-    pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.connect_timeout = d;
-        self
-    }
-
-    /// Sets the read-idle (stall) time-out.
-    pub fn read_timeout(mut self, d: Duration) -> Self {
-        self.read_timeout = d;
-        self
-    }
-
-    /// Sets how many times an interrupted download is resumed.
-    pub fn max_resumes(mut self, n: u32) -> Self {
-        self.max_resumes = n;
-        self
-    }
-
-    /// Sets the wait before the first resume.
-    pub fn resume_backoff(mut self, d: Duration) -> Self {
-        self.resume_backoff = d;
-        self
+    setters! {
+        /// Sets the connect time-out.
+        connect_timeout: Duration;
+        /// Sets the read-idle (stall) time-out.
+        read_timeout: Duration;
+        /// Sets how many times an interrupted download is resumed.
+        max_resumes: u32;
+        /// Sets the wait before the first resume.
+        resume_backoff: Duration;
     }
 
     /// The storage-side HTTP client: no auth headers, no total time-out.
