@@ -150,12 +150,15 @@ where
         ExportFormat::Json => decode_json::<T>,
         _ => decode_csv::<T>,
     };
-    runtime.spawn_blocking(move || match format {
-        ExportFormat::Csv => run_csv(feed),
-        ExportFormat::Json => run_json(feed),
-        other => feed.finish(Err(RecordError::UnsupportedFormat {
-            format: other.to_string(),
-        })),
+    runtime.spawn_blocking(move || {
+        let result = match format {
+            ExportFormat::Csv => csv_records(&mut feed),
+            ExportFormat::Json => json_records(&mut feed),
+            other => Err(RecordError::UnsupportedFormat {
+                format: other.to_string(),
+            }),
+        };
+        feed.finish(result);
     });
     Records {
         batches: Some(batches),
@@ -417,8 +420,10 @@ const OVERSIZE: &str =
 const CUT_IN_QUOTES: &str =
     "the file ends inside a quoted cell, so the download is incomplete or corrupt; download it again";
 
-fn run_csv(feed: Feed) {
+/// Reads the header as record 0, then the data records.
+fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
     let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
         .buffer_capacity(CSV_BUFFER)
         .from_reader(CsvInput {
             feed,
@@ -426,37 +431,31 @@ fn run_csv(feed: Feed) {
             total: 0,
             record_start: 0,
         });
-    let result = csv_records(&mut reader);
-    reader.get_mut().feed.finish(result);
-}
-
-fn csv_records(reader: &mut csv::Reader<CsvInput>) -> Result<(), RecordError> {
-    let headers = match reader.headers() {
-        Ok(headers) => headers.iter().map(Box::from).collect(),
-        Err(e) => return Err(csv_error(e, 0, reader.get_ref())),
-    };
-    reader.get_mut().feed.batch.headers = headers;
-    record_end(reader, 0)?;
-
     let mut record = csv::ByteRecord::new();
     let mut row: u64 = 0;
     loop {
         match reader.read_byte_record(&mut record) {
-            Ok(true) => row += 1,
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(e, row + 1, reader.get_ref())),
+            Ok(true) => {}
+            Ok(false) => return record_end(&mut reader, row),
+            Err(e) => return Err(csv_error(e, row, reader.get_ref())),
         }
-        record_end(reader, row)?;
-        let feed = &mut reader.get_mut().feed;
-        if feed.batch.push(row, &record) {
-            feed.send(true)?;
+        record_end(&mut reader, row)?;
+        let batch = &mut reader.get_mut().feed.batch;
+        if row == 0 {
+            batch.headers = record
+                .iter()
+                .map(String::from_utf8_lossy)
+                .map(Into::into)
+                .collect();
+        } else if batch.push(row, &record) {
+            reader.get_mut().feed.send(true)?;
         }
+        row += 1;
     }
-    record_end(reader, row + 1)
 }
 
 /// Called after each record: if the file ends inside a quoted cell, the last record is cut short.
-fn record_end(reader: &mut csv::Reader<CsvInput>, row: u64) -> Result<(), RecordError> {
+fn record_end(reader: &mut csv::Reader<CsvInput<'_>>, row: u64) -> Result<(), RecordError> {
     let end = reader.position().byte();
     let input = reader.get_mut();
     if end == input.total && input.ends_in_quotes() {
@@ -467,7 +466,7 @@ fn record_end(reader: &mut csv::Reader<CsvInput>, row: u64) -> Result<(), Record
 }
 
 /// Turns a `csv` error into the error that ends the stream.
-fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
+fn csv_error(error: csv::Error, row: u64, input: &CsvInput<'_>) -> RecordError {
     let at = error.position().map(|at| format!(" (line {})", at.line()));
     let text = error.to_string();
     match error.into_kind() {
@@ -490,15 +489,15 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
 
 /// The CSV parser's input, tracking quotes (the `csv` crate accepts a file cut in a quoted cell) and
 /// the size of the record being parsed.
-struct CsvInput {
-    feed: Feed,
+struct CsvInput<'a> {
+    feed: &'a mut Feed,
     quotes: QuoteState,
     /// Bytes handed to the `csv` reader.
     total: u64,
     record_start: u64,
 }
 
-impl CsvInput {
+impl CsvInput<'_> {
     fn ends_in_quotes(&self) -> bool {
         self.feed.eof && self.quotes == QuoteState::Quoted
     }
@@ -508,7 +507,7 @@ impl CsvInput {
     }
 }
 
-impl Read for CsvInput {
+impl Read for CsvInput<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.oversize() {
             return Err(io::Error::other("the record is too large"));
@@ -831,22 +830,10 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
     }
 }
 
-fn run_json(feed: Feed) {
-    let mut input = JsonInput {
-        feed,
-        data: vec![0; JSON_BUFFER],
-        start: 0,
-        end: 0,
-        offset: 0,
-    };
-    let result = json_records(&mut input);
-    input.feed.finish(result);
-}
-
 /// The JSON parser's input buffer. Each element is parsed from a slice (`serde_json`'s fastest path);
 /// an element cut by the end of the buffer is parsed again once more bytes are in.
-struct JsonInput {
-    feed: Feed,
+struct JsonInput<'a> {
+    feed: &'a mut Feed,
     data: Vec<u8>,
     /// First byte not consumed yet.
     start: usize,
@@ -855,7 +842,7 @@ struct JsonInput {
     offset: u64,
 }
 
-impl JsonInput {
+impl JsonInput<'_> {
     fn available(&self) -> &[u8] {
         &self.data[self.start..self.end]
     }
@@ -989,7 +976,14 @@ impl JsonInput {
     }
 }
 
-fn json_records(input: &mut JsonInput) -> Result<(), RecordError> {
+fn json_records(feed: &mut Feed) -> Result<(), RecordError> {
+    let input = &mut JsonInput {
+        feed,
+        data: vec![0; JSON_BUFFER],
+        start: 0,
+        end: 0,
+        offset: 0,
+    };
     while input.end < 3 && !input.feed.eof {
         input.fill(3 - input.end, 0)?;
     }
