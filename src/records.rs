@@ -177,23 +177,17 @@ where
 /// use mangrove::records::{self, RecordError};
 /// use mangrove::ExportFormat;
 ///
-/// #[derive(Debug, serde::Deserialize)]
+/// #[derive(serde::Deserialize)]
 /// struct Project {
 ///     id: i64,
-///     name: Option<String>,
-///     #[serde(default)]
 ///     credit_types: Vec<String>,
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), RecordError> {
-/// // Any AsyncRead works: a `tokio::fs::File`, a download body through `StreamReader`, bytes.
-/// let csv: &[u8] = b"id,name,credit_types\n\
-///     1,Delta,\"[\"\"removal\"\"]\"\n\
-///     oops,Broken,\n\
-///     3,,[]\n";
-///
-/// // Go on past records that do not decode, and stop only when the file is broken:
+/// // Any AsyncRead: a `tokio::fs::File`, a download body through `StreamReader`, bytes.
+/// let csv: &[u8] = b"id,credit_types\n1,\"[\"\"removal\"\"]\"\noops,\n3,[]\n";
+/// // Skip records that do not decode, stop when the file is broken:
 /// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let mut good = Vec::new();
 /// while let Some(item) = projects.next().await {
@@ -210,15 +204,12 @@ where
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Records<T> {
-    /// `None` once the stream has ended.
-    batches: Option<mpsc::Receiver<Sent>>,
+    /// Batches, then an empty batch or the error that ends the stream; `None` once ended.
+    batches: Option<mpsc::Receiver<Result<Batch, RecordError>>>,
     batch: Batch,
     next: usize,
     decode: fn(&Batch, usize) -> Result<T, RecordError>,
 }
-
-/// Batches of records, then an empty batch or the error that ends the stream.
-type Sent = Result<Batch, RecordError>;
 
 impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -329,7 +320,7 @@ struct Feed {
     pending: Bytes,
     eof: bool,
     runtime: Handle,
-    tx: mpsc::Sender<Sent>,
+    tx: mpsc::Sender<Result<Batch, RecordError>>,
     batch: Batch,
 }
 
@@ -369,8 +360,6 @@ impl Read for Feed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pending.is_empty() && !self.eof && !buf.is_empty() {
             let next = match self.bytes.try_recv() {
-                Ok(next) => Some(next),
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     let _ = self.send(false);
                     let Self {
@@ -384,6 +373,7 @@ impl Read for Feed {
                         }
                     })?
                 }
+                next => next.ok(),
             };
             match next {
                 Some(Ok(chunk)) if chunk.is_empty() => self.eof = true,
@@ -1042,12 +1032,11 @@ fn decode_json<T: DeserializeOwned>(batch: &Batch, i: usize) -> Result<T, Record
 
 /// The offset in `text` of the byte at the line and column `serde_json` reports (both count from 1).
 fn error_offset(text: &[u8], error: &serde_json::Error) -> usize {
-    let mut line_start = 0;
-    for _ in 1..error.line() {
-        match text[line_start..].iter().position(|&b| b == b'\n') {
-            Some(i) => line_start += i + 1,
-            None => break,
-        }
-    }
+    let line_start = match error.line() {
+        0 | 1 => 0,
+        line => memchr::memchr_iter(b'\n', text)
+            .nth(line - 2)
+            .map_or(text.len(), |i| i + 1),
+    };
     (line_start + error.column().saturating_sub(1)).min(text.len())
 }
