@@ -22,9 +22,11 @@
 //! | [`serde_json::Value`], untagged enums, `#[serde(flatten)]` | guessed: empty → null, `[…]`/`{…}` → JSON, `true`/`false` → bool, JSON numbers → number, anything else → string |
 //!
 //! A column missing from the header leaves the field absent, so `Option` fields are `None` and
-//! `#[serde(default)]` applies. A byte order mark at the start is skipped.
+//! `#[serde(default)]` applies.
 //!
 //! **JSON**: the file is one array of objects, `[ {…}, {…} ]`; elements are read one at a time.
+//!
+//! A byte order mark at the start of either format is skipped.
 //!
 //! # Errors
 //!
@@ -46,7 +48,7 @@ use futures::stream::{FusedStream, Stream};
 use futures::StreamExt as _;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer as _, IgnoredAny, Visitor};
 use serde_json::de::StrRead;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -257,9 +259,25 @@ impl<T> FusedStream for Records<T> {
     }
 }
 
-/// Reads `reader` ahead of the parser (a download's body is fetched only when asked for); an empty
-/// chunk marks the end. Stops as soon as the parser is gone, even while the input stalls.
-async fn read_ahead(reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
+/// Reads `reader` ahead of the parser (a download's body is fetched only when asked for), skipping a
+/// byte order mark; an empty chunk marks the end. Stops as soon as the parser is gone, even while the
+/// input stalls.
+async fn read_ahead(mut reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
+    let mut head = Vec::with_capacity(3);
+    let mut first = (&mut reader).take(3);
+    let read = tokio::select! {
+        biased;
+        () = ahead.closed() => return,
+        read = first.read_to_end(&mut head) => read,
+    };
+    if let Err(e) = read {
+        let _ = ahead.send(Err(e)).await;
+        return;
+    }
+    if head == b"\xEF\xBB\xBF" {
+        head.clear();
+    }
+    let reader = AsyncReadExt::chain(io::Cursor::new(head), reader);
     let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK);
     loop {
         let next = tokio::select! {
@@ -502,22 +520,7 @@ impl Read for CsvInput<'_> {
         if self.oversize() {
             return Err(io::Error::other("the record is too large"));
         }
-        let mut n = self.feed.read(buf)?;
-        if self.total == 0 {
-            // Skip a byte order mark here: the `csv` crate misses one split across reads, and takes
-            // a read of the mark alone for the end of the file.
-            const BOM: &[u8] = b"\xEF\xBB\xBF";
-            while n > 0 && n < buf.len().min(4) && BOM.starts_with(&buf[..n.min(3)]) {
-                match self.feed.read(&mut buf[n..])? {
-                    0 => break,
-                    more => n += more,
-                }
-            }
-            if buf[..n].starts_with(BOM) {
-                buf.copy_within(3..n, 0);
-                n -= 3;
-            }
-        }
+        let n = self.feed.read(buf)?;
         self.quotes = self.quotes.advance(&buf[..n]);
         self.total += n as u64;
         Ok(n)
@@ -974,12 +977,6 @@ fn json_records(feed: &mut Feed) -> Result<(), RecordError> {
         end: 0,
         offset: 0,
     };
-    while input.end < 3 && !input.feed.eof {
-        input.fill(3 - input.end, 0)?;
-    }
-    if input.available().starts_with(b"\xEF\xBB\xBF") {
-        input.start += 3;
-    }
     match input.peek(0)? {
         Some(b'[') => input.start += 1,
         other => return Err(input.unexpected(0, other, "the `[` that opens the array")),
