@@ -160,7 +160,9 @@ where
                 format: other.to_string(),
             }),
         };
-        feed.finish(result);
+        if feed.send(true).is_ok() {
+            let _ = feed.tx.blocking_send(result.map(|()| Batch::default()));
+        }
     });
     Records {
         batches: Some(batches),
@@ -224,18 +226,13 @@ impl<T> Stream for Records<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        loop {
-            if this.next < this.batch.len() {
-                this.next += 1;
-                return Poll::Ready(Some((this.decode)(&this.batch, this.next - 1)));
-            }
+        while this.next == this.batch.len() {
             let Some(batches) = &mut this.batches else {
                 return Poll::Ready(None);
             };
             let end = match futures::ready!(batches.poll_recv(cx)) {
                 Some(Ok(batch)) if batch.len() > 0 => {
-                    this.batch = batch;
-                    this.next = 0;
+                    (this.batch, this.next) = (batch, 0);
                     continue;
                 }
                 Some(Ok(_)) => None,
@@ -250,6 +247,8 @@ impl<T> Stream for Records<T> {
             }
             return Poll::Ready(end.map(Err));
         }
+        this.next += 1;
+        Poll::Ready(Some((this.decode)(&this.batch, this.next - 1)))
     }
 }
 
@@ -361,13 +360,6 @@ impl Feed {
             // The only sender: the room seen above is still free.
             let _ = self.tx.try_send(batch);
             Ok(())
-        }
-    }
-
-    /// Sends what is pending, then the end.
-    fn finish(&mut self, result: Result<(), RecordError>) {
-        if self.send(true).is_ok() {
-            let _ = self.tx.blocking_send(result.map(|()| Batch::default()));
         }
     }
 }
@@ -836,10 +828,6 @@ struct JsonInput<'a> {
 }
 
 impl JsonInput<'_> {
-    fn available(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-
     /// Reads at least `wanted` more bytes (unless the file ends) or until the buffer is full.
     fn fill(&mut self, wanted: usize, row: u64) -> Result<(), RecordError> {
         if self.feed.eof {
@@ -872,8 +860,7 @@ impl JsonInput<'_> {
     /// Skips whitespace and returns the next byte without consuming it.
     fn peek(&mut self, row: u64) -> Result<Option<u8>, RecordError> {
         loop {
-            match self
-                .available()
+            match self.data[self.start..self.end]
                 .iter()
                 .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
             {
@@ -894,7 +881,7 @@ impl JsonInput<'_> {
     fn element(&mut self, row: u64) -> Result<usize, RecordError> {
         let mut attempts: u32 = 0;
         loop {
-            let available = self.available();
+            let available = &self.data[self.start..self.end];
             let mut values =
                 serde_json::Deserializer::from_slice(available).into_iter::<IgnoredAny>();
             match values.next() {
