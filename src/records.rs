@@ -688,6 +688,17 @@ fn from_json<'de, T>(
 type Out<'de, V> = Result<<V as Visitor<'de>>::Value, CellError>;
 type Fields = &'static [&'static str];
 
+/// Methods that read the cell as another method does.
+macro_rules! forward {
+    ($($method:ident($($arg:ty),*) => $target:ident;)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $(_: $arg,)* v: V) -> Out<'de, V> {
+                self.$target(v)
+            }
+        )*
+    };
+}
+
 macro_rules! cell_values {
     ($($method:ident $visit:ident $ty:ty, $what:literal;)*) => {
         $(
@@ -741,24 +752,22 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
         deserialize_f64 visit_f64 f64, "a number (f64)";
     }
 
+    forward! {
+        deserialize_string() => deserialize_str;
+        deserialize_identifier() => deserialize_str;
+        deserialize_byte_buf() => deserialize_bytes;
+        deserialize_unit_struct(&'static str) => deserialize_unit;
+        deserialize_tuple(usize) => deserialize_seq;
+        deserialize_tuple_struct(&'static str, usize) => deserialize_seq;
+        deserialize_struct(&'static str, Fields) => deserialize_map;
+    }
+
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
         v.visit_borrowed_str(self.text()?)
     }
 
-    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
-        self.deserialize_str(v)
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
-        self.deserialize_str(v)
-    }
-
     fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
         v.visit_borrowed_bytes(self.bytes)
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
-        self.deserialize_bytes(v)
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
@@ -771,10 +780,6 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &str, v: V) -> Out<'de, V> {
-        self.deserialize_unit(v)
-    }
-
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &str, v: V) -> Out<'de, V> {
         v.visit_newtype_struct(self)
     }
@@ -783,19 +788,7 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
         self.json('[', v)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, v: V) -> Out<'de, V> {
-        self.json('[', v)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &str, _: usize, v: V) -> Out<'de, V> {
-        self.json('[', v)
-    }
-
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
-        self.json('{', v)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(self, _: &str, _: Fields, v: V) -> Out<'de, V> {
         self.json('{', v)
     }
 
