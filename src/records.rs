@@ -350,6 +350,9 @@ impl Feed {
         }
         let fresh = Batch {
             headers: Arc::clone(&self.batch.headers),
+            data: Vec::with_capacity(self.batch.data.len().min(BATCH_BYTES)),
+            ends: Vec::with_capacity(self.batch.ends.len()),
+            records: Vec::with_capacity(BATCH),
             ..Batch::default()
         };
         let batch = Ok(std::mem::replace(&mut self.batch, fresh));
