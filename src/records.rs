@@ -1,12 +1,10 @@
 //! Typed record streams over the bytes of an export file.
 //!
-//! [`from_reader`] turns any [`AsyncRead`] holding a Mangrove export (CSV or JSON, up to 500 MB) into a
-//! [`Records`] stream of `T`. A task on the runtime reads up to 512 KiB ahead; one thread of Tokio's
-//! blocking pool splits the bytes into records and sends them in batches (up to 1024 records, 4
-//! batches in flight), and each record is decoded into `T` as the stream hands it out. So memory
-//! stays bounded by a few thousand records whatever the file size. Records whose bytes have arrived
-//! come out even while the input stalls (a slow download), and dropping the stream stops the parser
-//! and the reading task at once.
+//! [`from_reader`] turns any [`AsyncRead`] holding a Mangrove export (CSV or JSON) into a [`Records`]
+//! stream of `T`. A task reads up to 512 KiB ahead, a thread of Tokio's blocking pool splits records
+//! (up to 4 batches of 1024 in flight), and each record is decoded as the stream hands it out, so
+//! memory stays bounded whatever the file size. Records whose bytes have arrived come out even while
+//! the input stalls, and dropping the stream stops the parser and the reading task at once.
 //!
 //! # File conventions
 //!
@@ -24,22 +22,20 @@
 //! | [`serde_json::Value`], untagged enums, `#[serde(flatten)]` | guessed: empty → null, `[…]`/`{…}` → JSON, `true`/`false` → bool, JSON numbers → number, anything else → string |
 //!
 //! A column missing from the header leaves the field absent, so `Option` fields are `None` and
-//! `#[serde(default)]` applies. A byte order mark at the start is skipped.
+//! `#[serde(default)]` applies.
 //!
-//! **JSON**: the file is one array of objects, `[ {…}, {…} ]`, with any whitespace; `[]` holds no
-//! records. Elements are read one at a time, never the whole array.
+//! **JSON**: the file is one array of objects, `[ {…}, {…} ]`; elements are read one at a time.
+//!
+//! A byte order mark at the start of either format is skipped.
 //!
 //! # Errors
 //!
-//! Each item is a `Result<T, RecordError>`. [`RecordError::Row`] (a well-formed record that does not
-//! decode into `T`) is followed by the next record; every other error ends the stream
-//! ([`RecordError::is_fatal`]): a broken file ([`Malformed`](RecordError::Malformed), including a file
-//! cut short and a record over 64 MiB), a failed read ([`Io`](RecordError::Io)) or download
-//! ([`Download`](RecordError::Download)). So
-//! [`try_collect`](futures::TryStreamExt::try_collect) stops at the first error of any kind, while
-//! [`filter_map`](futures::StreamExt::filter_map)`(|r| async { r.ok() })` skips bad records.
-//!
-//! A panic in `T`'s `Deserialize` implementation happens in the task that polls the stream.
+//! [`RecordError::Row`] (a well-formed record that does not decode into `T`) is followed by the next
+//! record; every other error ends the stream ([`RecordError::is_fatal`]): a broken file
+//! ([`Malformed`](RecordError::Malformed), including a file cut short and a record over 64 MiB), a
+//! failed read ([`Io`](RecordError::Io)) or download ([`Download`](RecordError::Download)). Record
+//! numbers ([`RecordError::row`]) count data records from 1 (not the CSV header); 0 means before the
+//! first record. A panic in `T`'s `Deserialize` happens in the task that polls the stream.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -50,63 +46,52 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes};
 use futures::stream::{FusedStream, Stream};
 use futures::StreamExt as _;
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, Visitor};
-use tokio::io::AsyncRead;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer as _, IgnoredAny, Visitor};
+use serde_json::de::StrRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use crate::error::ExportError;
 use crate::ExportFormat;
 
-/// A batch holds up to `BATCH` records and about `BATCH_BYTES` of their bytes; the channel holds
-/// `CHANNEL` batches, and up to `READ_AHEAD` chunks of `READ_CHUNK` bytes are read ahead.
 const BATCH: usize = 1024;
 const BATCH_BYTES: usize = 1024 * 1024;
 const CHANNEL: usize = 4;
 const READ_AHEAD: usize = 8;
 const READ_CHUNK: usize = 64 * 1024;
-/// Read buffer of the CSV parser, and the initial one of the JSON parser (which grows for larger
-/// elements).
 const CSV_BUFFER: usize = 64 * 1024;
 const JSON_BUFFER: usize = 256 * 1024;
-/// Largest record accepted, so that a quote that never closes cannot make the parser buffer the
-/// whole rest of the file.
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
-/// Why an item of a [`Records`] stream is not a record.
-///
-/// Record numbers (`row`) count data records from 1: the CSV header row is not counted, and JSON array
-/// elements are numbered from 1. A `row` of 0 means the problem lies before the first record (the CSV
-/// header or the opening `[`).
+/// Why an item of a [`Records`] stream is not a record (see the [module docs](self#errors)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    /// The record is well-formed but does not decode into the requested type; the stream goes on with
-    /// the next record.
+    /// The record is well-formed but does not decode into `T`.
     #[error("record {row} does not match the Rust type: {message}")]
     Row {
-        /// The record's number, from 1.
+        /// The record's number.
         row: u64,
         /// What did not match, naming the CSV column or JSON field.
         message: String,
     },
-    /// The file is broken (bad CSV structure, invalid JSON, cut short); the stream ends after this.
+    /// The file is broken (bad CSV structure, invalid JSON, cut short).
     #[error("the file is malformed at record {row}: {message}")]
     Malformed {
-        /// The number of the record being read when the problem was found (0: before the first).
+        /// The number of the record being read.
         row: u64,
         /// What is wrong and where.
         message: String,
     },
-    /// Reading the bytes failed; the stream ends after this.
+    /// Reading the bytes failed.
     #[error("reading the export failed: {0}")]
     Io(#[from] io::Error),
-    /// Downloading the export file failed (a stream made by
-    /// [`CompletedExport::records`](crate::CompletedExport::records)); the stream ends after this.
+    /// Downloading the export file failed (in
+    /// [`CompletedExport::records`](crate::CompletedExport::records)).
     #[error("downloading the export failed: {0}")]
     Download(#[source] ExportError),
-    /// [`from_reader`] was given a format it cannot read (neither CSV nor JSON); the stream holds
-    /// only this error.
+    /// The format is neither CSV nor JSON; the stream holds only this error.
     #[error("cannot read records of format `{format}` (only csv and json)")]
     UnsupportedFormat {
         /// The format as named.
@@ -115,7 +100,7 @@ pub enum RecordError {
 }
 
 impl RecordError {
-    /// The record number the error is about, if it has one.
+    /// The record number the error is about, if any.
     #[must_use]
     pub fn row(&self) -> Option<u64> {
         match self {
@@ -133,16 +118,15 @@ impl RecordError {
         }
     }
 
-    /// Whether the stream ends after this error (all but `Row`) rather than going on (`Row`).
+    /// Whether the stream ends after this error (all but `Row`).
     #[must_use]
     pub fn is_fatal(&self) -> bool {
         !matches!(self, Self::Row { .. })
     }
 }
 
-/// Streams the records of an export file read from `reader`, which starts at once (on either
-/// flavour of Tokio runtime). See the [module docs](self) for the CSV and JSON conventions and for
-/// errors.
+/// Streams the records of an export file read from `reader`, starting at once (on either flavour of
+/// Tokio runtime).
 ///
 /// # Panics
 ///
@@ -152,10 +136,7 @@ where
     T: DeserializeOwned + Send + 'static,
     R: AsyncRead + Send + Unpin + 'static,
 {
-    let runtime = match Handle::try_current() {
-        Ok(runtime) => runtime,
-        Err(_) => panic!("mangrove::records::from_reader must be called inside a Tokio runtime"),
-    };
+    let runtime = Handle::current();
     let (tx, batches) = mpsc::channel(CHANNEL);
     let (ahead, bytes) = mpsc::channel(READ_AHEAD);
     runtime.spawn(read_ahead(reader, ahead));
@@ -171,12 +152,17 @@ where
         ExportFormat::Json => decode_json::<T>,
         _ => decode_csv::<T>,
     };
-    runtime.spawn_blocking(move || match format {
-        ExportFormat::Csv => run_csv(feed),
-        ExportFormat::Json => run_json(feed),
-        other => feed.finish(Err(RecordError::UnsupportedFormat {
-            format: other.to_string(),
-        })),
+    runtime.spawn_blocking(move || {
+        let result = match format {
+            ExportFormat::Csv => csv_records(&mut feed),
+            ExportFormat::Json => json_records(&mut feed),
+            other => Err(RecordError::UnsupportedFormat {
+                format: other.to_string(),
+            }),
+        };
+        if feed.send(true).is_ok() {
+            let _ = feed.tx.blocking_send(result.map(|()| Batch::default()));
+        }
     });
     Records {
         batches: Some(batches),
@@ -195,23 +181,17 @@ where
 /// use mangrove::records::{self, RecordError};
 /// use mangrove::ExportFormat;
 ///
-/// #[derive(Debug, serde::Deserialize)]
+/// #[derive(serde::Deserialize)]
 /// struct Project {
 ///     id: i64,
-///     name: Option<String>,
-///     #[serde(default)]
 ///     credit_types: Vec<String>,
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), RecordError> {
-/// // Any AsyncRead works: a `tokio::fs::File`, a download body through `StreamReader`, bytes in memory.
-/// let csv: &[u8] = b"id,name,credit_types\n\
-///     1,Delta,\"[\"\"removal\"\"]\"\n\
-///     oops,Broken,\n\
-///     3,,[]\n";
-///
-/// // Go on past records that do not decode, and stop only when the file is broken:
+/// // Any AsyncRead: a `tokio::fs::File`, a download body through `StreamReader`, bytes.
+/// let csv: &[u8] = b"id,credit_types\n1,\"[\"\"removal\"\"]\"\noops,\n3,[]\n";
+/// // Skip records that do not decode, stop when the file is broken:
 /// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let mut good = Vec::new();
 /// while let Some(item) = projects.next().await {
@@ -228,17 +208,12 @@ where
 /// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Records<T> {
-    /// `None` once the stream has ended; dropping it stops the parser.
-    batches: Option<mpsc::Receiver<Sent>>,
-    /// The batch being handed out, from record `next` on.
+    /// Batches, then an empty batch or the error that ends the stream; `None` once ended.
+    batches: Option<mpsc::Receiver<Result<Batch, RecordError>>>,
     batch: Batch,
     next: usize,
     decode: fn(&Batch, usize) -> Result<T, RecordError>,
 }
-
-/// What the parser thread sends: batches of records, then an empty batch at the end of the file or
-/// the error that ends the stream.
-type Sent = Result<Batch, RecordError>;
 
 impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -251,23 +226,17 @@ impl<T> Stream for Records<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        loop {
-            if this.next < this.batch.len() {
-                this.next += 1;
-                return Poll::Ready(Some((this.decode)(&this.batch, this.next - 1)));
-            }
+        while this.next == this.batch.len() {
             let Some(batches) = &mut this.batches else {
                 return Poll::Ready(None);
             };
             let end = match futures::ready!(batches.poll_recv(cx)) {
                 Some(Ok(batch)) if batch.len() > 0 => {
-                    this.batch = batch;
-                    this.next = 0;
+                    (this.batch, this.next) = (batch, 0);
                     continue;
                 }
                 Some(Ok(_)) => None,
                 Some(Err(error)) => Some(error),
-                // The parser panicked, or the runtime shuts down.
                 None => Some(RecordError::Io(io::Error::other(
                     "the record parser stopped before the end of the file",
                 ))),
@@ -278,6 +247,8 @@ impl<T> Stream for Records<T> {
             }
             return Poll::Ready(end.map(Err));
         }
+        this.next += 1;
+        Poll::Ready(Some((this.decode)(&this.batch, this.next - 1)))
     }
 }
 
@@ -287,10 +258,25 @@ impl<T> FusedStream for Records<T> {
     }
 }
 
-/// Reads `reader` on the runtime, ahead of the parser, so that the parser finds bytes ready (a
-/// download's body is fetched only when asked for). An empty chunk marks the end of the input, an
-/// error ends it too. Stops as soon as the parser is gone, even while the input stalls.
-async fn read_ahead(reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
+/// Reads `reader` ahead of the parser (a download's body is fetched only when asked for), skipping a
+/// byte order mark; an empty chunk marks the end. Stops as soon as the parser is gone, even while the
+/// input stalls.
+async fn read_ahead(mut reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
+    let mut head = Vec::with_capacity(3);
+    let mut first = (&mut reader).take(3);
+    let read = tokio::select! {
+        biased;
+        () = ahead.closed() => return,
+        read = first.read_to_end(&mut head) => read,
+    };
+    if let Err(e) = read {
+        let _ = ahead.send(Err(e)).await;
+        return;
+    }
+    if head == b"\xEF\xBB\xBF" {
+        head.clear();
+    }
+    let reader = AsyncReadExt::chain(io::Cursor::new(head), reader);
     let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK);
     loop {
         let next = tokio::select! {
@@ -305,15 +291,13 @@ async fn read_ahead(reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Resu
     }
 }
 
-/// Records split by the parser thread, their bytes back to back. A JSON element is one record of
-/// one piece; a CSV record has one piece per cell.
+/// Records split by the parser thread, their bytes back to back: one piece per CSV cell (unquoted),
+/// or one per JSON element.
 #[derive(Default)]
 struct Batch {
-    /// Number of the first record.
     first_row: u64,
-    /// The CSV column names (empty for JSON).
+    /// The CSV column names.
     headers: Arc<[Box<str>]>,
-    /// CSV cells without quotes or separators, or JSON elements as they are.
     data: Vec<u8>,
     /// End of each piece in `data`.
     ends: Vec<usize>,
@@ -326,7 +310,7 @@ impl Batch {
         self.records.len()
     }
 
-    /// Adds a record's pieces; returns whether the batch is full.
+    /// Returns whether the batch is full.
     fn push<'a>(&mut self, row: u64, pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
         if self.records.is_empty() {
             self.first_row = row;
@@ -347,16 +331,13 @@ impl Batch {
     }
 }
 
-/// The parser thread's end of the pipe: reads the bytes read ahead and sends batches of records.
+/// The parser thread's end of the pipe: bytes in, batches of records out.
 struct Feed {
     bytes: mpsc::Receiver<io::Result<Bytes>>,
-    /// Bytes received and not handed to the parser yet.
     pending: Bytes,
-    /// The end-of-input mark has arrived.
     eof: bool,
     runtime: Handle,
-    tx: mpsc::Sender<Sent>,
-    /// Records not sent yet.
+    tx: mpsc::Sender<Result<Batch, RecordError>>,
     batch: Batch,
 }
 
@@ -376,32 +357,22 @@ impl Feed {
         };
         let batch = Ok(std::mem::replace(&mut self.batch, fresh));
         if wait {
-            // Once the stream is dropped, nobody sees the error.
             let dropped = || RecordError::Io(io::Error::other("the record stream was dropped"));
             self.tx.blocking_send(batch).map_err(|_| dropped())
         } else {
-            // This thread is the only sender, so the room seen above is still free.
+            // The only sender: the room seen above is still free.
             let _ = self.tx.try_send(batch);
             Ok(())
-        }
-    }
-
-    /// Sends what is pending, then the end (once the stream is dropped, nothing is sent).
-    fn finish(&mut self, result: Result<(), RecordError>) {
-        if self.send(true).is_ok() {
-            let _ = self.tx.blocking_send(result.map(|()| Batch::default()));
         }
     }
 }
 
 impl Read for Feed {
-    /// Reads without blocking when bytes are ready; otherwise sends the records parsed so far, then
-    /// waits for bytes or for the stream to be dropped.
+    /// When no bytes are ready, sends the records parsed so far, then waits for bytes or for the
+    /// stream to be dropped.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pending.is_empty() && !self.eof && !buf.is_empty() {
             let next = match self.bytes.try_recv() {
-                Ok(next) => Some(next),
-                Err(mpsc::error::TryRecvError::Disconnected) => None,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     let _ = self.send(false);
                     let Self {
@@ -415,12 +386,12 @@ impl Read for Feed {
                         }
                     })?
                 }
+                next => next.ok(),
             };
             match next {
                 Some(Ok(chunk)) if chunk.is_empty() => self.eof = true,
                 Some(Ok(chunk)) => self.pending = chunk,
                 Some(Err(e)) => return Err(e),
-                // The task was cancelled (the runtime shuts down) or panicked.
                 None => return Err(io::Error::other("the task reading the input stopped")),
             }
         }
@@ -439,19 +410,23 @@ fn read_error(error: io::Error) -> RecordError {
     }
 }
 
-fn malformed(row: u64, message: String) -> RecordError {
-    RecordError::Malformed { row, message }
+fn malformed(row: u64, message: impl Into<String>) -> RecordError {
+    RecordError::Malformed {
+        row,
+        message: message.into(),
+    }
 }
 
-/// The message for a record over `MAX_RECORD_BYTES`.
 const OVERSIZE: &str =
     "the record is larger than 64 MiB, so the file is probably corrupt (for CSV, \
     a quote that never closes); download it again";
+const CUT_IN_QUOTES: &str =
+    "the file ends inside a quoted cell, so the download is incomplete or corrupt; download it again";
 
-/// Parses CSV records until the end of the file, an error that ends the stream, or the consumer
-/// leaving.
-fn run_csv(feed: Feed) {
+/// Reads the header as record 0, then the data records.
+fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
     let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
         .buffer_capacity(CSV_BUFFER)
         .from_reader(CsvInput {
             feed,
@@ -459,55 +434,48 @@ fn run_csv(feed: Feed) {
             total: 0,
             record_start: 0,
         });
-    let result = csv_records(&mut reader);
-    reader.get_mut().feed.finish(result);
-}
-
-fn csv_records(reader: &mut csv::Reader<CsvInput>) -> Result<(), RecordError> {
-    let headers = match reader.headers() {
-        Ok(headers) => headers.iter().map(Box::from).collect(),
-        Err(e) => return Err(csv_error(e, 0, reader.get_ref())),
-    };
-    reader.get_mut().feed.batch.headers = headers;
-    record_end(reader, 0)?;
-
     let mut record = csv::ByteRecord::new();
     let mut row: u64 = 0;
     loop {
         match reader.read_byte_record(&mut record) {
-            Ok(true) => row += 1,
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(e, row + 1, reader.get_ref())),
+            Ok(true) => {}
+            Ok(false) => return record_end(&mut reader, row),
+            Err(e) => return Err(csv_error(e, row, reader.get_ref())),
         }
-        record_end(reader, row)?;
-        let feed = &mut reader.get_mut().feed;
-        if feed.batch.push(row, &record) {
-            feed.send(true)?;
+        record_end(&mut reader, row)?;
+        let batch = &mut reader.get_mut().feed.batch;
+        if row == 0 {
+            batch.headers = record
+                .iter()
+                .map(String::from_utf8_lossy)
+                .map(Into::into)
+                .collect();
+        } else if batch.push(row, &record) {
+            reader.get_mut().feed.send(true)?;
         }
+        row += 1;
     }
-    record_end(reader, row + 1)
 }
 
-/// Called after each record (and the header). Only the last record can end at the end of the file;
-/// if the file ends inside a quoted cell, that record is cut short.
-fn record_end(reader: &mut csv::Reader<CsvInput>, row: u64) -> Result<(), RecordError> {
+/// Called after each record: if the file ends inside a quoted cell, the last record is cut short.
+fn record_end(reader: &mut csv::Reader<CsvInput<'_>>, row: u64) -> Result<(), RecordError> {
     let end = reader.position().byte();
     let input = reader.get_mut();
     if end == input.total && input.ends_in_quotes() {
-        return Err(malformed(row, CUT_IN_QUOTES.to_owned()));
+        return Err(malformed(row, CUT_IN_QUOTES));
     }
     input.record_start = end;
     Ok(())
 }
 
 /// Turns a `csv` error into the error that ends the stream.
-fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
+fn csv_error(error: csv::Error, row: u64, input: &CsvInput<'_>) -> RecordError {
     let at = error.position().map(|at| format!(" (line {})", at.line()));
     let text = error.to_string();
     match error.into_kind() {
-        csv::ErrorKind::Io(_) if input.oversize() => malformed(row, OVERSIZE.to_owned()),
+        csv::ErrorKind::Io(_) if input.oversize() => malformed(row, OVERSIZE),
         csv::ErrorKind::Io(e) => read_error(e),
-        _ if input.ends_in_quotes() => malformed(row, CUT_IN_QUOTES.to_owned()),
+        _ if input.ends_in_quotes() => malformed(row, CUT_IN_QUOTES),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => malformed(
@@ -522,21 +490,17 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput) -> RecordError {
     }
 }
 
-const CUT_IN_QUOTES: &str =
-    "the file ends inside a quoted cell, so the download is incomplete or corrupt; download it again";
-
-/// The CSV parser's input: the feed, plus what is needed to tell a file cut inside a quoted cell
-/// (which the `csv` crate accepts silently) and to bound the size of one record.
-struct CsvInput {
-    feed: Feed,
+/// The CSV parser's input, tracking quotes (the `csv` crate accepts a file cut in a quoted cell) and
+/// the size of the record being parsed.
+struct CsvInput<'a> {
+    feed: &'a mut Feed,
     quotes: QuoteState,
     /// Bytes handed to the `csv` reader.
     total: u64,
-    /// Where the record being parsed starts.
     record_start: u64,
 }
 
-impl CsvInput {
+impl CsvInput<'_> {
     fn ends_in_quotes(&self) -> bool {
         self.feed.eof && self.quotes == QuoteState::Quoted
     }
@@ -546,44 +510,25 @@ impl CsvInput {
     }
 }
 
-impl Read for CsvInput {
+impl Read for CsvInput<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.oversize() {
             return Err(io::Error::other("the record is too large"));
         }
-        let mut n = self.feed.read(buf)?;
-        if self.total == 0 {
-            // Skip a byte order mark here: the `csv` crate misses one split across reads, and takes
-            // a read of the mark alone for the end of the file.
-            const BOM: &[u8] = b"\xEF\xBB\xBF";
-            while n > 0 && n < buf.len().min(4) && BOM.starts_with(&buf[..n.min(3)]) {
-                match self.feed.read(&mut buf[n..])? {
-                    0 => break,
-                    more => n += more,
-                }
-            }
-            if buf[..n].starts_with(BOM) {
-                buf.copy_within(3..n, 0);
-                n -= 3;
-            }
-        }
+        let n = self.feed.read(buf)?;
         self.quotes = self.quotes.advance(&buf[..n]);
         self.total += n as u64;
         Ok(n)
     }
 }
 
-/// Where a CSV byte stream stands with respect to quoting, following `csv-core`'s rules for the
-/// default dialect (`"` quotes, doubled to escape; `,` separates; `\r` or `\n` ends a record).
+/// Where a CSV byte stream stands with respect to quoting, by `csv-core`'s rules for the default
+/// dialect. `Unquoted` includes after a closing quote; `QuoteInQuoted` closes unless a quote follows.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum QuoteState {
-    /// At the start of a cell: a quote here opens a quoted cell.
     FieldStart,
-    /// In an unquoted cell (or after a closing quote): quotes are plain text.
     Unquoted,
-    /// In a quoted cell.
     Quoted,
-    /// Just after a quote inside a quoted cell: closes it, unless another quote follows.
     QuoteInQuoted,
 }
 
@@ -591,7 +536,6 @@ impl QuoteState {
     fn advance(mut self, mut bytes: &[u8]) -> Self {
         loop {
             let quote = memchr::memchr(b'"', bytes);
-            // Outside a quoted cell, the last byte before the quote tells where a run stands.
             if let Some(&last) = bytes[..quote.unwrap_or(bytes.len())].last() {
                 if self != QuoteState::Quoted {
                     self = match last {
@@ -613,7 +557,7 @@ impl QuoteState {
     }
 }
 
-/// A `serde` error while decoding one CSV record; the message names the column.
+/// A `serde` error while decoding one CSV record.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct CellError(String);
@@ -641,7 +585,7 @@ fn decode_csv<T: DeserializeOwned>(batch: &Batch, i: usize) -> Result<T, RecordE
         base: start,
         at: 0,
         data,
-        // One UTF-8 check for the whole record; cells whose bytes are not text are checked alone.
+        // One UTF-8 check for the whole record; if it fails, each cell is checked alone.
         text: std::str::from_utf8(data).ok(),
         column: "",
     };
@@ -661,7 +605,6 @@ struct RecordMap<'de> {
     at: usize,
     data: &'de [u8],
     text: Option<&'de str>,
-    /// The column whose name was handed out last.
     column: &'de str,
 }
 
@@ -672,7 +615,6 @@ impl<'de> de::MapAccess<'de> for RecordMap<'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, CellError> {
-        // The `csv` reader checks that every record has as many cells as the header.
         let Some(column) = self.headers.next() else {
             return Ok(None);
         };
@@ -693,14 +635,13 @@ impl<'de> de::MapAccess<'de> for RecordMap<'de> {
     }
 }
 
-/// One CSV cell: its bytes, and the same as text if the record was checked to be UTF-8.
+/// One CSV cell, and the same as text if the record was checked to be UTF-8.
 struct Cell<'de> {
     bytes: &'de [u8],
     text: Option<&'de str>,
 }
 
 impl<'de> Cell<'de> {
-    #[inline]
     fn text(&self) -> Result<&'de str, CellError> {
         match self.text {
             Some(text) => Ok(text),
@@ -720,7 +661,7 @@ impl<'de> Cell<'de> {
             .map_err(|_| CellError(format!("expected {what}, found `{text}`")))
     }
 
-    /// Decodes the cell's JSON text, which must open with `open` (`[]` or `{}` if the cell is empty).
+    /// Decodes the cell's JSON text, which must open with `open`; empty is `[]` or `{}`.
     fn json<V: Visitor<'de>>(self, open: char, visitor: V) -> Result<V::Value, CellError> {
         let text = match self.bytes {
             [] if open == '[' => "[]",
@@ -732,23 +673,40 @@ impl<'de> Cell<'de> {
                 "expected JSON text opening with `{open}`, found `{text}`"
             )));
         }
-        from_json(text, visitor)
+        from_json(text, |de| de.deserialize_any(visitor))
     }
 }
 
-/// Decodes JSON text from a cell with `serde_json`.
-fn from_json<'de, V: Visitor<'de>>(text: &'de str, visitor: V) -> Result<V::Value, CellError> {
+/// Decodes a cell's JSON text with `serde_json`, by `read`.
+fn from_json<'de, T>(
+    text: &'de str,
+    read: impl FnOnce(&mut serde_json::Deserializer<StrRead<'de>>) -> serde_json::Result<T>,
+) -> Result<T, CellError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    de::Deserializer::deserialize_any(&mut de, visitor)
+    read(&mut de)
         .and_then(|value| de.end().map(|()| value))
         .map_err(|e| CellError(format!("{e} in the cell's JSON text")))
+}
+
+type Out<'de, V> = Result<<V as Visitor<'de>>::Value, CellError>;
+type Fields = &'static [&'static str];
+
+/// Methods that read the cell as another method does.
+macro_rules! forward {
+    ($($method:ident($($arg:ty),*) => $target:ident;)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $(_: $arg,)* v: V) -> Out<'de, V> {
+                self.$target(v)
+            }
+        )*
+    };
 }
 
 macro_rules! cell_values {
     ($($method:ident $visit:ident $ty:ty, $what:literal;)*) => {
         $(
-            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-                visitor.$visit(self.parse::<$ty>($what)?)
+            fn $method<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+                v.$visit(self.parse::<$ty>($what)?)
             }
         )*
     };
@@ -757,27 +715,26 @@ macro_rules! cell_values {
 impl<'de> de::Deserializer<'de> for Cell<'de> {
     type Error = CellError;
 
-    /// Guesses the type from the text, for self-describing targets (`serde_json::Value`, untagged
-    /// enums, flattened fields): JSON arrays, objects, numbers, `true` and `false` are read as JSON.
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+    /// Guesses the type from the text (`serde_json::Value`, untagged enums, flattened fields).
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
         let bytes = self.bytes;
         let json = matches!(
             bytes.first(),
             Some(b'[' | b'{' | b'-' | b'0'..=b'9' | b't' | b'f')
         ) && !bytes.last().is_some_and(u8::is_ascii_whitespace)
             && serde_json::from_slice::<IgnoredAny>(bytes).is_ok();
-        match self.bytes {
-            [] => visitor.visit_none(),
-            _ if json => from_json(self.text()?, visitor),
-            _ => visitor.visit_borrowed_str(self.text()?),
+        match bytes {
+            [] => v.visit_none(),
+            _ if json => from_json(self.text()?, |de| de.deserialize_any(v)),
+            _ => v.visit_borrowed_str(self.text()?),
         }
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
         if self.bytes.is_empty() {
-            visitor.visit_none()
+            v.visit_none()
         } else {
-            visitor.visit_some(self)
+            v.visit_some(self)
         }
     }
 
@@ -798,144 +755,76 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
         deserialize_f64 visit_f64 f64, "a number (f64)";
     }
 
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        visitor.visit_borrowed_str(self.text()?)
+    forward! {
+        deserialize_string() => deserialize_str;
+        deserialize_identifier() => deserialize_str;
+        deserialize_byte_buf() => deserialize_bytes;
+        deserialize_unit_struct(&'static str) => deserialize_unit;
+        deserialize_tuple(usize) => deserialize_seq;
+        deserialize_tuple_struct(&'static str, usize) => deserialize_seq;
+        deserialize_struct(&'static str, Fields) => deserialize_map;
     }
 
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        self.deserialize_str(visitor)
+    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+        v.visit_borrowed_str(self.text()?)
     }
 
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        self.deserialize_str(visitor)
+    fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+        v.visit_borrowed_bytes(self.bytes)
     }
 
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        visitor.visit_borrowed_bytes(self.bytes)
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        self.deserialize_bytes(visitor)
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        if self.bytes.is_empty() {
-            visitor.visit_unit()
-        } else {
-            Err(CellError(format!(
+    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+        match self.bytes {
+            [] => v.visit_unit(),
+            bytes => Err(CellError(format!(
                 "expected an empty cell, found `{}`",
-                String::from_utf8_lossy(self.bytes)
-            )))
+                String::from_utf8_lossy(bytes)
+            ))),
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, CellError> {
-        self.deserialize_unit(visitor)
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &str, v: V) -> Out<'de, V> {
+        v.visit_newtype_struct(self)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, CellError> {
-        visitor.visit_newtype_struct(self)
+    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+        self.json('[', v)
     }
 
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        self.json('[', visitor)
+    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+        self.json('{', v)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, CellError> {
-        self.json('[', visitor)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, CellError> {
-        self.json('[', visitor)
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        self.json('{', visitor)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, CellError> {
-        self.json('{', visitor)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, CellError> {
-        if self.bytes.first() == Some(&b'{') {
-            let mut de = serde_json::Deserializer::from_str(self.text()?);
-            return de::Deserializer::deserialize_enum(&mut de, name, variants, visitor)
-                .and_then(|value| de.end().map(|()| value))
-                .map_err(|e| CellError(format!("{e} in the cell's JSON text")));
+    /// A unit variant by name, others as JSON text.
+    fn deserialize_enum<V>(self, name: &'static str, variants: Fields, v: V) -> Out<'de, V>
+    where
+        V: Visitor<'de>,
+    {
+        match self.bytes.first() {
+            Some(b'{') => from_json(self.text()?, |de| de.deserialize_enum(name, variants, v)),
+            _ => v.visit_enum(de::value::BorrowedStrDeserializer::new(self.text()?)),
         }
-        visitor.visit_enum(de::value::BorrowedStrDeserializer::<CellError>::new(
-            self.text()?,
-        ))
     }
 
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CellError> {
-        visitor.visit_unit()
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
+        v.visit_unit()
     }
 }
 
-/// Parses the elements of the file's JSON array until its end, an error that ends the stream, or the
-/// consumer leaving.
-fn run_json(feed: Feed) {
-    let mut input = JsonInput {
-        feed,
-        data: vec![0; JSON_BUFFER],
-        start: 0,
-        end: 0,
-        offset: 0,
-    };
-    let result = json_records(&mut input);
-    input.feed.finish(result);
-}
-
-/// The JSON parser's input buffer. Each element is parsed from a slice of it, which is
-/// `serde_json`'s fastest path; an element cut by the end of the buffer is parsed again once more
-/// bytes are in.
-struct JsonInput {
-    feed: Feed,
+/// The JSON parser's input buffer. Each element is parsed from a slice (`serde_json`'s fastest path);
+/// an element cut by the end of the buffer is parsed again once more bytes are in.
+struct JsonInput<'a> {
+    feed: &'a mut Feed,
     data: Vec<u8>,
     /// First byte not consumed yet.
     start: usize,
-    /// End of the bytes read.
     end: usize,
     /// File offset of `data[0]`.
     offset: u64,
 }
 
-impl JsonInput {
-    fn available(&self) -> &[u8] {
-        &self.data[self.start..self.end]
-    }
-
-    /// Reads at least one more byte after the unread ones (unless the file ends), then whatever else
-    /// is ready, until `wanted` more bytes are in or the buffer is full.
+impl JsonInput<'_> {
+    /// Reads at least `wanted` more bytes (unless the file ends) or until the buffer is full.
     fn fill(&mut self, wanted: usize, row: u64) -> Result<(), RecordError> {
         if self.feed.eof {
             return Ok(());
@@ -948,7 +837,7 @@ impl JsonInput {
         }
         if self.end == self.data.len() {
             if self.data.len() >= MAX_RECORD_BYTES {
-                return Err(malformed(row, OVERSIZE.to_owned()));
+                return Err(malformed(row, OVERSIZE));
             }
             let grown = (self.data.len() * 2).min(MAX_RECORD_BYTES);
             self.data.resize(grown, 0);
@@ -964,11 +853,10 @@ impl JsonInput {
         Ok(())
     }
 
-    /// Skips whitespace and returns the next byte without consuming it; `None` at the end of the file.
+    /// Skips whitespace and returns the next byte without consuming it.
     fn peek(&mut self, row: u64) -> Result<Option<u8>, RecordError> {
         loop {
-            let rest = self.available();
-            match rest
+            match self.data[self.start..self.end]
                 .iter()
                 .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
             {
@@ -985,19 +873,17 @@ impl JsonInput {
         }
     }
 
-    /// Checks the syntax of the value at the next (non-whitespace) byte, reading more input as
-    /// needed, and returns its length.
+    /// Checks the syntax of the value at `start`, reading more input as needed; returns its length.
     fn element(&mut self, row: u64) -> Result<usize, RecordError> {
         let mut attempts: u32 = 0;
         loop {
-            let available = self.available();
+            let available = &self.data[self.start..self.end];
             let mut values =
                 serde_json::Deserializer::from_slice(available).into_iter::<IgnoredAny>();
             match values.next() {
                 Some(Ok(IgnoredAny)) => {
                     let used = values.byte_offset();
-                    // A number, `true`, `false` or `null` that touches the end of the buffer may
-                    // go on in the next bytes.
+                    // A number, `true`, `false` or `null` may go on in the next bytes.
                     let self_delimited = matches!(available.first(), Some(b'{' | b'[' | b'"'));
                     if self_delimited || used < available.len() || self.feed.eof {
                         return Ok(used);
@@ -1010,19 +896,17 @@ impl JsonInput {
                         && (e.is_eof() || error_offset(available, &e) + 1 >= available.len()) => {}
                 Some(Err(e)) if e.is_eof() => return Err(self.truncated(row)),
                 Some(Err(e)) => {
-                    return Err(not_json(
-                        row,
-                        &e,
-                        available,
-                        self.offset + self.start as u64,
-                    ))
+                    let at = self.start + error_offset(available, &e);
+                    // `serde_json`'s message without its " at line L column C".
+                    let message = e.to_string();
+                    let message = message.rsplit_once(" at line ").map_or(&*message, |m| m.0);
+                    return Err(self.corrupt(row, message, at));
                 }
                 None if self.feed.eof => return Err(self.truncated(row)),
                 None => {}
             }
             attempts += 1;
-            // Re-parsing from the element's start costs little while elements are small next to the
-            // reads; for a large element, read ahead in proportion so the total work stays linear.
+            // For a large element, read ahead in proportion so the total work stays linear.
             let wanted = if attempts > 4 {
                 self.end - self.start
             } else {
@@ -1048,25 +932,34 @@ impl JsonInput {
             Some(byte) => format!("`{}`", char::from(byte).escape_default()),
             None => "the end of the file".to_owned(),
         };
+        self.corrupt(
+            row,
+            &format!("expected {wanted}, found {found}"),
+            self.start,
+        )
+    }
+
+    /// The error for invalid JSON at `data[at]`.
+    fn corrupt(&self, row: u64, message: &str, at: usize) -> RecordError {
+        let at = self.offset + at as u64;
         malformed(
             row,
             format!(
-                "expected {wanted} at byte {}, found {found}; the file is not a valid JSON array, \
-                 so it is corrupt; download it again",
-                self.offset + self.start as u64
+                "{message} at byte {at}; the file is not a valid JSON array, so it is corrupt; \
+                 download it again"
             ),
         )
     }
 }
 
-fn json_records(input: &mut JsonInput) -> Result<(), RecordError> {
-    // A byte order mark is not JSON, but costs nothing to allow.
-    while input.end < 3 && !input.feed.eof {
-        input.fill(3 - input.end, 0)?;
-    }
-    if input.available().starts_with(b"\xEF\xBB\xBF") {
-        input.start += 3;
-    }
+fn json_records(feed: &mut Feed) -> Result<(), RecordError> {
+    let input = &mut JsonInput {
+        feed,
+        data: vec![0; JSON_BUFFER],
+        start: 0,
+        end: 0,
+        offset: 0,
+    };
     match input.peek(0)? {
         Some(b'[') => input.start += 1,
         other => return Err(input.unexpected(0, other, "the `[` that opens the array")),
@@ -1117,30 +1010,13 @@ fn decode_json<T: DeserializeOwned>(batch: &Batch, i: usize) -> Result<T, Record
     })
 }
 
-/// The error for `text`, which starts at file offset `offset`, not being JSON.
-fn not_json(row: u64, error: &serde_json::Error, text: &[u8], offset: u64) -> RecordError {
-    // `serde_json`'s message without its " at line L column C" suffix.
-    let full = error.to_string();
-    let suffix = format!(" at line {} column {}", error.line(), error.column());
-    let message = full.strip_suffix(&suffix).unwrap_or(&full);
-    let at = offset + error_offset(text, error) as u64;
-    RecordError::Malformed {
-        row,
-        message: format!(
-            "{message} at byte {at}; the file is not a valid JSON array, so it is corrupt; \
-             download it again"
-        ),
-    }
-}
-
 /// The offset in `text` of the byte at the line and column `serde_json` reports (both count from 1).
 fn error_offset(text: &[u8], error: &serde_json::Error) -> usize {
-    let mut line_start = 0;
-    for _ in 1..error.line() {
-        match text[line_start..].iter().position(|&b| b == b'\n') {
-            Some(i) => line_start += i + 1,
-            None => break,
-        }
-    }
+    let line_start = match error.line() {
+        0 | 1 => 0,
+        line => memchr::memchr_iter(b'\n', text)
+            .nth(line - 2)
+            .map_or(text.len(), |i| i + 1),
+    };
     (line_start + error.column().saturating_sub(1)).min(text.len())
 }

@@ -388,19 +388,19 @@ async fn json_syntax_errors_and_cuts_end_the_stream() {
         (
             b"",
             "fatal Some(0): the file is malformed at record 0: expected the `[` that opens the \
-             array at byte 0, found the end of the file; the file is not a valid JSON array, so \
+             array, found the end of the file at byte 0; the file is not a valid JSON array, so \
              it is corrupt; download it again",
         ),
         (
             b" {}",
             "fatal Some(0): the file is malformed at record 0: expected the `[` that opens \
-                  the array at byte 1, found `{`; the file is not a valid JSON array, so it is \
+                  the array, found `{` at byte 1; the file is not a valid JSON array, so it is \
                   corrupt; download it again",
         ),
         (
             br#"[{"id":1,"name":"a"} {"id":2}]"#,
             "fatal Some(2): the file is malformed at record \
-             2: expected `,` or `]` at byte 21, found `{`; the file is not a valid JSON array, \
+             2: expected `,` or `]`, found `{` at byte 21; the file is not a valid JSON array, \
              so it is corrupt; download it again",
         ),
         (
@@ -418,8 +418,8 @@ async fn json_syntax_errors_and_cuts_end_the_stream() {
         (
             br#"[{"id":1,"name":"a"}] x"#,
             "fatal Some(2): the file is malformed at record 2: \
-             expected nothing but whitespace after the `]` that closes the array at byte 22, \
-             found `x`; the file is not a valid JSON array, so it is corrupt; download it again",
+             expected nothing but whitespace after the `]` that closes the array, found `x` \
+             at byte 22; the file is not a valid JSON array, so it is corrupt; download it again",
         ),
     ];
     for (json, error) in cases {
