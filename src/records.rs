@@ -445,11 +445,12 @@ fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
         record_end(&mut reader, row)?;
         let batch = &mut reader.get_mut().feed.batch;
         if row == 0 {
-            batch.headers = record
+            let names = record
                 .iter()
-                .map(String::from_utf8_lossy)
-                .map(Into::into)
-                .collect();
+                .map(|name| std::str::from_utf8(name).map(Into::into));
+            batch.headers = names
+                .collect::<Result<_, _>>()
+                .map_err(|_| malformed(0, "a column name in the header row is not UTF-8 text"))?;
         } else if batch.push(row, &record) {
             reader.get_mut().feed.send(true)?;
         }

@@ -292,6 +292,20 @@ async fn csv_structure_errors_end_the_stream() {
     );
 }
 
+/// A column name that is not text ends the stream before any record: it would otherwise match no
+/// field, and its cells would be dropped without a word.
+#[tokio::test]
+async fn csv_header_that_is_not_utf8_is_malformed() {
+    let got = show(&items::<Named>(b"id,na\xFFme\n1,a\n", ExportFormat::Csv, 64).await);
+    assert_eq!(
+        got,
+        [
+            "fatal Some(0): the file is malformed at record 0: a column name in the header row is \
+          not UTF-8 text"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn byte_order_marks_are_skipped() {
     let csv = b"\xEF\xBB\xBF\"id\",name\n1,\"a\"\n";
