@@ -264,15 +264,7 @@ async fn default_policy_retries_get_503_but_not_post_503() {
         .expect("retried GET succeeds");
     assert_eq!(project.name.as_deref(), Some("after retry"));
 
-    let body = types::SimulationRequest::builder()
-        .inputs(std::collections::HashMap::<String, f64>::new())
-        .start_time(common::t("2025-01-01T00:00:00Z"))
-        .end_time(common::t("2025-03-31T23:59:59Z"));
-    let err = client
-        .simulate_model()
-        .model_id("mdl_1")
-        .body(body)
-        .send()
+    let err = common::simulate(&client)
         .await
         .expect_err("POST 503 is not retried");
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));

@@ -375,17 +375,7 @@ async fn odd_keys_survive_the_generated_error() {
         )
         .mount(&server)
         .await;
-    let body = mangrove::types::SimulationRequest::builder()
-        .inputs(std::collections::HashMap::<String, f64>::new())
-        .start_time(common::t("2025-01-01T00:00:00Z"))
-        .end_time(common::t("2025-03-31T23:59:59Z"));
-    let err = client
-        .simulate_model()
-        .model_id("mdl_1")
-        .body(body)
-        .send()
-        .await
-        .unwrap_err();
+    let err = common::simulate(&client).await.unwrap_err();
     let err = Error::from(err);
     let decode = err.decode_error().expect("Error::Decode");
     assert_eq!(decode.operation(), "simulate_model");

@@ -355,20 +355,9 @@ async fn json_row_errors_name_the_field() {
 /// syntax errors, wherever the reads split the file.
 #[tokio::test]
 async fn json_numbers_cut_between_reads_are_read_on() {
-    #[derive(Debug, Deserialize)]
-    struct Row {
-        q: f64,
-    }
     let json = br#"[{"q":12.5},{"q":-1e3},{"q":-0.25E-1},{"q":"x"},{"q":7}]"#;
     for step in 1..=7 {
-        let got: Vec<String> = items::<Row>(json, ExportFormat::Json, step)
-            .await
-            .iter()
-            .map(|item| match item {
-                Ok(row) => row.q.to_string(),
-                Err(e) => format!("row {:?} fatal {}", e.row(), e.is_fatal()),
-            })
-            .collect();
+        let got = quantities(json, step).await;
         assert_eq!(
             got,
             ["12.5", "-1000", "-0.025", "row Some(4) fatal false", "7"],
@@ -377,22 +366,26 @@ async fn json_numbers_cut_between_reads_are_read_on() {
     }
 }
 
-/// A number JSON allows but `f64` cannot hold is a bad record; the stream goes on.
-#[tokio::test]
-async fn json_number_out_of_range_is_a_bad_record() {
+/// The `q` of each JSON record read in reads of `step` bytes, or `row N fatal B` for an error.
+async fn quantities(json: &[u8], step: usize) -> Vec<String> {
     #[derive(Debug, Deserialize)]
     struct Row {
         q: f64,
     }
-    let json = br#"[{"q":1}, {"q":1e400}, {"q":2}]"#;
-    let got: Vec<String> = items::<Row>(json, ExportFormat::Json, 64)
+    items::<Row>(json, ExportFormat::Json, step)
         .await
         .iter()
         .map(|item| match item {
             Ok(row) => row.q.to_string(),
             Err(e) => format!("row {:?} fatal {}", e.row(), e.is_fatal()),
         })
-        .collect();
+        .collect()
+}
+
+/// A number JSON allows but `f64` cannot hold is a bad record; the stream goes on.
+#[tokio::test]
+async fn json_number_out_of_range_is_a_bad_record() {
+    let got = quantities(br#"[{"q":1}, {"q":1e400}, {"q":2}]"#, 64).await;
     assert_eq!(got, ["1", "row Some(2) fatal false", "2"]);
 }
 

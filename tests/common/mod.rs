@@ -56,6 +56,26 @@ pub fn t(s: &str) -> DateTime<Utc> {
         .unwrap_or_else(|e| panic!("{s:?} is not RFC 3339: {e}"))
 }
 
+/// `POST /models/mdl_1/simulate` over the first quarter of 2025, no inputs.
+#[allow(dead_code)]
+pub async fn simulate(
+    client: &mangrove::Client,
+) -> Result<
+    mangrove::ResponseValue<mangrove::types::SimulationResult>,
+    mangrove::error::GeneratedError,
+> {
+    let body = mangrove::types::SimulationRequest::builder()
+        .inputs(std::collections::HashMap::<String, f64>::new())
+        .start_time(t("2025-01-01T00:00:00Z"))
+        .end_time(t("2025-03-31T23:59:59Z"));
+    client
+        .simulate_model()
+        .model_id("mdl_1")
+        .body(body)
+        .send()
+        .await
+}
+
 /// Parses a JSON literal (panics with the text on error).
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON in test: {e}\n{text}"))
