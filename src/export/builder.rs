@@ -142,17 +142,14 @@ impl StartExport<ResourceType> {
 }
 
 impl Client {
-    /// Starts an export of a whole resource type with `POST /exports`, e.g.
-    /// [`ResourceType::Delivery`] (which has no list endpoint to export from). Account tokens
-    /// only. See [`StartExport`].
+    /// Starts an export of a whole resource type (`POST /exports`), e.g.
+    /// [`ResourceType::Delivery`], which has no list endpoint. See [`StartExport`].
     pub fn export_resource(&self, resource_type: ResourceType) -> StartExport<ResourceType> {
         StartExport::new(self.clone(), resource_type)
     }
 }
 
-/// What both ways of starting share: a limiter slot (waited for at most
-/// `ClientBuilder::export_slot_wait`, else the policy's time limit), the request with the
-/// server's concurrency limit waited out, the export's id taken from the answer, the handle.
+/// What both ways of starting share: a limiter slot, the request, the export's id, the handle.
 async fn start<S, T, F, Fut>(
     builder: StartExport<S>,
     resource: &str,
@@ -179,13 +176,8 @@ where
     Ok((answer, Export::started(client, saved, policy, slot)))
 }
 
-/// Sends an export-starting request; waits out the server's concurrent-export limit within the
-/// policy's time limit, maps a 403 to [`ExportError::Forbidden`] and a failure after which an
-/// export may exist to [`ExportError::StartUncertain`].
-///
-/// The request itself is sent by [`crate::retry`], which never repeats an export start except
-/// when the connection could not be opened or on a rate-limit 429 (see
-/// `retry::repeatable`); this function decides what the final failure means.
+/// Sends an export start (which [`crate::retry`] never repeats blindly) and waits out the
+/// server's concurrent-export limit within the policy's time limit.
 async fn with_limit_retries<T, F, Fut>(
     policy: &PollPolicy,
     resource: &str,
@@ -215,17 +207,14 @@ where
                 retry_after,
             });
         }
-        let _enter = span.enter();
-        tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting");
-        drop(_enter);
+        span.in_scope(|| tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting"));
         tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
     }
 }
 
-/// What a failed start means: `Ok` with the answer for a 429 (the server refused the start,
-/// nothing was started: it may be waited out), else the start's final error. Only a 429 and a
-/// connection that could not be opened prove that no export was started; other 4xx are refusals
-/// with their own errors; everything else may have started one.
+/// What a failed start means: `Ok` for a 429 (nothing started; it may be waited out), else the
+/// final error. Only a 429 and a connection never opened prove that nothing started; other 4xx
+/// are refusals; anything else may have started an export ([`ExportError::StartUncertain`]).
 #[allow(clippy::result_large_err)]
 fn limit_refusal(
     err: GeneratedError,

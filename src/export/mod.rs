@@ -16,16 +16,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The pieces:
-//! * [`StartExport`] — an export about to start, from the 12 exportable list endpoints
-//!   ([`.summary_with_export()`](crate::Exportable::summary_with_export)) or
-//!   `POST /exports` by resource type (`client.export_resource(ResourceType::Delivery)`).
-//! * [`Export`] — the handle: [`id`](Export::id), [`status`](Export::status) (one poll),
-//!   [`statuses`](Export::statuses) (a stream of snapshots), `.await` (until done),
-//!   [`saved`](Export::saved) / [`Export::attach`] (resume in another process).
-//! * [`CompletedExport`] — the finished export: URL, size, format, and the download and record
-//!   streams.
-//! * [`PollPolicy`] — delays and time limit.
+//! [`StartExport`] starts one, [`Export`] is the handle (one [`status`](Export::status), a
+//! stream of [`statuses`](Export::statuses), `.await` until done, [`Export::attach`] after a
+//! restart), [`CompletedExport`] the finished file, [`PollPolicy`] the pace.
 //!
 //! **Credentials stay home.** The `status_url` the server gives is followed only when it has the
 //! API base URL's origin (scheme, host, port). Otherwise the status is read by id from the base
