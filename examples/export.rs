@@ -96,7 +96,15 @@ async fn start<'a, R: Exportable<'a>>(
     format: ExportFormat,
 ) -> Result<(Option<Summary<serde_json::Value>>, Export), mangrove::ExportError> {
     let (summary, export) = request.summary_with_export().format(format).send().await?;
-    Ok((Some(summary.to_json()), export))
+    let samples = summary.samples.iter();
+    let summary = Summary {
+        count: summary.count,
+        samples: samples
+            .map(|s| serde_json::to_value(s).unwrap_or_default())
+            .collect(),
+        unfit_samples: Vec::new(),
+    };
+    Ok((Some(summary), export))
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {

@@ -137,10 +137,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit).
-    ///
-    /// Tests on tokio's paused clock against a server on another thread should set the three
-    /// time-outs to `None` (the clock jumps to the next timer).
+    /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit, as
+    /// tests on tokio's paused clock need for all three time-outs).
     pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.timeout = timeout.into();
         self
@@ -239,8 +237,7 @@ pub fn user_agent() -> String {
     format!("mangrove-rust/{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Client-wide state inside the generated [`Client`] (public only because the generated code
-/// names it).
+/// Client-wide state inside the generated [`Client`] (public because the generated code names it).
 #[doc(hidden)]
 #[derive(Clone)]
 pub struct Inner(pub(crate) Arc<State>);

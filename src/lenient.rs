@@ -1,12 +1,5 @@
-//! What the SDK reads leniently where the Mangrove docs are silent.
-//!
-//! `openapi.yaml` states the rules (its `info.description`, "Tolerant reader"); `build.rs` applies
-//! them to the generated types with the two helpers here:
-//!
-//! * [`LooseId`] replaces the `LooseId` schema: the id of a nested object whose type the docs never
-//!   show (a feedstock, an allocation, …) decodes from a JSON integer or a string.
-//! * [`null_as_default`] is put on every optional array and map of the generated types, so a
-//!   `null` where the spec shows a list reads as an empty list instead of failing the whole page.
+//! What the SDK reads leniently where the Mangrove docs are silent (the "Tolerant reader" rules
+//! of `openapi.yaml`, applied to the generated types by `build.rs`).
 
 use std::fmt;
 
@@ -43,9 +36,7 @@ impl LooseId {
     }
 }
 
-/// Hand-written rather than `#[serde(untagged)]`: no buffering of the value, and a body that
-/// holds something else fails with what was found ("invalid type: map, expected an integer or a
-/// string id") instead of "did not match any variant".
+/// Hand-written, so that anything else fails with what was found, not "did not match any variant".
 impl<'de> Deserialize<'de> for LooseId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Id;
@@ -63,9 +54,6 @@ impl<'de> Deserialize<'de> for LooseId {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LooseId, E> {
                 Ok(LooseId::Str(v.to_string()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<LooseId, E> {
-                Ok(LooseId::Str(v))
             }
         }
         deserializer.deserialize_any(Id)
@@ -99,20 +87,8 @@ impl From<String> for LooseId {
     }
 }
 
-/// Deserializes `null` as `T::default()` (an empty list or map) and anything else as `T`.
-///
-/// `build.rs` puts it on the optional (`#[serde(default)]`) arrays and maps of the generated
-/// types; an absent field is still handled by `default`.
-///
-/// ```
-/// #[derive(serde::Deserialize)]
-/// struct Project {
-///     #[serde(default, deserialize_with = "mangrove::lenient::null_as_default")]
-///     credit_types: Vec<String>,
-/// }
-/// let p: Project = serde_json::from_str(r#"{"credit_types": null}"#).unwrap();
-/// assert!(p.credit_types.is_empty());
-/// ```
+/// Deserializes `null` as `T::default()` and anything else as `T`; `build.rs` puts it on every
+/// optional array and map of the generated types, so a `null` list reads as an empty one.
 pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,

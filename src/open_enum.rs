@@ -1,20 +1,14 @@
-//! Open enums for values the server owns.
+//! Open enums for values the server owns: a value this SDK does not know decodes as
+//! `Unknown(String)` (and serializes back unchanged) instead of failing the response.
 //!
-//! progenitor generates closed enums, so a new server value (an export status of `"expired"`,
-//! a new batch state) would fail the whole response. `build.rs` replaces each schema listed here
-//! with one of these types: the known values get variants, anything else decodes as
-//! `Unknown(String)` and serializes back unchanged.
-//!
-//! Only decoding is open: [`FromStr`] accepts the known names only (an unknown one is an
-//! [`UnknownValue`] error) and there is no `From<&str>`, so a typo in a value the caller sends
-//! (a [`ResourceType`], an [`ExportFormat`]) fails before any request. A value this SDK does not
-//! know yet can still be sent, explicitly: `ResourceType::Unknown("Shipment".into())`.
+//! Only decoding is open: [`FromStr`] accepts the known names only and there is no
+//! `From<&str>`, so a typo in a value the caller sends fails before any request. An unknown
+//! value can still be sent explicitly: `ResourceType::Unknown("Shipment".into())`.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// A name that is not one of an open enum's known values (from [`FromStr`], which is strict:
-/// see the [module docs](self)).
+/// A name that is not one of an open enum's known values (from the strict [`FromStr`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a known {kind}")]
 #[non_exhaustive]
@@ -44,9 +38,7 @@ macro_rules! open_enum {
                     Self::Unknown(other) => other,
                 }
             }
-        }
 
-        impl $name {
             /// The known value spelled `value`, if any.
             fn known(value: &str) -> Option<Self> {
                 match value {
@@ -56,8 +48,7 @@ macro_rules! open_enum {
             }
         }
 
-        /// Parses a known value; an unknown name is an error (use `Unknown(..)` explicitly to
-        /// send a value this version of the SDK does not know).
+        /// Parses a known value; an unknown name is an error.
         impl FromStr for $name {
             type Err = UnknownValue;
             fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -91,12 +82,8 @@ macro_rules! open_enum {
             fn schema_name() -> String {
                 stringify!($name).to_string()
             }
-            fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
-                schemars::schema::SchemaObject {
-                    instance_type: Some(schemars::schema::InstanceType::String.into()),
-                    ..Default::default()
-                }
-                .into()
+            fn json_schema(gen: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+                <String as schemars::JsonSchema>::json_schema(gen)
             }
         }
     };
@@ -124,9 +111,7 @@ impl ExportStatus {
 }
 
 open_enum! {
-    /// The format of an export file: what a request asks for (`.format(ExportFormat::Json)`,
-    /// `export_format`) and what an export's status reports, and how
-    /// [`records::from_reader`](crate::records::from_reader) reads a file.
+    /// The format of an export file, asked for and reported.
     ExportFormat {
         /// Comma-separated values with a header row.
         Csv = "csv",
@@ -143,13 +128,9 @@ impl Default for ExportFormat {
 }
 
 open_enum! {
-    /// A resource type that `POST /exports` exports
-    /// ([`Client::export_resource`](crate::Client::export_resource)): the singular class name
-    /// (`"Delivery"`, `"Project"`, …). Each exportable list builder names its own as
+    /// A resource type for [`Client::export_resource`](crate::Client::export_resource): the
+    /// singular class name (`"Delivery"`, …), as in
     /// [`Exportable::RESOURCE_TYPE`](crate::Exportable::RESOURCE_TYPE).
-    ///
-    /// `"Delivery".parse::<ResourceType>()` works; an unknown name is an error, not a request
-    /// the server would refuse with a 422.
     ResourceType {
         Project = "Project",
         Event = "Event",
@@ -179,13 +160,9 @@ open_enum! {
 open_enum! {
     /// State of a batch.
     BatchState {
-        /// Calculated.
         Complete = "complete",
-        /// Being calculated.
         Processing = "processing",
-        /// Waiting to be calculated.
         Pending = "pending",
-        /// Calculation failed.
         Failed = "failed",
     }
 }
@@ -193,13 +170,9 @@ open_enum! {
 open_enum! {
     /// State of a model run.
     ModelRunState {
-        /// Finished.
         Complete = "complete",
-        /// Running.
         Processing = "processing",
-        /// Waiting to run.
         Pending = "pending",
-        /// Failed.
         Failed = "failed",
     }
 }
@@ -207,9 +180,7 @@ open_enum! {
 open_enum! {
     /// Status of a report.
     ReportStatus {
-        /// Editable.
         Draft = "draft",
-        /// Final.
         Complete = "complete",
     }
 }
@@ -217,9 +188,7 @@ open_enum! {
 open_enum! {
     /// Status of a rule result.
     RuleResultStatus {
-        /// The rule passed.
         Pass = "pass",
-        /// The rule failed (an alert).
         Fail = "fail",
         /// A failed result that a user dismissed.
         Dismissed = "dismissed",

@@ -1,6 +1,5 @@
-//! The hook every API request goes through: rate-limit waits, retries, bounded reads and error
-//! bodies as the crate docs' policy table and assumptions say, in a `mangrove.request` tracing
-//! span (operation, method, path, status, attempts; never headers).
+//! The hook every API request goes through (rate-limit waits, retries, bounded reads, error
+//! bodies), in a `mangrove.request` tracing span (operation, method, path, status, attempts).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -72,7 +71,7 @@ impl RetryPolicy {
 }
 
 /// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
-/// `max`; with `jitter`, 50–100 % of that, so clients that failed together do not retry together.
+/// `max`; with `jitter`, 50–100 % of that.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Backoff {
     pub(crate) initial: Duration,
@@ -99,8 +98,7 @@ impl Backoff {
         }
     }
 
-    /// The longer of [`delay`](Self::delay) and what the server asked for, so a `Retry-After: 0`
-    /// never turns a loop into a burst.
+    /// The longer of [`delay`](Self::delay) and what the server asked for.
     pub(crate) fn wait(&self, n: u32, asked: Option<Duration>) -> Duration {
         let delay = self.delay(n);
         asked.map_or(delay, |asked| asked.max(delay))
@@ -145,8 +143,7 @@ fn until(at: SystemTime, headers: &HeaderMap) -> Duration {
     at.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
-/// How long a 429 (or 503) asks us to wait: `Retry-After` (seconds or HTTP date), else the
-/// rate-limit reset when the window is used up.
+/// How long a 429 or 503 asks to wait: `Retry-After`, else the reset of a used-up window.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(value) = header_str(headers, "retry-after") {
         if let Ok(secs) = value.parse() {
@@ -204,11 +201,9 @@ pub(crate) async fn execute(
     loop {
         attempt += 1;
         span.record("attempts", attempt);
-        let spare = if attempt < policy.max_attempts {
-            current.try_clone()
-        } else {
-            None
-        };
+        let spare = (attempt < policy.max_attempts)
+            .then(|| current.try_clone())
+            .flatten();
         let result = client.client().execute(current).await;
         let mut too_long = None;
         let wait = match &result {
@@ -267,9 +262,7 @@ pub(crate) async fn execute(
     }
 }
 
-/// Whether a request may be sent again after it may have reached the server: a safe method that
-/// does not start an export. Read from the request itself, so a caller who sets
-/// `.response_mode(SummaryWithExport)` on a generated builder is protected too.
+/// Whether a request that may have reached the server may be resent: safe, starting no export.
 pub(crate) fn repeatable(request: &reqwest::Request) -> bool {
     matches!(
         *request.method(),
@@ -288,8 +281,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
 pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
 
-/// Reads at most `limit` bytes of a body: the bytes and whether more followed. A body declaring
-/// more than `limit` is not read at all.
+/// Reads at most `limit` bytes of a body (none if it declares more), and whether more followed.
 pub(crate) async fn read_prefix(
     mut response: reqwest::Response,
     limit: usize,
@@ -302,8 +294,7 @@ pub(crate) async fn read_prefix(
     Ok((out.into(), more))
 }
 
-/// Appends the body's bytes to `out` until it holds `limit`: whether more followed. What was
-/// read stays in `out` when this fails or is cancelled half-way.
+/// Appends the body to `out` until it holds `limit` (kept if this fails): whether more followed.
 pub(crate) async fn read_into(
     response: &mut reqwest::Response,
     limit: usize,
@@ -328,13 +319,10 @@ async fn normalize_error_body(
     let (mut parts, body) = http::Response::from(response).into_parts();
     let status = parts.status;
     let body = reqwest::Response::from(http::Response::new(body));
-    let (bytes, cut) = match read_prefix(body, MAX_ERROR_BODY).await {
-        Ok(read) => read,
-        Err(e) => {
-            let text = format!("(error body could not be read: {})", e.without_url());
-            (Bytes::from(text), false)
-        }
-    };
+    let (bytes, cut) = read_prefix(body, MAX_ERROR_BODY).await.unwrap_or_else(|e| {
+        let text = format!("(error body could not be read: {})", e.without_url());
+        (Bytes::from(text), false)
+    });
     let documented = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .filter(|v| !cut && v.get("message").is_some_and(Value::is_string));

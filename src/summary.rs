@@ -1,7 +1,6 @@
 //! The three response modes of a list endpoint, decoded into one flat body ([`ListBody`]):
 //! `data` + `info` (`default`), `count` + `samples` (`summary`), and the same plus `export`
-//! (`summary_with_export`). One object rather than a `oneOf`, so an `export` object is never
-//! dropped by a less specific variant matching first.
+//! (`summary_with_export`).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -10,12 +9,9 @@ use serde_json::value::RawValue;
 use crate::error::Error;
 use crate::types;
 
-/// The body of any list response, in any response mode. Generated list calls return it
-/// (`client.list_projects().send()` → `ListBody<types::Project>`).
-///
-/// `data` is strict: one item that does not decode fails the call with an error naming its path
-/// ([`Error::Decode`]). `samples` are tolerant: a sample that does not decode into `T` is kept,
-/// exactly as sent, in [`unfit_samples`](Self::unfit_samples), so a summary never loses its count.
+/// The body of any list response. `data` is strict: an item that does not decode fails the call
+/// ([`Error::Decode`]); a sample that does not decode into `T` is kept, exactly as sent, in
+/// [`unfit_samples`](Self::unfit_samples), so a summary never loses its count.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"),
@@ -79,8 +75,10 @@ struct RawSamples(Vec<Box<RawValue>>);
 
 impl PartialEq for RawSamples {
     fn eq(&self, other: &Self) -> bool {
-        self.0.len() == other.0.len()
-            && self.0.iter().zip(&other.0).all(|(a, b)| a.get() == b.get())
+        self.0
+            .iter()
+            .map(|r| r.get())
+            .eq(other.0.iter().map(|r| r.get()))
     }
 }
 
@@ -90,15 +88,11 @@ impl PartialEq for RawSamples {
 struct WireBody<T> {
     #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     data: Vec<T>,
-    #[serde(default)]
     info: Option<types::PageInfo>,
-    #[serde(default)]
     count: Option<u64>,
     #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     samples: Vec<Box<RawValue>>,
-    #[serde(default)]
     response_mode: Option<String>,
-    #[serde(default)]
     export: Option<types::ExportRef>,
 }
 
@@ -155,7 +149,7 @@ pub enum BodyKind {
 }
 
 impl<T> ListBody<T> {
-    /// Which response shape this body has (decided by the keys present, not by the echo).
+    /// Which response shape this body has (by the keys present, not by the echo).
     pub fn kind(&self) -> BodyKind {
         match (&self.export, self.count) {
             (Some(_), _) => BodyKind::SummaryWithExport,
@@ -185,21 +179,19 @@ impl<T> ListBody<T> {
         ))
     }
 
-    /// Every sample exactly as the server sent it (summary modes), those in
-    /// [`unfit_samples`](Self::unfit_samples) included.
+    /// Every sample exactly as the server sent it, [`unfit_samples`](Self::unfit_samples) included.
     pub fn raw_samples(&self) -> &[Box<RawValue>] {
         &self.raw_samples.0
     }
 
-    /// The summary exactly as the server sent it: the count and every sample as a JSON value
-    /// (unknown fields and explicit `null`s kept).
+    /// The summary exactly as the server sent it (unknown fields and explicit `null`s kept).
     pub fn raw_summary(&self) -> Result<Summary<serde_json::Value>, Error> {
         let count = self.summary_count()?;
         let samples = self
-            .raw_samples
-            .0
+            .raw_samples()
             .iter()
-            .map(|raw| serde_json::from_str(raw.get()))
+            .map(|raw| serde_json::from_str(raw.get()));
+        let samples = samples
             .collect::<Result<_, _>>()
             .map_err(|e| Error::Unexpected(format!("a summary sample is not JSON: {e}")))?;
         Ok(Summary {
@@ -218,26 +210,7 @@ impl<T> ListBody<T> {
     }
 }
 
-/// A `summary`: the total count and up to 10 typed samples, from
-/// [`.summary()`](crate::ListRequest::summary) on any list request.
-///
-/// ```
-/// use mangrove::prelude::*;
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mangrove::Error> {
-/// # let fake = mangrove::testing::FakeMangrove::start().await;
-/// # let client = fake.client(mangrove::testing::TokenKind::Account);
-/// let summary = client.list_batches().filter_project_id_eq(1).summary().await?;
-/// println!("{} batches", summary.count);
-/// for batch in &summary.samples {
-///     println!("{} {:?}", batch.id, batch.state); // typed: mangrove::types::Batch
-/// }
-/// # assert!(summary.samples.len() <= 10);
-/// # Ok(()) }
-/// ```
-///
-/// A sample that does not decode into `T` does not fail the summary: it is kept, exactly as the
-/// server sent it and with the path of what did not fit, in
-/// [`unfit_samples`](Self::unfit_samples).
+/// A `summary`: the count and up to 10 typed samples ([`.summary()`](crate::ListRequest::summary)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary<T> {
     /// Total number of items matching the request.
@@ -249,32 +222,13 @@ pub struct Summary<T> {
     pub unfit_samples: Vec<UnfitSample>,
 }
 
-impl<T: Serialize> Summary<T> {
-    /// The same summary with the samples re-serialised as JSON values. Fields `T` does not know
-    /// are not in them; [`ListBody::raw_summary`] has the samples as the server sent them.
-    pub fn to_json(&self) -> Summary<serde_json::Value> {
-        Summary {
-            count: self.count,
-            samples: self
-                .samples
-                .iter()
-                .map(|s| serde_json::to_value(s).unwrap_or(serde_json::Value::Null))
-                .collect(),
-            unfit_samples: self.unfit_samples.clone(),
-        }
-    }
-}
-
 impl Summary<serde_json::Value> {
     /// Decodes the samples into a typed summary.
     pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<Summary<T>, serde_json::Error> {
+        let samples = self.samples.iter().map(T::deserialize);
         Ok(Summary {
             count: self.count,
-            samples: self
-                .samples
-                .iter()
-                .map(|s| T::deserialize(s))
-                .collect::<Result<_, _>>()?,
+            samples: samples.collect::<Result<_, _>>()?,
             unfit_samples: self.unfit_samples.clone(),
         })
     }
@@ -293,8 +247,7 @@ pub struct Page<T> {
 pub type SummaryFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Summary<T>, Error>> + Send + 'a>>;
 
-/// `response_mode=summary`; boxed here, in generic code, so that the `Send` proof is made over
-/// the type parameter (rust-lang/rust#100013).
+/// `response_mode=summary`; boxed here so the `Send` proof is made generically (rust#100013).
 pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
     request: R,
 ) -> SummaryFuture<'a, R::Item> {
