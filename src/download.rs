@@ -30,6 +30,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
+use tokio_util::io::StreamReader;
 
 use crate::error::{Error, ExportError};
 use crate::export::CompletedExport;
@@ -86,15 +87,12 @@ impl DownloadPolicy {
     }
 
     /// The storage-side HTTP client: no auth headers, no total time-out.
-    pub(crate) fn http_client(
-        &self,
-        pool_idle: Option<Duration>,
-    ) -> Result<reqwest::Client, Error> {
+    pub(crate) fn http_client(&self, idle: Option<Duration>) -> Result<reqwest::Client, Error> {
         reqwest::Client::builder()
             .user_agent(crate::client::user_agent())
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
-            .pool_idle_timeout(pool_idle)
+            .pool_idle_timeout(idle)
             .redirect(reqwest::redirect::Policy::limited(10))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
@@ -175,7 +173,7 @@ impl CompletedExport {
 
     /// The file as an [`AsyncBufRead`]; a failure is an [`io::Error`] wrapping the [`ExportError`].
     pub fn reader(&self) -> impl AsyncBufRead + Send + Unpin + 'static {
-        tokio_util::io::StreamReader::new(self.bytes_stream().map_err(io::Error::other))
+        StreamReader::new(self.bytes_stream().map_err(io::Error::other))
     }
 
     /// The file's [`records`](mod@crate::records) as `T`, in the layout of the export's `format`,
@@ -194,11 +192,8 @@ impl CompletedExport {
                 transfer.open().await?;
             }
             let layout = transfer.layout()?;
-            let stream = stream(transfer).map_err(io::Error::other);
-            Ok(records::from_reader(
-                tokio_util::io::StreamReader::new(stream),
-                layout,
-            ))
+            let reader = StreamReader::new(stream(transfer).map_err(io::Error::other));
+            Ok(records::from_reader(reader, layout))
         }
     }
 }
@@ -543,11 +538,10 @@ fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
     fits.then_some((first, size))
 }
 
-/// What the download task sends the writer thread.
+/// What the download task sends the writer thread, with the transfer's restart count.
 enum Block {
-    Bytes(Bytes),
-    Restart,
-    Commit(tempfile::TempPath, PathBuf),
+    Bytes(Bytes, u32),
+    Commit(tempfile::TempPath, PathBuf, u32),
 }
 
 async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
@@ -570,26 +564,18 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
         })
         .map_err(io_error)?;
     let fetched: Result<(), ExportError> = async {
-        let mut restarts = 0;
-        loop {
-            let chunk = transfer.next().await?;
-            if transfer.sofar.restarts != restarts {
-                restarts = transfer.sofar.restarts;
-                if blocks.send(Block::Restart).await.is_err() {
-                    return Ok(());
-                }
-            }
-            let Some(chunk) = chunk else {
-                return Ok(());
-            };
-            if blocks.send(Block::Bytes(chunk)).await.is_err() {
-                return Ok(());
+        while let Some(chunk) = transfer.next().await? {
+            let block = Block::Bytes(chunk, transfer.sofar.restarts);
+            if blocks.send(block).await.is_err() {
+                break; // the writer stopped; its result says why
             }
         }
+        Ok(())
     }
     .await;
     if fetched.is_ok() {
-        let _ = blocks.send(Block::Commit(temp, path.clone())).await;
+        let commit = Block::Commit(temp, path.clone(), transfer.sofar.restarts);
+        let _ = blocks.send(commit).await;
     }
     drop(blocks);
     let written = writer
@@ -607,9 +593,18 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
     let mut file = io::BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut written: i64 = 0;
     let mut flushed: i64 = 0;
+    let mut restarts = 0;
     while let Some(block) = queue.blocking_recv() {
+        let (Block::Bytes(_, seen) | Block::Commit(_, _, seen)) = block;
+        if seen != restarts {
+            restarts = seen;
+            file.rewind()?;
+            file.get_ref().set_len(0)?;
+            written = 0;
+            flushed = 0;
+        }
         match block {
-            Block::Bytes(bytes) => {
+            Block::Bytes(bytes, _) => {
                 file.write_all(&bytes)?;
                 written += bytes.len() as i64;
                 if written - flushed >= WRITEBACK_EVERY {
@@ -617,13 +612,7 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
                     flushed = written;
                 }
             }
-            Block::Restart => {
-                file.rewind()?;
-                file.get_ref().set_len(0)?;
-                written = 0;
-                flushed = 0;
-            }
-            Block::Commit(temp, path) => {
+            Block::Commit(temp, path, _) => {
                 file.flush()?;
                 file.get_ref().sync_all()?;
                 temp.persist(&path).map_err(|e| e.error)?;

@@ -138,10 +138,7 @@ pub enum ExportError {
         summary: Summary<serde_json::Value>,
     },
     /// The endpoint answered a summary with an `export` object that has no `id`.
-    #[error(
-        "the server answered a summary of {} {resource} with an export that has no id",
-        summary.count
-    )]
+    #[error("the server's summary of {} {resource} has an export with no id", summary.count)]
     ExportWithoutId {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
@@ -159,9 +156,7 @@ pub enum ExportError {
         message: String,
     },
     /// The polling policy's time limit ran out before the export completed.
-    #[error(
-        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish"
-    )]
+    #[error("export {id} not completed after {elapsed:?} ({polls} polls); it may still finish")]
     TimedOut {
         /// Export id.
         id: String,
