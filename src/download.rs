@@ -333,19 +333,14 @@ impl Transfer {
                 self.interrupted("the storage host cannot serve the rest of the file (416)".into())
                     .await
             }
-            status @ (StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) if !self.refreshed => {
+            status => {
                 let error = self.status_error(response).await;
-                self.refresh(status, error).await
+                match status.as_u16() {
+                    403 | 404 if !self.refreshed => self.refresh(status, error).await,
+                    408 | 429 | 500..=599 => self.interrupted(Box::new(error)).await,
+                    _ => Err(error),
+                }
             }
-            status
-                if status.is_server_error()
-                    || status == StatusCode::REQUEST_TIMEOUT
-                    || status == StatusCode::TOO_MANY_REQUESTS =>
-            {
-                let error = self.status_error(response).await;
-                self.interrupted(Box::new(error)).await
-            }
-            _ => Err(self.status_error(response).await),
         }
     }
 
@@ -407,11 +402,8 @@ impl Transfer {
 
     /// After a `403` (usually expired) or `404`: a fresh URL from the export's status.
     async fn refresh(&mut self, status: StatusCode, error: ExportError) -> Result<(), ExportError> {
-        tracing::info!(
-            export_id = %self.export.id,
-            %status,
-            "the storage host refused the download URL ({error}); fetching a fresh one from the export's status"
-        );
+        let id = &self.export.id;
+        tracing::info!(export_id = %id, %status, "URL refused ({error}); fetching a fresh one");
         let snapshot = self.export.export().status().await?;
         let url = snapshot.raw.download_url.filter(|u| !u.is_empty());
         self.url = url.ok_or_else(|| ExportError::InvalidResponse {
@@ -641,10 +633,8 @@ fn start_writeback(_file: &std::fs::File, _offset: i64, _len: i64) {}
 
 /// The directory of `path` (`.` for a bare name).
 fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    dir.unwrap_or(Path::new("."))
 }
 
 /// `.<name>.<random>.part` next to `path`, with a new file's permissions (not 0600).
