@@ -112,9 +112,7 @@ fn describe(e: &GeneratedError) -> String {
             format!("Mangrove answered with a body this SDK cannot decode: {err}")
         }
         E::ResponseBodyError(err) => format!("reading the response body failed: {err}"),
-        E::UnexpectedResponse(resp) => {
-            format!("unexpected HTTP status {} from Mangrove", resp.status())
-        }
+        E::UnexpectedResponse(r) => format!("unexpected HTTP status {} from Mangrove", r.status()),
         other => other.to_string(),
     }
 }
