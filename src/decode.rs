@@ -1,6 +1,5 @@
-//! Decoding response bodies: one plain `serde_json` pass; only after a failure a second one
-//! (`serde_path_to_error`) that finds the JSON path of the value that did not fit. Generated calls
-//! decode this way too, and their failure converts into [`crate::Error::Decode`].
+//! Decoding response bodies (also in generated calls, as [`crate::Error::Decode`]): a failed
+//! `serde_json` pass is repeated with `serde_path_to_error` to find the path of the misfit.
 //!
 //! ```
 //! let err = mangrove::decode::decode::<Vec<i64>>("list_ids", br#"[1, "two"]"#).unwrap_err();
@@ -15,6 +14,7 @@
 use std::fmt;
 
 use bytes::Bytes;
+use progenitor_client::ResponseValue;
 use serde::de::DeserializeOwned;
 
 use crate::redact::redact_urls;
@@ -22,12 +22,9 @@ use crate::redact::redact_urls;
 /// How many bytes of a body that did not decode a [`DecodeError`] keeps (64 KiB).
 pub const BODY_PREFIX_LIMIT: usize = 64 * 1024;
 
-/// The path of the whole body.
 const ROOT: &str = ".";
 
-/// A response body that does not decode into the type the spec documents: the operation, the
-/// JSON path of the first value that did not fit, the decoder's message and the body's first
-/// [`BODY_PREFIX_LIMIT`] bytes.
+/// A response body that does not decode into the type the spec documents.
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{operation}: the response body does not match the spec at `{path}`: {message} \
@@ -47,14 +44,12 @@ impl DecodeError {
         &self.operation
     }
 
-    /// The JSON path of the value that did not fit, e.g. `data[3].feedstocks[0].id`; `.` for the
-    /// body itself (e.g. when it is not JSON at all).
+    /// The JSON path of the value that did not fit, e.g. `data[3].id`; `.` for the whole body.
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    /// What the decoder said, e.g. `invalid type: string "x", expected i64` or
-    /// `missing field `id``.
+    /// What the decoder said, e.g. `missing field `id``.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -69,8 +64,7 @@ impl DecodeError {
         &self.body_prefix
     }
 
-    /// This error as a generated call reports it: `InvalidResponsePayload` with the kept prefix
-    /// (URL query strings cut off, as progenitor's `Display` prints it) and this error's text.
+    /// This error as a generated call's `InvalidResponsePayload` (URL queries cut off the prefix).
     pub(crate) fn into_generated<E>(self) -> progenitor_client::Error<E> {
         let error = <serde_json::Error as serde::de::Error>::custom(self.to_string());
         let text = String::from_utf8_lossy(&self.body_prefix);
@@ -132,12 +126,11 @@ pub fn decode<T: DeserializeOwned>(operation: &str, body: &[u8]) -> Result<T, De
     })
 }
 
-/// `ResponseValue::from_response` with [`decode`]'s error and a bounded read (build.rs puts it
-/// into the generated calls).
+/// `ResponseValue::from_response` with [`decode`]'s error and a bounded read (for build.rs).
 pub(crate) async fn from_response<T: DeserializeOwned, E>(
     response: reqwest::Response,
     operation: &str,
-) -> Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>> {
+) -> Result<ResponseValue<T>, progenitor_client::Error<E>> {
     use progenitor_client::Error::{InvalidResponsePayload, ResponseBodyError};
     let status = response.status();
     let headers = response.headers().clone();
@@ -155,9 +148,7 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
         return Err(InvalidResponsePayload(Bytes::new(), error));
     }
     let inner = decode(operation, &body).map_err(DecodeError::into_generated)?;
-    Ok(progenitor_client::ResponseValue::new(
-        inner, status, headers,
-    ))
+    Ok(ResponseValue::new(inner, status, headers))
 }
 
 /// The path and message of why `body` does not decode as `T`, `first` being the plain pass's error.

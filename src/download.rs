@@ -1,7 +1,6 @@
 //! Downloading an export's file: to disk, as a byte stream, as an [`AsyncRead`](tokio::io::AsyncRead), or as records.
 //!
-//! The file is fetched from the export's pre-signed `download_url` by a second HTTP client
-//! without the `Authorization` header and without a total time-out ([`DownloadPolicy`]).
+//! Failures of the pre-signed `download_url` ([`DownloadPolicy`]):
 //!
 //! * **Interrupted** (connection lost, body cut short, stalled, `5xx`/`408`/`429`): resumed where
 //!   it stopped (`Range` with `If-Range: <ETag>`) after a doubling backoff, at most
@@ -12,10 +11,8 @@
 //!   which cannot take back what it handed out, ends with [`ExportError::Changed`].
 //! * **Any other `4xx`**, or a fresh URL refused again: [`ExportError::DownloadStatus`].
 //!
-//! The byte count is checked against `file_size_bytes` ([`ExportError::SizeMismatch`]). The URL's
-//! query (its signature) never appears in an error, a `Debug` output or a log line, even when the
-//! storage host echoes it. Memory stays bounded: a file download queues at most 16 chunks for
-//! its writer thread, which writes 1 MiB at a time; a stream holds one chunk.
+//! The size is checked against `file_size_bytes` ([`ExportError::SizeMismatch`]). Memory stays
+//! bounded: a file download queues at most 16 chunks for its writer thread; a stream holds one.
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -33,6 +30,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
+use tokio_util::io::StreamReader;
 
 use crate::error::{Error, ExportError};
 use crate::export::CompletedExport;
@@ -89,15 +87,12 @@ impl DownloadPolicy {
     }
 
     /// The storage-side HTTP client: no auth headers, no total time-out.
-    pub(crate) fn http_client(
-        &self,
-        pool_idle: Option<Duration>,
-    ) -> Result<reqwest::Client, Error> {
+    pub(crate) fn http_client(&self, idle: Option<Duration>) -> Result<reqwest::Client, Error> {
         reqwest::Client::builder()
             .user_agent(crate::client::user_agent())
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
-            .pool_idle_timeout(pool_idle)
+            .pool_idle_timeout(idle)
             .redirect(reqwest::redirect::Policy::limited(10))
             .build()
             .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
@@ -134,9 +129,8 @@ impl fmt::Debug for DownloadTo {
 }
 
 impl DownloadTo {
-    /// Calls `f(bytes, total)` when an answer arrives, after each chunk and at the end: `bytes`
-    /// received so far (0 again if the download starts over), `total` the export's
-    /// `file_size_bytes`, else the host's declared size. Keep `f` quick: it runs on the download.
+    /// Calls `f(bytes so far, total)` on each answer and chunk (`bytes` is 0 again on a restart;
+    /// `total` is `file_size_bytes`, else the host's size). Keep `f` quick.
     pub fn on_progress(mut self, f: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
         self.transfer.progress = Some(Arc::new(f));
         self
@@ -153,11 +147,8 @@ impl IntoFuture for DownloadTo {
 }
 
 impl CompletedExport {
-    /// Downloads the file to `path`, replacing what is there. The bytes go to a temporary file
-    /// `.<name>.<random>.part` next to it, created before any request (a missing directory is
-    /// [`ExportError::Io`]), then synced and renamed to `path` once complete: `path` never holds
-    /// a partial file, even after a power loss. On any error, and when the download is dropped,
-    /// the temporary file is removed.
+    /// Downloads the file to `path` via `.<name>.<random>.part` next to it (created before any
+    /// request, removed on error or drop), renamed once complete: `path` never holds a partial file.
     ///
     /// ```no_run
     /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), mangrove::ExportError> {
@@ -175,34 +166,20 @@ impl CompletedExport {
         }
     }
 
-    /// The file as a stream of byte chunks; it ends with an error if the total differs from
-    /// `file_size_bytes`.
+    /// The file as a stream of byte chunks.
     pub fn bytes_stream(&self) -> BoxStream<'static, Result<Bytes, ExportError>> {
         stream(Transfer::new(self.clone(), false))
     }
 
-    /// The file as an [`AsyncBufRead`] (and [`AsyncRead`](tokio::io::AsyncRead)) over
-    /// [`bytes_stream`](Self::bytes_stream). A failure is an [`io::Error`] whose inner error is
-    /// the [`ExportError`]: `e.get_ref().and_then(|e| e.downcast_ref::<ExportError>())`.
+    /// The file as an [`AsyncBufRead`]; a failure is an [`io::Error`] wrapping the [`ExportError`].
     pub fn reader(&self) -> impl AsyncBufRead + Send + Unpin + 'static {
-        tokio_util::io::StreamReader::new(self.bytes_stream().map_err(io::Error::other))
+        StreamReader::new(self.bytes_stream().map_err(io::Error::other))
     }
 
-    /// The file's [`records`](mod@crate::records), decoded into `T` as the bytes arrive. The
-    /// layout comes from the export's `format`, else the URL's extension, else the
-    /// `Content-Type`; if none tells, [`ExportError::UnknownFormat`]. A refused first request is
-    /// an error here; later failures end the stream with a
+    /// The file's [`records`](mod@crate::records) as `T`, in the layout of the export's `format`,
+    /// else the URL's extension, else the `Content-Type` (else [`ExportError::UnknownFormat`]).
+    /// Failures after the first answer end the stream with
     /// [`RecordError::Download`](crate::records::RecordError::Download).
-    ///
-    /// ```no_run
-    /// # async fn run(completed: mangrove::CompletedExport) -> Result<(), Box<dyn std::error::Error>> {
-    /// use futures::TryStreamExt;
-    /// let mut projects = completed.records::<mangrove::types::Project>().await?;
-    /// while let Some(project) = projects.try_next().await? {
-    ///     println!("{:?}", project.name);
-    /// }
-    /// # Ok(()) }
-    /// ```
     pub fn records<T>(
         &self,
     ) -> impl Future<Output = Result<Records<T>, ExportError>> + Send + 'static
@@ -215,21 +192,18 @@ impl CompletedExport {
                 transfer.open().await?;
             }
             let layout = transfer.layout()?;
-            let stream = stream(transfer).map_err(io::Error::other);
-            Ok(records::from_reader(
-                tokio_util::io::StreamReader::new(stream),
-                layout,
-            ))
+            let reader = StreamReader::new(stream(transfer).map_err(io::Error::other));
+            Ok(records::from_reader(reader, layout))
         }
     }
 }
 
 /// The bytes of a download: resumes by itself, ends after the first error.
 fn stream(transfer: Transfer) -> BoxStream<'static, Result<Bytes, ExportError>> {
-    let stream = futures::stream::try_unfold(transfer, |mut transfer| async move {
+    futures::stream::try_unfold(transfer, |mut transfer| async move {
         Ok(transfer.next().await?.map(|chunk| (chunk, transfer)))
-    });
-    stream.boxed()
+    })
+    .boxed()
 }
 
 /// One download over as many requests as it takes.
@@ -240,12 +214,12 @@ struct Transfer {
     progress: Option<ProgressFn>,
     url: String,
     response: Option<reqwest::Response>,
-    /// The strong ETag of the object being read, for `If-Range`.
+    /// The strong ETag, for `If-Range`.
     etag: Option<String>,
     content_type: Option<String>,
-    /// The size the storage host declared.
+    /// The host's declared size.
     total: Option<u64>,
-    /// What was handed to the consumer so far: `bytes` is the position of the next byte.
+    /// What was handed out so far; `bytes` is the next byte's position.
     sofar: Downloaded,
     /// Leading bytes of the current body that were handed out already.
     skip: u64,
@@ -313,7 +287,7 @@ impl Transfer {
         Ok(None)
     }
 
-    /// The end of the file: checks the size and reports the last progress.
+    /// The end of the file.
     fn complete(&mut self) -> Result<(), ExportError> {
         self.finished = true;
         self.check_size(true)?;
@@ -332,11 +306,9 @@ impl Transfer {
         }
     }
 
-    /// One request; afterwards a body is open, or the caller asks again (after a resume or a
-    /// fresh URL), or the file is complete.
+    /// One request: then a body is open, the caller asks again, or the file is complete.
     async fn open(&mut self) -> Result<(), ExportError> {
         if self.sofar.bytes > 0 && self.etag.is_none() {
-            // Without a validator a range could splice two versions of the file.
             self.rewind()?;
         }
         let mut request = self.export.client.state().download.get(&self.url);
@@ -361,24 +333,18 @@ impl Transfer {
                 self.interrupted("the storage host cannot serve the rest of the file (416)".into())
                     .await
             }
-            status @ (StatusCode::FORBIDDEN | StatusCode::NOT_FOUND) if !self.refreshed => {
+            status => {
                 let error = self.status_error(response).await;
-                self.refresh(status, error).await
+                match status.as_u16() {
+                    403 | 404 if !self.refreshed => self.refresh(status, error).await,
+                    408 | 429 | 500..=599 => self.interrupted(Box::new(error)).await,
+                    _ => Err(error),
+                }
             }
-            status
-                if status.is_server_error()
-                    || status == StatusCode::REQUEST_TIMEOUT
-                    || status == StatusCode::TOO_MANY_REQUESTS =>
-            {
-                let error = self.status_error(response).await;
-                self.interrupted(Box::new(error)).await
-            }
-            _ => Err(self.status_error(response).await),
         }
     }
 
-    /// What was handed out cannot be continued: a file starts again from byte 0, a stream (whose
-    /// bytes the caller has) ends with `Changed`.
+    /// A file starts again from byte 0; a stream ends with `Changed`.
     fn rewind(&mut self) -> Result<(), ExportError> {
         if !self.restartable {
             return Err(ExportError::Changed {
@@ -395,8 +361,7 @@ impl Transfer {
         Ok(())
     }
 
-    /// A `200` (the whole file) or a `206` (from where its `Content-Range` says). A body of
-    /// another version of the file (`ETag`) than the bytes handed out makes the transfer rewind.
+    /// A `200` or `206`; another `ETag` than the bytes handed out makes the transfer rewind.
     async fn accept(&mut self, response: reqwest::Response) -> Result<(), ExportError> {
         let headers = response.headers();
         let etag = strong_etag(headers);
@@ -435,14 +400,10 @@ impl Transfer {
         Ok(())
     }
 
-    /// The storage host refused the URL (`403`, usually expired) or lost the file (`404`): read
-    /// the export's status for a fresh URL.
+    /// After a `403` (usually expired) or `404`: a fresh URL from the export's status.
     async fn refresh(&mut self, status: StatusCode, error: ExportError) -> Result<(), ExportError> {
-        tracing::info!(
-            export_id = %self.export.id,
-            %status,
-            "the storage host refused the download URL ({error}); fetching a fresh one from the export's status"
-        );
+        let id = &self.export.id;
+        tracing::info!(export_id = %id, %status, "URL refused ({error}); fetching a fresh one");
         let snapshot = self.export.export().status().await?;
         let url = snapshot.raw.download_url.filter(|u| !u.is_empty());
         self.url = url.ok_or_else(|| ExportError::InvalidResponse {
@@ -524,8 +485,7 @@ impl Transfer {
         scrub(text, &[&self.url, &self.export.download_url])
     }
 
-    /// A [`ExportError::DownloadStatus`] with the start of the body (scrubbed) and a hint. Reads
-    /// at most [`ERROR_BODY`] bytes for at most the read time-out.
+    /// [`ExportError::DownloadStatus`] with the body's start (scrubbed) and a hint.
     async fn status_error(&self, mut response: reqwest::Response) -> ExportError {
         let status = response.status();
         let final_url = response.url().to_string();
@@ -570,27 +530,24 @@ fn content_range(value: &str) -> Option<(u64, Option<u64>)> {
     fits.then_some((first, size))
 }
 
-/// What the download task sends the writer thread.
+/// What the download task sends the writer thread, with the transfer's restart count.
 enum Block {
-    Bytes(Bytes),
-    Restart,
-    Commit(tempfile::TempPath, PathBuf),
+    Bytes(Bytes, u32),
+    Commit(tempfile::TempPath, PathBuf, u32),
 }
 
 async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, ExportError> {
-    let io_error = |source: io::Error| ExportError::Io {
+    let io_error = |source| ExportError::Io {
         path: path.clone(),
         source,
     };
-    // `temp` removes the file when dropped, even while the writer thread holds it open.
     let target = path.clone();
     let (file, temp) = tokio::task::spawn_blocking(move || create_temp(&target))
         .await
         .map_err(|e| io_error(io::Error::other(e)))?
         .map_err(io_error)?;
     let (blocks, queue) = mpsc::channel::<Block>(WRITE_QUEUE);
-    // A plain thread, not `spawn_blocking`: a blocking task as long as the transfer would stop
-    // tokio's paused test clock from auto-advancing (stall time-outs could never fire in tests).
+    // Not `spawn_blocking`, which would keep tokio's paused test clock from advancing.
     let (done, writer) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("mangrove-download-writer".into())
@@ -598,28 +555,19 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
             let _ = done.send(write_blocks(file, queue));
         })
         .map_err(io_error)?;
-    // Stops early when the writer has stopped (its result says why).
     let fetched: Result<(), ExportError> = async {
-        let mut restarts = 0;
-        loop {
-            let chunk = transfer.next().await?;
-            if transfer.sofar.restarts != restarts {
-                restarts = transfer.sofar.restarts;
-                if blocks.send(Block::Restart).await.is_err() {
-                    return Ok(());
-                }
-            }
-            let Some(chunk) = chunk else {
-                return Ok(());
-            };
-            if blocks.send(Block::Bytes(chunk)).await.is_err() {
-                return Ok(());
+        while let Some(chunk) = transfer.next().await? {
+            let block = Block::Bytes(chunk, transfer.sofar.restarts);
+            if blocks.send(block).await.is_err() {
+                break; // the writer stopped; its result says why
             }
         }
+        Ok(())
     }
     .await;
     if fetched.is_ok() {
-        let _ = blocks.send(Block::Commit(temp, path.clone())).await;
+        let commit = Block::Commit(temp, path.clone(), transfer.sofar.restarts);
+        let _ = blocks.send(commit).await;
     }
     drop(blocks);
     let written = writer
@@ -631,16 +579,24 @@ async fn to_file(mut transfer: Transfer, path: PathBuf) -> Result<Downloaded, Ex
     Ok(transfer.sofar)
 }
 
-/// The writer thread: writes blocks in order until `Commit`. The file is synced before the
-/// rename, so a power loss cannot leave a partial file under its final name.
+/// The writer thread: writes blocks in order until `Commit` (synced before the rename).
 fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Result<()> {
     use std::io::Seek as _;
     let mut file = io::BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut written: i64 = 0;
     let mut flushed: i64 = 0;
+    let mut restarts = 0;
     while let Some(block) = queue.blocking_recv() {
+        let (Block::Bytes(_, seen) | Block::Commit(_, _, seen)) = block;
+        if seen != restarts {
+            restarts = seen;
+            file.rewind()?;
+            file.get_ref().set_len(0)?;
+            written = 0;
+            flushed = 0;
+        }
         match block {
-            Block::Bytes(bytes) => {
+            Block::Bytes(bytes, _) => {
                 file.write_all(&bytes)?;
                 written += bytes.len() as i64;
                 if written - flushed >= WRITEBACK_EVERY {
@@ -648,13 +604,7 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
                     flushed = written;
                 }
             }
-            Block::Restart => {
-                file.rewind()?;
-                file.get_ref().set_len(0)?;
-                written = 0;
-                flushed = 0;
-            }
-            Block::Commit(temp, path) => {
+            Block::Commit(temp, path, _) => {
                 file.flush()?;
                 file.get_ref().sync_all()?;
                 temp.persist(&path).map_err(|e| e.error)?;
@@ -668,8 +618,7 @@ fn write_blocks(file: std::fs::File, mut queue: mpsc::Receiver<Block>) -> io::Re
     Err(io::Error::other("the download stopped before its end"))
 }
 
-/// Starts writing `len` bytes from `offset` back to disk without waiting, so that the
-/// `sync_all` before the rename finds little left to write. Best effort.
+/// Starts writing `len` bytes from `offset` back to disk, so that `sync_all` finds little left.
 #[cfg(target_os = "linux")]
 fn start_writeback(file: &std::fs::File, offset: i64, len: i64) {
     use std::os::fd::AsRawFd as _;
@@ -682,16 +631,13 @@ fn start_writeback(file: &std::fs::File, offset: i64, len: i64) {
 #[cfg(not(target_os = "linux"))]
 fn start_writeback(_file: &std::fs::File, _offset: i64, _len: i64) {}
 
-/// The directory `path` goes in (`.` for a bare file name).
+/// The directory of `path` (`.` for a bare name).
 fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    dir.unwrap_or(Path::new("."))
 }
 
-/// A temporary file next to `path`: `.<name>.<random>.part`, with the permissions a new file
-/// normally gets (not the 0600 of temporary files).
+/// `.<name>.<random>.part` next to `path`, with a new file's permissions (not 0600).
 fn create_temp(path: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
@@ -700,9 +646,6 @@ fn create_temp(path: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
     let prefix = format!(".{}.", name.to_string_lossy());
     builder.prefix(&prefix).suffix(".part");
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     Ok(builder.tempfile_in(parent_dir(path))?.into_parts())
 }

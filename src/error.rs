@@ -1,6 +1,5 @@
-//! Errors: [`Error`] for API calls and configuration, [`ExportError`] for exports and their
-//! downloads. Both answer `status()` and the same `is_*` predicates; an [`ExportError`] holds an
-//! [`Error`], so one `?` into `Result<_, ExportError>` takes every call:
+//! [`Error`] for API calls and configuration, [`ExportError`] for exports; both answer `status()`
+//! and the same `is_*` predicates. An [`ExportError`] holds an [`Error`], so one `?` takes all:
 //!
 //! ```no_run
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
@@ -92,8 +91,7 @@ impl Error {
     }
 }
 
-/// A generated-client error in one line, with a hint for an error status. Never the response's
-/// URL or body bytes, which progenitor's own text shows.
+/// A generated-client error in one line, with a hint; never the URL or body that progenitor shows.
 fn describe(e: &GeneratedError) -> String {
     use progenitor_client::Error as E;
     match e {
@@ -106,20 +104,15 @@ fn describe(e: &GeneratedError) -> String {
                 500..=599 => " (server-side failure; retry later)",
                 _ => "",
             };
-            format!(
-                "Mangrove API error (HTTP {}): {}{hint}",
-                rv.status(),
-                rv.message
-            )
+            let message = &rv.message;
+            format!("Mangrove API error (HTTP {}): {message}{hint}", rv.status())
         }
         E::CommunicationError(err) => format!("could not reach Mangrove: {err}"),
         E::InvalidResponsePayload(_, err) => {
             format!("Mangrove answered with a body this SDK cannot decode: {err}")
         }
         E::ResponseBodyError(err) => format!("reading the response body failed: {err}"),
-        E::UnexpectedResponse(resp) => {
-            format!("unexpected HTTP status {} from Mangrove", resp.status())
-        }
+        E::UnexpectedResponse(r) => format!("unexpected HTTP status {} from Mangrove", r.status()),
         other => other.to_string(),
     }
 }
@@ -143,10 +136,7 @@ pub enum ExportError {
         summary: Summary<serde_json::Value>,
     },
     /// The endpoint answered a summary with an `export` object that has no `id`.
-    #[error(
-        "the server answered a summary of {} {resource} with an export that has no id",
-        summary.count
-    )]
+    #[error("the server's summary of {} {resource} has an export with no id", summary.count)]
     ExportWithoutId {
         /// The resource that was asked for, e.g. `"projects"`.
         resource: &'static str,
@@ -164,9 +154,7 @@ pub enum ExportError {
         message: String,
     },
     /// The polling policy's time limit ran out before the export completed.
-    #[error(
-        "export {id} did not complete within {elapsed:?} ({polls} polls); it may still finish"
-    )]
+    #[error("export {id} not completed after {elapsed:?} ({polls} polls); it may still finish")]
     TimedOut {
         /// Export id.
         id: String,
@@ -192,9 +180,8 @@ pub enum ExportError {
     /// Starting an export failed after the request may have reached the server; not repeated.
     #[error(
         "starting an export of {resource} failed after the request was sent ({detail}); an export \
-         MAY have been started on the server, and there is no export id to attach to. If it was, \
-         it counts against the account's limit of 5 concurrent exports until it ends. Start it \
-         again only if a duplicate export is acceptable"
+         MAY have been started, with no export id to attach to, counting against the limit of 5 \
+         concurrent exports until it ends: start again only if a duplicate is acceptable"
     )]
     StartUncertain {
         /// What was being exported, e.g. `"projects"` or `"Delivery"`.
@@ -241,8 +228,7 @@ pub enum ExportError {
         /// Bytes received (when more arrived: when the download stopped).
         actual: u64,
     },
-    /// The download broke more often than the [`DownloadPolicy`](crate::DownloadPolicy) allows,
-    /// or could not be resumed safely.
+    /// The download broke more often than [`DownloadPolicy`](crate::DownloadPolicy) allows.
     #[error("the download broke after {received} bytes ({attempts} attempts): {source}")]
     Interrupted {
         /// Bytes received in all.
@@ -259,7 +245,7 @@ pub enum ExportError {
         /// Bytes handed out before the change was seen.
         received: u64,
     },
-    /// Neither the export's `format`, the URL's extension nor the `Content-Type` says CSV or JSON.
+    /// Neither `format`, the URL's extension nor the `Content-Type` says CSV or JSON.
     #[error(
         "cannot tell whether the export file is CSV or JSON (format: {}, URL extension: {}, \
          Content-Type: {}); read it with records::from_reader",
