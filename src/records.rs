@@ -1,10 +1,8 @@
 //! Typed record streams over the bytes of an export file.
 //!
 //! [`from_reader`] turns any [`AsyncRead`] holding a Mangrove export (CSV or JSON) into a [`Records`]
-//! stream of `T`. A task reads up to 512 KiB ahead, a thread of Tokio's blocking pool splits records
-//! (up to 4 batches of 1024 in flight), and each record is decoded as the stream hands it out, so
-//! memory stays bounded whatever the file size. Records whose bytes have arrived come out even while
-//! the input stalls, and dropping the stream stops the parser and the reading task at once.
+//! stream of `T` in bounded memory (512 KiB read ahead, 4 batches of 1024 records split on a blocking
+//! thread). Records already read come out while the input stalls; dropping the stream stops all work.
 //!
 //! # File conventions
 //!
@@ -24,9 +22,8 @@
 //! A column missing from the header leaves the field absent, so `Option` fields are `None` and
 //! `#[serde(default)]` applies.
 //!
-//! **JSON**: the file is one array of objects, `[ {…}, {…} ]`; elements are read one at a time.
-//!
-//! A byte order mark at the start of either format is skipped.
+//! **JSON**: one array of objects, `[ {…}, {…} ]`, read an element at a time. A leading byte order
+//! mark is skipped in either format.
 //!
 //! # Errors
 //!
@@ -87,8 +84,7 @@ pub enum RecordError {
     /// Reading the bytes failed.
     #[error("reading the export failed: {0}")]
     Io(#[from] io::Error),
-    /// Downloading the export file failed (in
-    /// [`CompletedExport::records`](crate::CompletedExport::records)).
+    /// Downloading the export failed ([`CompletedExport::records`](crate::CompletedExport::records)).
     #[error("downloading the export failed: {0}")]
     Download(#[source] ExportError),
     /// The format is neither CSV nor JSON; the stream holds only this error.
@@ -125,8 +121,7 @@ impl RecordError {
     }
 }
 
-/// Streams the records of an export file read from `reader`, starting at once (on either flavour of
-/// Tokio runtime).
+/// Streams the records of an export file read from `reader`, on either flavour of Tokio runtime.
 ///
 /// # Panics
 ///
@@ -189,9 +184,7 @@ where
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), RecordError> {
-/// // Any AsyncRead: a `tokio::fs::File`, a download body through `StreamReader`, bytes.
 /// let csv: &[u8] = b"id,credit_types\n1,\"[\"\"removal\"\"]\"\noops,\n3,[]\n";
-/// // Skip records that do not decode, stop when the file is broken:
 /// let mut projects = records::from_reader::<Project, _>(csv, ExportFormat::Csv);
 /// let mut good = Vec::new();
 /// while let Some(item) = projects.next().await {
@@ -258,9 +251,8 @@ impl<T> FusedStream for Records<T> {
     }
 }
 
-/// Reads `reader` ahead of the parser (a download's body is fetched only when asked for), skipping a
-/// byte order mark; an empty chunk marks the end. Stops as soon as the parser is gone, even while the
-/// input stalls.
+/// Reads `reader` ahead of the parser, skipping a byte order mark; an empty chunk marks the end.
+/// Stops as soon as the parser is gone, even while the input stalls.
 async fn read_ahead(mut reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
     let mut head = Vec::with_capacity(3);
     let mut first = (&mut reader).take(3);
@@ -291,8 +283,7 @@ async fn read_ahead(mut reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::
     }
 }
 
-/// Records split by the parser thread, their bytes back to back: one piece per CSV cell (unquoted),
-/// or one per JSON element.
+/// Records split by the parser, bytes back to back: a piece per CSV cell (unquoted) or JSON element.
 #[derive(Default)]
 struct Batch {
     first_row: u64,
@@ -323,7 +314,7 @@ impl Batch {
         self.records.len() >= BATCH || self.data.len() >= BATCH_BYTES
     }
 
-    /// The pieces of record `i`, and where they start in `data`.
+    /// The piece ends of record `i`, and where it starts in `data`.
     fn record(&self, i: usize) -> (&[usize], usize) {
         let first = if i == 0 { 0 } else { self.records[i - 1] };
         let start = if first == 0 { 0 } else { self.ends[first - 1] };
@@ -342,8 +333,7 @@ struct Feed {
 }
 
 impl Feed {
-    /// Sends the pending records: waiting for room in the channel if `wait`, else only if there is
-    /// room now. `Err` once the stream is dropped.
+    /// Sends the pending records, waiting for room if `wait`; `Err` once the stream is dropped.
     fn send(&mut self, wait: bool) -> Result<(), RecordError> {
         if self.batch.records.is_empty() || (!wait && self.tx.capacity() == 0) {
             return Ok(());
@@ -368,8 +358,7 @@ impl Feed {
 }
 
 impl Read for Feed {
-    /// When no bytes are ready, sends the records parsed so far, then waits for bytes or for the
-    /// stream to be dropped.
+    /// When no bytes are ready, sends the records parsed so far, then waits.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pending.is_empty() && !self.eof && !buf.is_empty() {
             let next = match self.bytes.try_recv() {
@@ -491,8 +480,7 @@ fn csv_error(error: csv::Error, row: u64, input: &CsvInput<'_>) -> RecordError {
     }
 }
 
-/// The CSV parser's input, tracking quotes (the `csv` crate accepts a file cut in a quoted cell) and
-/// the size of the record being parsed.
+/// The CSV parser's input, tracking quotes (`csv` accepts a file cut in a quoted cell) and size.
 struct CsvInput<'a> {
     feed: &'a mut Feed,
     quotes: QuoteState,
@@ -732,10 +720,9 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Out<'de, V> {
-        if self.bytes.is_empty() {
-            v.visit_none()
-        } else {
-            v.visit_some(self)
+        match self.bytes {
+            [] => v.visit_none(),
+            _ => v.visit_some(self),
         }
     }
 
@@ -812,8 +799,7 @@ impl<'de> de::Deserializer<'de> for Cell<'de> {
     }
 }
 
-/// The JSON parser's input buffer. Each element is parsed from a slice (`serde_json`'s fastest path);
-/// an element cut by the end of the buffer is parsed again once more bytes are in.
+/// The JSON parser's input buffer; an element cut by its end is parsed again once more bytes are in.
 struct JsonInput<'a> {
     feed: &'a mut Feed,
     data: Vec<u8>,
@@ -898,7 +884,6 @@ impl JsonInput<'_> {
                 Some(Err(e)) if e.is_eof() => return Err(self.truncated(row)),
                 Some(Err(e)) => {
                     let at = self.start + error_offset(available, &e);
-                    // `serde_json`'s message without its " at line L column C".
                     let message = e.to_string();
                     let message = message.rsplit_once(" at line ").map_or(&*message, |m| m.0);
                     return Err(self.corrupt(row, message, at));
@@ -966,9 +951,7 @@ fn json_records(feed: &mut Feed) -> Result<(), RecordError> {
         other => return Err(input.unexpected(0, other, "the `[` that opens the array")),
     }
     let mut row: u64 = 0;
-    if input.peek(1)? == Some(b']') {
-        input.start += 1;
-    } else {
+    if input.peek(1)? != Some(b']') {
         loop {
             row += 1;
             let used = input.element(row)?;
@@ -979,15 +962,13 @@ fn json_records(feed: &mut Feed) -> Result<(), RecordError> {
             input.start += used;
             match input.peek(row + 1)? {
                 Some(b',') => input.start += 1,
-                Some(b']') => {
-                    input.start += 1;
-                    break;
-                }
+                Some(b']') => break,
                 Some(other) => return Err(input.unexpected(row + 1, Some(other), "`,` or `]`")),
                 None => return Err(input.truncated(row + 1)),
             }
         }
     }
+    input.start += 1;
     match input.peek(row + 1)? {
         None => Ok(()),
         other => Err(input.unexpected(

@@ -24,18 +24,13 @@ pub(crate) fn redact_query(url: &str) -> String {
 /// `text` with every URL (and every `path?name=value` word) cut at its query and fragment,
 /// which become `?<redacted>`; nothing else changes.
 pub(crate) fn redact_urls(text: &str) -> String {
+    let separator = |c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`');
     let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    for c in text.chars() {
-        if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\'' | '`') {
-            out.push_str(&redact_word(&word));
-            word.clear();
-            out.push(c);
-        } else {
-            word.push(c);
-        }
+    for piece in text.split_inclusive(separator) {
+        let word = piece.strip_suffix(separator).unwrap_or(piece);
+        out.push_str(&redact_word(word));
+        out.push_str(&piece[word.len()..]);
     }
-    out.push_str(&redact_word(&word));
     out
 }
 
