@@ -311,7 +311,7 @@ impl Transfer {
         if self.sofar.bytes > 0 && self.etag.is_none() {
             self.rewind()?;
         }
-        let mut request = self.export.client.state().download.get(&self.url);
+        let mut request = self.export.handle.client.state().download.get(&self.url);
         if let Some(etag) = self.etag.as_deref().filter(|_| self.sofar.bytes > 0) {
             request = request
                 .header(RANGE, format!("bytes={}-", self.sofar.bytes))
@@ -352,7 +352,7 @@ impl Transfer {
             });
         }
         if self.sofar.bytes > 0 {
-            tracing::info!(export_id = %self.export.id, received = self.sofar.bytes, "the file changed on the storage host or Range was ignored; starting again from byte 0");
+            tracing::info!(export_id = %self.export.id(), received = self.sofar.bytes, "the file changed on the storage host or Range was ignored; starting again from byte 0");
             self.sofar.restarts = self.sofar.restarts.saturating_add(1);
         }
         self.sofar.bytes = 0;
@@ -402,12 +402,12 @@ impl Transfer {
 
     /// After a `403` (usually expired) or `404`: a fresh URL from the export's status.
     async fn refresh(&mut self, status: StatusCode, error: ExportError) -> Result<(), ExportError> {
-        let id = &self.export.id;
+        let id = self.export.id();
         tracing::info!(export_id = %id, %status, "URL refused ({error}); fetching a fresh one");
         let snapshot = self.export.export().status().await?;
         let url = snapshot.raw.download_url.filter(|u| !u.is_empty());
         self.url = url.ok_or_else(|| ExportError::InvalidResponse {
-            id: self.export.id.clone(),
+            id: self.export.id().to_owned(),
             message: format!("HTTP {status} for the download_url, and no new one"),
         })?;
         self.refreshed = true;
@@ -420,7 +420,7 @@ impl Transfer {
         &mut self,
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Result<(), ExportError> {
-        let policy = &self.export.client.state().download_policy;
+        let policy = &self.export.handle.client.state().download_policy;
         let resumable = self.restartable || self.etag.is_some() || self.sofar.bytes == 0;
         if !resumable || self.sofar.resumes >= policy.max_resumes {
             return Err(ExportError::Interrupted {
@@ -438,7 +438,7 @@ impl Transfer {
         };
         let wait = backoff.delay(self.sofar.resumes);
         tracing::info!(
-            export_id = %self.export.id,
+            export_id = %self.export.id(),
             received = self.sofar.bytes,
             resume = self.sofar.resumes,
             ?wait,
@@ -491,7 +491,13 @@ impl Transfer {
         let final_url = response.url().to_string();
         let mut body = Vec::new();
         let read = read_into(&mut response, ERROR_BODY, &mut body);
-        let limit = self.export.client.state().download_policy.read_timeout;
+        let limit = self
+            .export
+            .handle
+            .client
+            .state()
+            .download_policy
+            .read_timeout;
         let _ = tokio::time::timeout(limit, read).await;
         let said = String::from_utf8_lossy(&body)
             .split_whitespace()

@@ -4,21 +4,15 @@
 //! use futures::TryStreamExt;
 //! use mangrove::prelude::*;
 //! # async fn run(client: mangrove::Client) -> Result<(), mangrove::Error> {
-//! let batches: Vec<mangrove::types::Batch> =
-//!     client.list_batches().page_size(100).items().try_collect().await?;
-//! let mut pages = client.list_projects().pages();
-//! while let Some(page) = pages.try_next().await? {
-//!     println!("{} projects, total {:?}", page.items.len(), page.info.and_then(|i| i.total_items));
-//! }
+//! let batches: Vec<mangrove::types::Batch> = client.list_batches().items().try_collect().await?;
+//! let first_page = client.list_projects().pages().try_next().await?;
 //! # Ok(()) }
 //! ```
 //!
-//! Pages are fetched lazily, one request at a time, as the stream is polled. The stream ends
-//! after the page whose `info.next_page` is null (or, if a server leaves `next_page` out, the
-//! page that reaches `info.total_pages`); without `info` it ends on an empty page or one shorter
-//! than the first. A `next_page` that does not move forward also ends it, so a confused server
-//! cannot loop it forever. Rate limits and transient failures are handled per request (see
-//! [`retry`](crate::retry)); an error that remains is yielded and ends the stream.
+//! Pages are fetched lazily, one request at a time. The stream ends after the page whose
+//! `info.next_page` is null (without `next_page`: the page that reaches `info.total_pages`;
+//! without `info`: an empty page or one shorter than the first), or when `next_page` does not
+//! move forward. An error is yielded and ends the stream.
 
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 

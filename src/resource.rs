@@ -21,11 +21,9 @@
 //! }
 //! ```
 //!
-//! The futures and streams these methods answer are `Send` and can be spawned. A future of your
-//! own that is generic over `R` and should be spawned is best boxed inside the generic function
-//! (`fn f<'a, R: ListRequest<'a>>(r: R) -> BoxFuture<'a, …> { Box::pin(async move { … }) }`):
-//! an `async fn` generic over a lifetime-carrying builder is not provably `Send` at a concrete
-//! call site ([rust-lang/rust#100013](https://github.com/rust-lang/rust/issues/100013)).
+//! Their futures and streams are `Send`. To spawn a future of your own that is generic over `R`,
+//! box it inside the generic function (`-> BoxFuture<'a, …>`): an `async fn` generic over a
+//! lifetime-carrying builder is not provably `Send` ([rust-lang/rust#100013](https://github.com/rust-lang/rust/issues/100013)).
 //!
 //! `.summary_with_export()` exists only where the server can export, so calling it elsewhere
 //! does not compile:

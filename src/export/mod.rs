@@ -1,20 +1,5 @@
-//! Exports: start one, await it, follow its progress, resume it after a restart.
-//!
-//! ```no_run
-//! use mangrove::prelude::*;
-//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
-//! let (summary, export) = client
-//!     .list_batches()
-//!     .filter_project_id_eq(123)
-//!     .summary_with_export()
-//!     .format(ExportFormat::Json)
-//!     .send()
-//!     .await?;
-//! println!("{} batches; export {}", summary.count, export.id());
-//! let file = export.await?; // polls until completed
-//! file.download_to("batches.json").await?;
-//! # Ok(()) }
-//! ```
+//! Exports: start one, await it, follow its progress, resume it after a restart (the crate
+//! docs' quick start shows the whole flow).
 //!
 //! [`StartExport`] starts one, [`Export`] is the handle (one [`status`](Export::status), a
 //! stream of [`statuses`](Export::statuses), `.await` until done, [`Export::attach`] after a
@@ -46,17 +31,14 @@ use crate::redact::redact_query;
 use crate::{types, Client};
 use limiter::Slot;
 
-/// A started export. Await it for the [`CompletedExport`]; see the [module docs](self).
-///
-/// It owns a cheap clone of the client, so it is `Send + 'static`: spawn it, keep it in a map,
-/// clone it. Dropping every clone (and every future made from it) stops polling and frees its slot
-/// in the client's export limiter; the export itself keeps running on the server.
+/// A started export: await it for the [`CompletedExport`]. `Send + 'static` and cheap to clone;
+/// dropping every clone (and every future made from it) stops polling and frees its limiter slot
+/// (the export itself keeps running on the server).
 #[derive(Clone)]
 #[must_use = "an export does nothing until awaited or polled"]
 pub struct Export {
-    client: Client,
-    id: String,
-    status_url: Option<String>,
+    pub(crate) client: Client,
+    saved: SavedExport,
     policy: PollPolicy,
     slot: Option<Arc<Slot>>,
     observer: Option<StatusObserver>,
@@ -67,9 +49,9 @@ pub struct Export {
 impl std::fmt::Debug for Export {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Export")
-            .field("id", &self.id)
+            .field("id", &self.saved.id)
             .field("observed", &self.observer.is_some())
-            .field("status_url", &self.status_url)
+            .field("status_url", &self.saved.status_url)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -116,8 +98,7 @@ impl Export {
     ) -> Self {
         Export {
             client,
-            id: saved.id,
-            status_url: saved.status_url,
+            saved,
             policy,
             slot: Some(slot),
             observer: None,
@@ -131,8 +112,7 @@ impl Export {
         let saved = saved.into();
         Export {
             client: client.clone(),
-            id: saved.id,
-            status_url: saved.status_url,
+            saved,
             policy: client.state().poll_policy.clone(),
             slot: None,
             observer: None,
@@ -142,20 +122,17 @@ impl Export {
 
     /// The export's id.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.saved.id
     }
 
     /// The status URL the server gave.
     pub fn status_url(&self) -> Option<&str> {
-        self.status_url.as_deref()
+        self.saved.status_url.as_deref()
     }
 
     /// The id and status URL, to store and [`attach`](Export::attach) to later.
     pub fn saved(&self) -> SavedExport {
-        SavedExport {
-            id: self.id.clone(),
-            status_url: self.status_url.clone(),
-        }
+        self.saved.clone()
     }
 
     /// Uses another polling policy for this export.
@@ -186,10 +163,8 @@ impl Export {
         Ok(ExportSnapshot::new(raw, 1, Duration::ZERO))
     }
 
-    /// Polls with this export's policy and yields every status seen, for progress reporting.
-    ///
-    /// The stream ends after the first terminal status: the last item is the `completed`
-    /// snapshot, or an error ([`ExportError::Failed`], [`ExportError::TimedOut`], …).
+    /// Every status seen while polling with this export's policy; the last item is the `completed`
+    /// snapshot or an error ([`ExportError::Failed`], [`ExportError::TimedOut`], …).
     pub fn statuses(
         &self,
     ) -> impl Stream<Item = Result<ExportSnapshot, ExportError>> + Send + Unpin + 'static {
@@ -210,10 +185,8 @@ impl IntoFuture for Export {
     }
 }
 
-/// One status answer of an export, with how far polling has got.
-///
-/// Its `Debug` output shows `raw.download_url` without its query and fragment (the pre-signed
-/// URL's credential); read the field itself for the whole URL.
+/// One status answer of an export, with how far polling has got. `Debug` hides the query of
+/// `raw.download_url` (the pre-signed URL's credential).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ExportSnapshot {
@@ -257,9 +230,8 @@ impl From<types::Export> for ExportSnapshot {
 /// ([`bytes_stream`](CompletedExport::bytes_stream), [`records`](CompletedExport::records)).
 #[derive(Clone)]
 pub struct CompletedExport {
-    pub(crate) client: Client,
-    pub(crate) id: String,
-    pub(crate) status_url: Option<String>,
+    /// The export, attached without a limiter slot.
+    pub(crate) handle: Export,
     pub(crate) download_url: String,
     pub(crate) file_size_bytes: Option<u64>,
     pub(crate) format: Option<ExportFormat>,
@@ -272,7 +244,7 @@ pub struct CompletedExport {
 impl std::fmt::Debug for CompletedExport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompletedExport")
-            .field("id", &self.id)
+            .field("id", &self.handle.saved.id)
             .field("download_url", &redact_query(&self.download_url))
             .field("file_size_bytes", &self.file_size_bytes)
             .field("format", &self.format)
@@ -283,11 +255,7 @@ impl std::fmt::Debug for CompletedExport {
 }
 
 impl CompletedExport {
-    pub(crate) fn from_snapshot(
-        client: Client,
-        status_url: Option<String>,
-        s: ExportSnapshot,
-    ) -> Result<Self, ExportError> {
+    pub(crate) fn from_snapshot(export: &Export, s: ExportSnapshot) -> Result<Self, ExportError> {
         let raw = s.raw;
         let download_url = raw
             .download_url
@@ -308,9 +276,7 @@ impl CompletedExport {
             None => None,
         };
         Ok(CompletedExport {
-            client,
-            id: raw.id,
-            status_url,
+            handle: Export::attach(&export.client, export.saved()),
             download_url,
             file_size_bytes,
             format: raw.format,
@@ -323,7 +289,7 @@ impl CompletedExport {
 
     /// The export's id.
     pub fn id(&self) -> &str {
-        &self.id
+        self.handle.id()
     }
 
     /// The temporary download URL (valid 24 hours; a credential — do not log it).
@@ -363,12 +329,6 @@ impl CompletedExport {
 
     /// The export handle again (e.g. to fetch a fresh download URL).
     pub fn export(&self) -> Export {
-        Export::attach(
-            &self.client,
-            SavedExport {
-                id: self.id.clone(),
-                status_url: self.status_url.clone(),
-            },
-        )
+        self.handle.clone()
     }
 }

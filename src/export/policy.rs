@@ -8,10 +8,9 @@ use crate::retry::Backoff;
 /// limit, per client ([`ClientBuilder::poll_policy`]) or per export ([`Export::with_policy`],
 /// [`StartExport::poll_policy`]).
 ///
-/// Defaults: first poll after 1 s, delays doubling up to 10 s (a finished export is noticed
-/// within 10 s; a 60-second export takes 9 polls), [`ExportError::TimedOut`] after 30 minutes,
-/// and the last error after 10 transient failures in a row. No jitter: polls of one export need
-/// no spreading. Waits use `tokio::time`, so tests can run them on a paused clock.
+/// Defaults: first poll after 1 s, delays doubling up to 10 s, [`ExportError::TimedOut`] after
+/// 30 minutes, the last error after 10 transient failures in a row. No jitter. Waits use
+/// `tokio::time`, so tests can run them on a paused clock.
 ///
 /// ```
 /// use std::time::Duration;

@@ -37,7 +37,7 @@ impl PollFailure {
 /// id, with a warning: the token never goes to another origin). Whoever holds the export's
 /// limiter slot learns what was seen: a terminal status or a 404 frees the slot.
 pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollFailure> {
-    let status_url = export.status_url.as_deref();
+    let status_url = export.saved.status_url.as_deref();
     let origin = status_url
         .and_then(|u| url::Url::parse(u).ok())
         .map(|u| u.origin());
@@ -49,16 +49,16 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollF
             if status_url.is_some() {
                 let origin = origin.map(|o| o.ascii_serialization());
                 tracing::warn!(
-                    export_id = %export.id,
+                    export_id = %export.saved.id,
                     status_origin = origin.as_deref().unwrap_or("<not a URL>"),
                     "status_url is not on the API origin; reading the status by id from the base URL instead"
                 );
             }
-            let call = export.client.get_export().export_id(export.id.as_str());
+            let call = export.client.get_export().export_id(export.saved.id.as_str());
             call.send().await.map(ResponseValue::into_inner)
         }
     }
-    .map_err(|e| classify(&export.id, e));
+    .map_err(|e| classify(&export.saved.id, e));
     if let Some(slot) = &export.slot {
         match &result {
             Ok(raw) => slot.observed(&ExportSnapshot::new(raw.clone(), 0, Duration::ZERO).status),
@@ -134,7 +134,7 @@ impl Poller {
     pub(crate) fn new(export: Export) -> Self {
         let span = tracing::info_span!(
             "mangrove.export",
-            export_id = %export.id,
+            export_id = %export.saved.id,
             polls = tracing::field::Empty,
             elapsed_ms = tracing::field::Empty,
             final_status = tracing::field::Empty,
@@ -187,7 +187,7 @@ impl Poller {
                 if elapsed >= policy.time_limit {
                     self.finish("timed_out");
                     return Some(Err(ExportError::TimedOut {
-                        id: self.export.id.clone(),
+                        id: self.export.saved.id.clone(),
                         elapsed,
                         polls: self.polls,
                     }));
@@ -216,7 +216,7 @@ impl Poller {
                                 .clone()
                                 .unwrap_or_else(|| "the server gave no reason".to_string());
                             return Some(Err(ExportError::Failed {
-                                id: self.export.id.clone(),
+                                id: self.export.saved.id.clone(),
                                 message,
                             }));
                         }
@@ -266,18 +266,13 @@ impl Poller {
             }
             match item {
                 Some(Ok(s)) if s.status == ExportStatus::Completed => {
-                    let export = &self.export;
-                    return CompletedExport::from_snapshot(
-                        export.client.clone(),
-                        export.status_url.clone(),
-                        s,
-                    );
+                    return CompletedExport::from_snapshot(&self.export, s);
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e),
                 None => {
                     return Err(ExportError::InvalidResponse {
-                        id: self.export.id.clone(),
+                        id: self.export.saved.id.clone(),
                         message: "polling ended without a status".into(),
                     })
                 }
