@@ -192,8 +192,10 @@ impl CompletedExport {
                 transfer.open().await?;
             }
             let layout = transfer.layout()?;
-            let reader = StreamReader::new(stream(transfer).map_err(io::Error::other));
-            Ok(records::from_reader(reader, layout))
+            Ok(records::from_chunks(
+                stream(transfer).map_err(io::Error::other),
+                layout,
+            ))
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Typed record streams over the bytes of an export file.
 //!
 //! [`from_reader`] turns any [`AsyncRead`] holding a Mangrove export (CSV or JSON) into a [`Records`]
-//! stream of `T` in bounded memory (512 KiB read ahead, 4 batches of 1024 records split on a blocking
-//! thread). Records already read come out while the input stalls; dropping the stream stops all work.
+//! stream of `T` in bounded memory (8 chunks read ahead, 4 batches of 1024 records split on a
+//! blocking thread). Records already read come out while the input stalls; dropping the stream
+//! stops all work.
 //!
 //! # File conventions
 //!
@@ -35,19 +36,20 @@
 //! first record. A panic in `T`'s `Deserialize` happens in the task that polls the stream.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use futures::stream::{FusedStream, Stream};
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer as _, IgnoredAny, Visitor};
 use serde_json::de::StrRead;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+use tokio_util::io::ReaderStream;
 
 use crate::error::ExportError;
 use crate::ExportFormat;
@@ -57,7 +59,6 @@ const BATCH_BYTES: usize = 1024 * 1024;
 const CHANNEL: usize = 4;
 const READ_AHEAD: usize = 8;
 const READ_CHUNK: usize = 64 * 1024;
-const CSV_BUFFER: usize = 64 * 1024;
 const JSON_BUFFER: usize = 256 * 1024;
 const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
 
@@ -131,10 +132,19 @@ where
     T: DeserializeOwned + Send + 'static,
     R: AsyncRead + Send + Unpin + 'static,
 {
+    from_chunks(ReaderStream::with_capacity(reader, READ_CHUNK), format)
+}
+
+/// [`from_reader`] over the chunks of a download, parsed where they are.
+pub(crate) fn from_chunks<T, S>(chunks: S, format: ExportFormat) -> Records<T>
+where
+    T: DeserializeOwned + Send + 'static,
+    S: Stream<Item = io::Result<Bytes>> + Send + 'static,
+{
     let runtime = Handle::current();
     let (tx, batches) = mpsc::channel(CHANNEL);
     let (ahead, bytes) = mpsc::channel(READ_AHEAD);
-    runtime.spawn(read_ahead(reader, ahead));
+    runtime.spawn(read_ahead(chunks, ahead));
     let mut feed = Feed {
         bytes,
         pending: Bytes::new(),
@@ -148,13 +158,13 @@ where
         _ => decode_csv::<T>,
     };
     runtime.spawn_blocking(move || {
-        let result = match format {
+        let result = feed.skip_bom().and_then(|()| match format {
             ExportFormat::Csv => csv_records(&mut feed),
             ExportFormat::Json => json_records(&mut feed),
             other => Err(RecordError::UnsupportedFormat {
                 format: other.to_string(),
             }),
-        };
+        });
         if feed.send(true).is_ok() {
             let _ = feed.tx.blocking_send(result.map(|()| Batch::default()));
         }
@@ -251,25 +261,14 @@ impl<T> FusedStream for Records<T> {
     }
 }
 
-/// Reads `reader` ahead of the parser, skipping a byte order mark; an empty chunk marks the end.
-/// Stops as soon as the parser is gone, even while the input stalls.
-async fn read_ahead(mut reader: impl AsyncRead + Unpin, ahead: mpsc::Sender<io::Result<Bytes>>) {
-    let mut head = Vec::with_capacity(3);
-    let mut first = (&mut reader).take(3);
-    let read = tokio::select! {
-        biased;
-        () = ahead.closed() => return,
-        read = first.read_to_end(&mut head) => read,
-    };
-    if let Err(e) = read {
-        let _ = ahead.send(Err(e)).await;
-        return;
-    }
-    if head == b"\xEF\xBB\xBF" {
-        head.clear();
-    }
-    let reader = AsyncReadExt::chain(io::Cursor::new(head), reader);
-    let mut chunks = tokio_util::io::ReaderStream::with_capacity(reader, READ_CHUNK);
+/// Reads the chunks ahead of the parser; an empty chunk marks the end. Stops as soon as the parser
+/// is gone, even while the input stalls.
+async fn read_ahead<S>(chunks: S, ahead: mpsc::Sender<io::Result<Bytes>>)
+where
+    S: Stream<Item = io::Result<Bytes>>,
+{
+    let mut chunks =
+        std::pin::pin!(chunks.try_filter(|chunk| std::future::ready(!chunk.is_empty())));
     loop {
         let next = tokio::select! {
             biased;
@@ -301,15 +300,15 @@ impl Batch {
         self.records.len()
     }
 
-    /// Returns whether the batch is full.
-    fn push<'a>(&mut self, row: u64, pieces: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    /// Adds a record, its pieces back to back in `data` with their `ends`; returns whether the
+    /// batch is full.
+    fn push(&mut self, row: u64, data: &[u8], ends: &[usize]) -> bool {
         if self.records.is_empty() {
             self.first_row = row;
         }
-        for piece in pieces {
-            self.data.extend_from_slice(piece);
-            self.ends.push(self.data.len());
-        }
+        let base = self.data.len();
+        self.data.extend_from_slice(data);
+        self.ends.extend(ends.iter().map(|end| base + end));
         self.records.push(self.ends.len());
         self.records.len() >= BATCH || self.data.len() >= BATCH_BYTES
     }
@@ -355,12 +354,11 @@ impl Feed {
             Ok(())
         }
     }
-}
 
-impl Read for Feed {
-    /// When no bytes are ready, sends the records parsed so far, then waits.
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pending.is_empty() && !self.eof && !buf.is_empty() {
+    /// The bytes ready to parse, empty at the end of the file. When none are ready, sends the
+    /// records parsed so far, then waits.
+    fn fill(&mut self) -> Result<&[u8], RecordError> {
+        while self.pending.is_empty() && !self.eof {
             let next = match self.bytes.try_recv() {
                 Err(mpsc::error::TryRecvError::Empty) => {
                     let _ = self.send(false);
@@ -371,7 +369,9 @@ impl Read for Feed {
                         tokio::select! {
                             biased;
                             next = bytes.recv() => Ok(next),
-                            () = tx.closed() => Err(io::Error::other("the record stream was dropped")),
+                            () = tx.closed() => Err(RecordError::Io(
+                                io::Error::other("the record stream was dropped"),
+                            )),
                         }
                     })?
                 }
@@ -380,14 +380,29 @@ impl Read for Feed {
             match next {
                 Some(Ok(chunk)) if chunk.is_empty() => self.eof = true,
                 Some(Ok(chunk)) => self.pending = chunk,
-                Some(Err(e)) => return Err(e),
-                None => return Err(io::Error::other("the task reading the input stopped")),
+                Some(Err(e)) => return Err(read_error(e)),
+                None => {
+                    return Err(read_error(io::Error::other(
+                        "the task reading the input stopped",
+                    )))
+                }
             }
         }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.advance(n);
-        Ok(n)
+        Ok(&self.pending)
+    }
+
+    /// Skips a leading byte order mark, even one split across chunks.
+    fn skip_bom(&mut self) -> Result<(), RecordError> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        while self.pending.len() < BOM.len() && BOM.starts_with(&self.pending) && !self.eof {
+            let head = std::mem::take(&mut self.pending);
+            let next = self.fill()?;
+            self.pending = [&head[..], next].concat().into();
+        }
+        if self.pending.starts_with(BOM) {
+            self.pending.advance(BOM.len());
+        }
+        Ok(())
     }
 }
 
@@ -414,136 +429,67 @@ const CUT_IN_QUOTES: &str =
 
 /// Reads the header as record 0, then the data records.
 fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .buffer_capacity(CSV_BUFFER)
-        .from_reader(CsvInput {
-            feed,
-            quotes: QuoteState::FieldStart,
-            total: 0,
-            record_start: 0,
-        });
-    let mut record = csv::ByteRecord::new();
-    let mut row: u64 = 0;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return record_end(&mut reader, row),
-            Err(e) => return Err(csv_error(e, row, reader.get_ref())),
+    use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
+    let mut parser = csv_core::Reader::new();
+    let (mut out, mut ends) = (vec![0; 4096], vec![0; 64]);
+    // At the end of the file the parser gets a line break, then nothing: the line break ends the
+    // last record unless a quoted cell is still open (`csv-core` would hand out the cut record).
+    let mut last_line_break: &[u8] = b"\n";
+    for row in 0u64.. {
+        let line = parser.line();
+        let (mut outlen, mut endlen) = (0, 0);
+        loop {
+            let input = match feed.fill()? {
+                [] => last_line_break,
+                input => input,
+            };
+            let at_end = input.is_empty();
+            let (result, nin, nout, nend) =
+                parser.read_record(input, &mut out[outlen..], &mut ends[endlen..]);
+            if feed.pending.is_empty() {
+                last_line_break = &last_line_break[nin..];
+            } else {
+                feed.pending.advance(nin);
+            }
+            (outlen, endlen) = (outlen + nout, endlen + nend);
+            match result {
+                InputEmpty => {}
+                OutputFull | OutputEndsFull if outlen + endlen * 8 >= MAX_RECORD_BYTES => {
+                    return Err(malformed(row, OVERSIZE))
+                }
+                OutputFull => out.resize(out.len() * 2, 0),
+                OutputEndsFull => ends.resize(ends.len() * 2, 0),
+                Record if at_end => return Err(malformed(row, CUT_IN_QUOTES)),
+                Record => break,
+                End => return Ok(()),
+            }
         }
-        record_end(&mut reader, row)?;
-        let batch = &mut reader.get_mut().feed.batch;
+        let (data, ends) = (&out[..outlen], &ends[..endlen]);
         if row == 0 {
-            let names = record
-                .iter()
-                .map(|name| std::str::from_utf8(name).map(Into::into));
-            batch.headers = names
+            let mut start = 0;
+            let names = ends.iter().map(|&end| {
+                let name = std::str::from_utf8(&data[start..end]).map(Into::into);
+                start = end;
+                name
+            });
+            feed.batch.headers = names
                 .collect::<Result<_, _>>()
                 .map_err(|_| malformed(0, "a column name in the header row is not UTF-8 text"))?;
-        } else if batch.push(row, &record) {
-            reader.get_mut().feed.send(true)?;
+        } else if ends.len() != feed.batch.headers.len() {
+            return Err(malformed(
+                row,
+                format!(
+                    "the record has {} cells but the header row has {} (line {line}); a quote \
+                     or comma is out of place, so the file is corrupt",
+                    ends.len(),
+                    feed.batch.headers.len()
+                ),
+            ));
+        } else if feed.batch.push(row, data, ends) {
+            feed.send(true)?;
         }
-        row += 1;
     }
-}
-
-/// Called after each record: if the file ends inside a quoted cell, the last record is cut short.
-fn record_end(reader: &mut csv::Reader<CsvInput<'_>>, row: u64) -> Result<(), RecordError> {
-    let end = reader.position().byte();
-    let input = reader.get_mut();
-    if end == input.total && input.ends_in_quotes() {
-        return Err(malformed(row, CUT_IN_QUOTES));
-    }
-    input.record_start = end;
     Ok(())
-}
-
-/// Turns a `csv` error into the error that ends the stream.
-fn csv_error(error: csv::Error, row: u64, input: &CsvInput<'_>) -> RecordError {
-    let at = error.position().map(|at| format!(" (line {})", at.line()));
-    let text = error.to_string();
-    match error.into_kind() {
-        csv::ErrorKind::Io(_) if input.oversize() => malformed(row, OVERSIZE),
-        csv::ErrorKind::Io(e) => read_error(e),
-        _ if input.ends_in_quotes() => malformed(row, CUT_IN_QUOTES),
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => malformed(
-            row,
-            format!(
-                "the record has {len} cells but the header row has {expected_len}{}; \
-                 a quote or comma is out of place, so the file is corrupt",
-                at.unwrap_or_default()
-            ),
-        ),
-        _ => malformed(row, text),
-    }
-}
-
-/// The CSV parser's input, tracking quotes (`csv` accepts a file cut in a quoted cell) and size.
-struct CsvInput<'a> {
-    feed: &'a mut Feed,
-    quotes: QuoteState,
-    /// Bytes handed to the `csv` reader.
-    total: u64,
-    record_start: u64,
-}
-
-impl CsvInput<'_> {
-    fn ends_in_quotes(&self) -> bool {
-        self.feed.eof && self.quotes == QuoteState::Quoted
-    }
-
-    fn oversize(&self) -> bool {
-        self.total - self.record_start > MAX_RECORD_BYTES as u64
-    }
-}
-
-impl Read for CsvInput<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.oversize() {
-            return Err(io::Error::other("the record is too large"));
-        }
-        let n = self.feed.read(buf)?;
-        self.quotes = self.quotes.advance(&buf[..n]);
-        self.total += n as u64;
-        Ok(n)
-    }
-}
-
-/// Where a CSV byte stream stands with respect to quoting, by `csv-core`'s rules for the default
-/// dialect. `Unquoted` includes after a closing quote; `QuoteInQuoted` closes unless a quote follows.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum QuoteState {
-    FieldStart,
-    Unquoted,
-    Quoted,
-    QuoteInQuoted,
-}
-
-impl QuoteState {
-    fn advance(mut self, mut bytes: &[u8]) -> Self {
-        loop {
-            let quote = memchr::memchr(b'"', bytes);
-            if let Some(&last) = bytes[..quote.unwrap_or(bytes.len())].last() {
-                if self != QuoteState::Quoted {
-                    self = match last {
-                        b',' | b'\n' | b'\r' => QuoteState::FieldStart,
-                        _ => QuoteState::Unquoted,
-                    };
-                }
-            }
-            let Some(i) = quote else {
-                return self;
-            };
-            self = match self {
-                QuoteState::FieldStart | QuoteState::QuoteInQuoted => QuoteState::Quoted,
-                QuoteState::Quoted => QuoteState::QuoteInQuoted,
-                QuoteState::Unquoted => QuoteState::Unquoted,
-            };
-            bytes = &bytes[i + 1..];
-        }
-    }
 }
 
 /// A `serde` error while decoding one CSV record.
@@ -831,11 +777,14 @@ impl JsonInput<'_> {
         }
         let target = self.end.saturating_add(wanted.max(1)).min(self.data.len());
         while self.end < target {
-            match self.feed.read(&mut self.data[self.end..]) {
-                Ok(0) => break,
-                Ok(n) => self.end += n,
-                Err(e) => return Err(read_error(e)),
+            let ready = self.feed.fill()?;
+            if ready.is_empty() {
+                break;
             }
+            let n = ready.len().min(self.data.len() - self.end);
+            self.data[self.end..self.end + n].copy_from_slice(&ready[..n]);
+            self.feed.pending.advance(n);
+            self.end += n;
         }
         Ok(())
     }
@@ -956,7 +905,7 @@ fn json_records(feed: &mut Feed) -> Result<(), RecordError> {
             row += 1;
             let used = input.element(row)?;
             let element = &input.data[input.start..input.start + used];
-            if input.feed.batch.push(row, [element]) {
+            if input.feed.batch.push(row, element, &[element.len()]) {
                 input.feed.send(true)?;
             }
             input.start += used;

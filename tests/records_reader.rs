@@ -480,6 +480,7 @@ async fn large_records_keep_their_order() {
 /// A reader that never ends, for the record size cap.
 struct Endless {
     first: &'static [u8],
+    then: u8,
 }
 
 impl AsyncRead for Endless {
@@ -494,25 +495,31 @@ impl AsyncRead for Endless {
             self.first = &self.first[n..];
         } else {
             let n = buf.remaining();
-            buf.put_slice(&vec![b'x'; n]);
+            buf.put_slice(&vec![self.then; n]);
         }
         Poll::Ready(Ok(()))
     }
 }
 
-/// A quote that never closes (or a JSON string) does not make the parser buffer the rest of the
-/// file: past 64 MiB the record is malformed.
+/// A quote that never closes (or a JSON string), or a record of endless empty cells, does not
+/// make the parser buffer the rest of the file: past 64 MiB the record is malformed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_over_64_mib_are_malformed() {
-    for (first, format) in [
-        (&b"id,name\n1,a\n2,\"never closed"[..], ExportFormat::Csv),
+    for (first, then, format) in [
+        (
+            &b"id,name\n1,a\n2,\"never closed"[..],
+            b'x',
+            ExportFormat::Csv,
+        ),
+        (&b"id,name\n1,a\n2,"[..], b',', ExportFormat::Csv),
         (
             &b"[{\"id\":1,\"name\":\"a\"},{\"id\":2,\"name\":\"never closed"[..],
+            b'x',
             ExportFormat::Json,
         ),
     ] {
         let got = show(
-            &records::from_reader::<Named, _>(Endless { first }, format.clone())
+            &records::from_reader::<Named, _>(Endless { first, then }, format.clone())
                 .collect::<Vec<_>>()
                 .await,
         );
