@@ -365,27 +365,22 @@ impl Feed {
                     let Self {
                         bytes, runtime, tx, ..
                     } = self;
+                    let dropped = || Some(Err(io::Error::other("the record stream was dropped")));
                     runtime.block_on(async {
                         tokio::select! {
                             biased;
-                            next = bytes.recv() => Ok(next),
-                            () = tx.closed() => Err(RecordError::Io(
-                                io::Error::other("the record stream was dropped"),
-                            )),
+                            next = bytes.recv() => next,
+                            () = tx.closed() => dropped(),
                         }
-                    })?
+                    })
                 }
                 next => next.ok(),
             };
-            match next {
-                Some(Ok(chunk)) if chunk.is_empty() => self.eof = true,
-                Some(Ok(chunk)) => self.pending = chunk,
-                Some(Err(e)) => return Err(read_error(e)),
-                None => {
-                    return Err(read_error(io::Error::other(
-                        "the task reading the input stopped",
-                    )))
-                }
+            let stopped = || Err(io::Error::other("the task reading the input stopped"));
+            match next.unwrap_or_else(stopped) {
+                Ok(chunk) if chunk.is_empty() => self.eof = true,
+                Ok(chunk) => self.pending = chunk,
+                Err(e) => return Err(read_error(e)),
             }
         }
         Ok(&self.pending)
