@@ -26,16 +26,6 @@ pub enum LooseId {
     Str(String),
 }
 
-impl LooseId {
-    /// The integer, when the server sent one (or a string of decimal digits that fits `i64`).
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            LooseId::Int(n) => Some(*n),
-            LooseId::Str(s) => s.parse().ok(),
-        }
-    }
-}
-
 /// Hand-written, so that anything else fails with what was found, not "did not match any variant".
 impl<'de> Deserialize<'de> for LooseId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
