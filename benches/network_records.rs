@@ -9,13 +9,14 @@
 //! * the parent process starts `FakeMangrove` with the projects, exports them as CSV and as JSON
 //!   through the API and waits for `completed`;
 //! * `curl -s -o FILE URL` fetches each file (bytes only, its process start included);
-//! * in-memory decode of curl's bytes, in a child process of its own: JSON with
+//! * in-memory decode of the same bytes (fetched once), in a child process of its own: JSON with
 //!   `serde_json::from_slice::<Vec<types::Project>>`, CSV with the SDK's own decoder
 //!   (`records::from_reader` over the bytes in memory, multi-thread runtime with 2 workers);
 //! * the SDK side runs in a child process (this executable, re-run with `--child`): a `Client` for
 //!   the fake's base URL attaches to the export by id and counts `records::<types::Project>()`; the
 //!   child reports the wall time and its peak RSS (`VmHWM`), so the fake's memory is not counted;
-//! * every measurement is the best of 3, alternating sides; every side must see every row.
+//! * every measurement is the best of 5, the three sides taking turns; every side must see every
+//!   row.
 
 use std::path::Path;
 use std::process::Command;
@@ -31,7 +32,7 @@ use common::{machine, peak_rss_kib, run_curl};
 
 const DEFAULT_ROWS: u64 = 600_000;
 const QUICK_ROWS: u64 = 100_000;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 /// Network → structs at most this many times the in-memory decode of the same bytes.
 const SPEED_TARGET: f64 = 1.1;
 const RSS_TARGET_MIB: f64 = 32.0;
@@ -214,6 +215,26 @@ fn parent(rows: u64) -> Result<(), String> {
                 size,
             ))
         })?;
+        // The bytes once, by the SDK, for the in-memory side; then curl, the SDK and the in-memory
+        // decode take turns, so that a noisy moment of the machine hits all three alike.
+        let bytes = rt.block_on(async {
+            let client = fake.client(TokenKind::Account);
+            let completed = Export::attach(&client, id.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut bytes = Vec::new();
+            let mut stream = completed.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+            }
+            Ok::<_, String>(bytes)
+        })?;
+        if bytes.len() as u64 != size {
+            return Err(format!("{name}: {} bytes, expected {size}", bytes.len()));
+        }
+        let file = dir.path().join(format!("export.{name}"));
+        std::fs::write(&file, &bytes).map_err(|e| e.to_string())?;
+        drop(bytes);
         let out = dir.path().join(format!("curl.{name}"));
         let (mut curl, mut memory, mut sdk) = (Vec::new(), Vec::new(), Vec::new());
         let mut curl_found = true;
@@ -223,32 +244,12 @@ fn parent(rows: u64) -> Result<(), String> {
                     Some(seconds) => curl.push(seconds),
                     None => curl_found = false,
                 }
+                if curl_found && std::fs::metadata(&out).map(|m| m.len()).ok() != Some(size) {
+                    return Err(format!("{name}: curl did not fetch {size} bytes"));
+                }
             }
             sdk.push(run_sdk(&base_url, token, &id, rows)?);
-        }
-        let bytes = if curl_found {
-            std::fs::read(&out).map_err(|e| e.to_string())?
-        } else {
-            rt.block_on(async {
-                let client = fake.client(TokenKind::Account);
-                let completed = Export::attach(&client, id.as_str())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mut bytes = Vec::new();
-                let mut stream = completed.bytes_stream();
-                while let Some(chunk) = stream.next().await {
-                    bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
-                }
-                Ok::<_, String>(bytes)
-            })?
-        };
-        if bytes.len() as u64 != size {
-            return Err(format!("{name}: {} bytes, expected {size}", bytes.len()));
-        }
-        std::fs::write(&out, &bytes).map_err(|e| e.to_string())?;
-        drop(bytes);
-        for _ in 0..RUNS {
-            memory.push(run_memory(&name.to_lowercase(), &out, rows)?);
+            memory.push(run_memory(&name.to_lowercase(), &file, rows)?);
         }
         table.push(Row {
             format: name,
