@@ -192,10 +192,8 @@ impl CompletedExport {
                 transfer.open().await?;
             }
             let layout = transfer.layout()?;
-            Ok(records::from_chunks(
-                stream(transfer).map_err(io::Error::other),
-                layout,
-            ))
+            let chunks = stream(transfer).map_err(io::Error::other);
+            Ok(records::from_chunks(chunks, layout))
         }
     }
 }
