@@ -182,7 +182,7 @@ fn parent() -> Result<(), String> {
         }
         if curl_found {
             match run_curl(&url, &curl_out)? {
-                Some(seconds) => {
+                Some((seconds, _)) => {
                     let written = std::fs::metadata(&curl_out).map(|m| m.len()).unwrap_or(0);
                     if written != size {
                         return Err(format!("curl wrote {written} bytes, expected {size}"));

@@ -8,7 +8,7 @@
 //!
 //! * the parent process starts `FakeMangrove` with the projects, exports them as CSV and as JSON
 //!   through the API and waits for `completed`;
-//! * `curl -s -o FILE URL` fetches each file (bytes only, its process start included);
+//! * `curl -s -o /dev/null URL` fetches each file (bytes only, its process start included);
 //! * in-memory decode of the same bytes (fetched once), in a child process of its own: JSON with
 //!   `serde_json::from_slice::<Vec<types::Project>>`, CSV with the SDK's own decoder
 //!   (`records::from_reader` over the bytes in memory, multi-thread runtime with 2 workers);
@@ -233,19 +233,24 @@ fn parent(rows: u64) -> Result<(), String> {
             return Err(format!("{name}: {} bytes, expected {size}", bytes.len()));
         }
         let file = dir.path().join(format!("export.{name}"));
-        std::fs::write(&file, &bytes).map_err(|e| e.to_string())?;
+        // Flushed now, not by the kernel in the middle of a measured run.
+        let written = std::fs::File::create(&file).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, &bytes)?;
+            f.sync_all()
+        });
+        written.map_err(|e| e.to_string())?;
         drop(bytes);
-        let out = dir.path().join(format!("curl.{name}"));
         let (mut curl, mut memory, mut sdk) = (Vec::new(), Vec::new(), Vec::new());
         let mut curl_found = true;
         for _ in 0..RUNS {
+            // To /dev/null: a file written here would be flushed to disk during the next run.
             if curl_found {
-                match run_curl(&url, &out)? {
-                    Some(seconds) => curl.push(seconds),
+                match run_curl(&url, Path::new("/dev/null"))? {
+                    Some((seconds, fetched)) if fetched == size => curl.push(seconds),
+                    Some((_, fetched)) => {
+                        return Err(format!("{name}: curl fetched {fetched} bytes, not {size}"))
+                    }
                     None => curl_found = false,
-                }
-                if curl_found && std::fs::metadata(&out).map(|m| m.len()).ok() != Some(size) {
-                    return Err(format!("{name}: curl did not fetch {size} bytes"));
                 }
             }
             sdk.push(run_sdk(&base_url, token, &id, rows)?);

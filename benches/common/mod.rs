@@ -18,24 +18,30 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// `curl -s -f -o out url`, timed (process start included); `None` when curl is not installed.
-pub fn run_curl(url: &str, out: &Path) -> Result<Option<f64>, String> {
+/// `curl -s -f -o out url`, timed (process start included): the seconds and the bytes curl
+/// fetched; `None` when curl is not installed.
+pub fn run_curl(url: &str, out: &Path) -> Result<Option<(f64, u64)>, String> {
     let started = Instant::now();
-    let status = match Command::new("curl")
-        .args(["-s", "-f", "-o"])
+    let output = match Command::new("curl")
+        .args(["-s", "-f", "-w", "%{size_download}", "-o"])
         .arg(out)
         .arg(url)
-        .status()
+        .output()
     {
-        Ok(status) => status,
+        Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
     let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        return Err(format!("curl failed: {status}"));
+    if !output.status.success() {
+        return Err(format!("curl failed: {}", output.status));
     }
-    Ok(Some(seconds))
+    let text = String::from_utf8_lossy(&output.stdout);
+    let bytes = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("curl printed {text:?}"))?;
+    Ok(Some((seconds, bytes)))
 }
 
 /// "N cores, CPU model" for the table's heading.
