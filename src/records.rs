@@ -300,8 +300,9 @@ impl Batch {
         self.records.len()
     }
 
-    /// Adds a record, its pieces back to back in `data` with their `ends`; returns whether the
-    /// batch is full.
+    /// Adds a record, its pieces back to back in `data` with their `ends`, after those already
+    /// put in `self.data` and `self.ends` (with no pieces: a record split there); returns whether
+    /// the batch is full.
     fn push(&mut self, row: u64, data: &[u8], ends: &[usize]) -> bool {
         if self.records.is_empty() {
             self.first_row = row;
@@ -422,7 +423,8 @@ const OVERSIZE: &str =
 const CUT_IN_QUOTES: &str =
     "the file ends inside a quoted cell, so the download is incomplete or corrupt; download it again";
 
-/// Reads the header as record 0, then the data records.
+/// Reads the header as record 0, then the data records: those [`split_plain`] vouches for in bulk,
+/// any other one at a time with `csv-core`.
 fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
     use csv_core::ReadRecordResult::{End, InputEmpty, OutputEndsFull, OutputFull, Record};
     let mut parser = csv_core::Reader::new();
@@ -430,8 +432,20 @@ fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
     // At the end of the file the parser gets a line break, then nothing: the line break ends the
     // last record unless a quoted cell is still open (`csv-core` would hand out the cut record).
     let mut last_line_break: &[u8] = b"\n";
-    for row in 0u64.. {
-        let line = parser.line();
+    let (mut row, mut lines) = (0u64, 0u64);
+    loop {
+        while row > 0 {
+            feed.fill()?;
+            let (used, used_lines, full) = split_plain(&feed.pending, &mut feed.batch, &mut row);
+            lines += used_lines;
+            feed.pending.advance(used);
+            if full {
+                feed.send(true)?;
+            } else if !feed.pending.is_empty() || feed.eof {
+                break;
+            }
+        }
+        let line = lines + parser.line();
         let (mut outlen, mut endlen) = (0, 0);
         loop {
             let input = match feed.fill()? {
@@ -483,8 +497,107 @@ fn csv_records(feed: &mut Feed) -> Result<(), RecordError> {
         } else if feed.batch.push(row, data, ends) {
             feed.send(true)?;
         }
+        row += 1;
     }
-    Ok(())
+}
+
+/// Splits the records at the start of `input` that have as many cells as `batch` has columns and
+/// plain quoting, 64 bytes at a time and exactly as `csv-core` would, into `batch` (numbering them
+/// from `row`). Stops before a record it cannot vouch for (a quote inside an unquoted cell, text
+/// after a closing quote, another cell count, one cut by the end of `input`), which `csv-core`
+/// reads next, or when the batch is full. Returns the bytes and line breaks used, and whether full.
+/// Line breaks before a record are used in any case, so its line number is where it starts.
+fn split_plain(input: &[u8], batch: &mut Batch, row: &mut u64) -> (usize, u64, bool) {
+    let (mut start, mut lines) = line_breaks(input);
+    let (mut from, mut at, mut used_lines) = (start, start, lines);
+    // Where the record being split starts in `batch`.
+    let (mut first_end, mut first_data) = (batch.ends.len(), batch.data.len());
+    // Carried from the block before: inside quotes, ended by a separator, by a closing quote.
+    let (mut quoted, mut after_sep, mut after_close) = (0u64, 1u64, 0u64);
+    'blocks: while at + 64 <= input.len() {
+        let block = &input[at..at + 64];
+        let (quotes, breaks) = (mask(block, b'"'), mask(block, b'\n'));
+        let seps = mask(block, b',') | breaks | mask(block, b'\r');
+        // Bit i: an odd number of quotes up to byte i, so bytes inside quotes and opening quotes.
+        let inside = [1, 2, 4, 8, 16, 32].iter().fold(quotes, |x, n| x ^ x << n) ^ quoted;
+        let close = quotes & !inside;
+        let (prev_sep, prev_close) = (seps << 1 | after_sep, close << 1 | after_close);
+        let bad = (quotes & inside & !(prev_sep | prev_close)) | (prev_close & !(seps | quotes));
+        let cuts = seps & !inside;
+        // Dropped: separators, and quotes but the second of each `""`; only those before `bad`.
+        let literal = quotes & inside & prev_close;
+        let mut dropped = (cuts | quotes & !literal) & (bad & bad.wrapping_neg()).wrapping_sub(1);
+        while dropped != 0 {
+            let bit = dropped.trailing_zeros() as usize;
+            dropped &= dropped - 1;
+            let p = at + bit;
+            batch.data.extend_from_slice(&input[from..p]);
+            from = p + 1;
+            if cuts >> bit & 1 == 0 {
+                continue;
+            }
+            batch.ends.push(batch.data.len());
+            if input[p] == b',' {
+                continue;
+            }
+            let full = match batch.ends.len() - first_end {
+                // An empty line, which `csv-core` skips.
+                1 if p == start => batch.ends.pop().is_none(),
+                cells if cells != batch.headers.len() => break 'blocks,
+                _ => {
+                    *row += 1;
+                    batch.push(*row - 1, &[], &[])
+                }
+            };
+            (start, first_end, first_data) = (p + 1, batch.ends.len(), batch.data.len());
+            used_lines = lines + u64::from((breaks & u64::MAX >> (63 - bit)).count_ones());
+            if full {
+                return (start, used_lines, true);
+            }
+        }
+        if bad != 0 {
+            break;
+        }
+        lines += u64::from(breaks.count_ones());
+        (quoted, after_sep, after_close) = ((inside as i64 >> 63) as u64, seps >> 63, close >> 63);
+        at += 64;
+    }
+    batch.ends.truncate(first_end);
+    batch.data.truncate(first_data);
+    let (breaks, lines) = line_breaks(&input[start..]);
+    (start + breaks, used_lines + lines, false)
+}
+
+/// The length of the line breaks that `input` starts with (empty lines, which `csv-core` skips),
+/// and how many `\n` they hold.
+fn line_breaks(input: &[u8]) -> (usize, u64) {
+    let len = input
+        .iter()
+        .take_while(|b| matches!(b, b'\n' | b'\r'))
+        .count();
+    (
+        len,
+        memchr::memchr_iter(b'\n', &input[..len]).count() as u64,
+    )
+}
+
+/// Bit i set where byte i of the 64-byte `block` is `byte`: SSE2 on x86_64, else a loop.
+fn mask(block: &[u8], byte: u8) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+    let mut mask = 0;
+    for (i, part) in block.chunks_exact(16).enumerate() {
+        // SAFETY: `part` is 16 readable bytes; SSE2 is part of every x86_64 target.
+        #[cfg(target_arch = "x86_64")]
+        let bits = unsafe {
+            let part = _mm_loadu_si128(part.as_ptr().cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(part, _mm_set1_epi8(byte as i8))) as u16
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let bits = (part.iter().rev()).fold(0, |bits, &b| bits << 1 | u16::from(b == byte));
+        mask |= u64::from(bits) << (16 * i);
+    }
+    mask
 }
 
 /// A `serde` error while decoding one CSV record.

@@ -292,6 +292,53 @@ async fn csv_structure_errors_end_the_stream() {
     );
 }
 
+/// Files large enough for the bulk CSV splitter (64-byte blocks): quoted cells with `""`, commas
+/// and line breaks, CRLF and empty lines, a record `csv-core` must take (a quote inside an
+/// unquoted cell), and a late record with a cell too many, reported at the line it starts on.
+#[tokio::test]
+async fn csv_in_bulk_keeps_every_cell_and_the_line_numbers() {
+    let mut csv = String::from("id,name\r\n");
+    let mut lines = 1;
+    for id in 1..=500 {
+        let name = match id % 4 {
+            0 => format!("\"a, \"\"b\"\"\r\nc {id}\""),
+            1 => format!("plain {id}"),
+            2 => format!("x\"y {id}"),
+            _ => String::new(),
+        };
+        csv.push_str(&format!("{id},{name}\r\n"));
+        lines += 1 + usize::from(id % 4 == 0);
+        if id % 50 == 0 {
+            csv.push_str("\n");
+            lines += 1;
+        }
+    }
+    csv.push_str("501,a,b\n502,c\n");
+    for step in [64, 100, 1 << 20] {
+        let got = items::<Named>(csv.as_bytes(), ExportFormat::Csv, step).await;
+        assert_eq!(got.len(), 501, "reads of {step}");
+        for (id, item) in (1..).zip(&got[..500]) {
+            let name = match id % 4 {
+                0 => format!("a, \"b\"\r\nc {id}"),
+                1 => format!("plain {id}"),
+                2 => format!("x\"y {id}"),
+                _ => String::new(),
+            };
+            let item = item.as_ref().expect("a record");
+            assert_eq!((item.id, &item.name), (id, &name), "reads of {step}");
+        }
+        let error = got[500].as_ref().expect_err("the last item is the error");
+        let want = format!(
+            "the record has 3 cells but the header row has 2 (line {})",
+            lines + 1
+        );
+        assert!(
+            error.to_string().contains(&want),
+            "{error} in reads of {step}"
+        );
+    }
+}
+
 /// A column name that is not text ends the stream before any record: it would otherwise match no
 /// field, and its cells would be dropped without a word.
 #[tokio::test]
