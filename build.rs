@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 
 /// Server-owned string enums that must stay open: the generated type (schema name, left) is
-/// replaced by a hand-written enum with an `Unknown(String)` variant (right, in
-/// `src/open_enum.rs`). The request's `ExportFormat` and the status's `ExportFileFormat` are one
-/// type.
+/// replaced by an enum with an `Unknown(String)` variant (right), made by `open_enum!` in
+/// `src/open_enum.rs` from the schema's values ([`write_open_enums`]). The request's
+/// `ExportFormat` and the status's `ExportFileFormat` are one type.
 const OPEN_ENUMS: &[(&str, &str)] = &[
     ("ExportStatus", "ExportStatus"),
     ("ExportFormat", "ExportFormat"),
@@ -22,7 +22,8 @@ const OPEN_ENUMS: &[(&str, &str)] = &[
     ("RuleResultStatus", "RuleResultStatus"),
 ];
 
-/// The flat list-body schemas of `openapi.yaml` and their item schemas.
+/// The flat list-body schemas of `openapi.yaml` and their item schemas (each operation answering
+/// one is a list endpoint: [`write_list_endpoints`]).
 const LIST_BODIES: &[(&str, &str)] = &[
     ("ProjectList", "Project"),
     ("EventList", "Event"),
@@ -64,6 +65,8 @@ fn generate() -> Result<(), String> {
     let mut spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
         .map_err(|e| format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}"))?;
     write_spec_json(&text)?;
+    write_open_enums(&spec)?;
+    write_list_endpoints(&spec)?;
 
     plain_page_parameters(&mut spec);
 
@@ -128,6 +131,94 @@ fn generate() -> Result<(), String> {
     let code = prettyplease::unparse(&file);
     let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// Writes `$OUT_DIR/open_enums.rs`, included by `src/open_enum.rs`: an `open_enum!` for each
+/// type of [`OPEN_ENUMS`], with the description and values of the first schema that maps to it.
+fn write_open_enums(spec: &openapiv3::OpenAPI) -> Result<(), String> {
+    let schemas = spec.components.as_ref().map(|c| &c.schemas);
+    let mut code = String::new();
+    for (i, (schema, name)) in OPEN_ENUMS.iter().enumerate() {
+        if OPEN_ENUMS[..i].iter().any(|(_, earlier)| earlier == name) {
+            continue;
+        }
+        let found = schemas.and_then(|s| s.get(*schema));
+        let Some(openapiv3::ReferenceOr::Item(openapiv3::Schema {
+            schema_data,
+            schema_kind: openapiv3::SchemaKind::Type(openapiv3::Type::String(string)),
+        })) = found
+        else {
+            return Err(format!(
+                "openapi.yaml: {schema} must be a string enum schema"
+            ));
+        };
+        let description = schema_data.description.as_deref().unwrap_or(name);
+        code += "open_enum! {\n";
+        for line in description.lines() {
+            code += &format!("    #[doc = {line:?}]\n");
+        }
+        code += &format!("    {name} {{\n");
+        for value in string.enumeration.iter().flatten() {
+            code += &format!("        {} = {value:?},\n", pascal_case(value));
+        }
+        code += "    }\n}\n\n";
+    }
+    let out = Path::new(&env("OUT_DIR")?).join("open_enums.rs");
+    std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// Writes `$OUT_DIR/list_endpoints.rs`, included by `src/resource.rs`: the `list_endpoints!` row
+/// of every `GET` answering one of [`LIST_BODIES`]: its builder, item type and resource (the last
+/// segment of its path), and the resource type of an export (its `x-export-resource-type`).
+fn write_list_endpoints(spec: &openapiv3::OpenAPI) -> Result<(), String> {
+    use openapiv3::ReferenceOr::{Item, Reference};
+    let mut code = String::from("list_endpoints! {\n");
+    for (path, item) in &spec.paths.paths {
+        let Item(openapiv3::PathItem { get: Some(get), .. }) = item else {
+            continue;
+        };
+        let ok = get
+            .responses
+            .responses
+            .get(&openapiv3::StatusCode::Code(200));
+        let Some(Item(ok)) = ok else { continue };
+        let schema = ok
+            .content
+            .get("application/json")
+            .and_then(|m| m.schema.as_ref());
+        let Some(Reference { reference }) = schema else {
+            continue;
+        };
+        let list = reference.rsplit('/').next();
+        let Some((_, item)) = LIST_BODIES.iter().find(|(name, _)| list == Some(*name)) else {
+            continue;
+        };
+        let id = get
+            .operation_id
+            .as_deref()
+            .ok_or(format!("GET {path} has no operationId"))?;
+        let resource = path.rsplit('/').next().unwrap_or(path);
+        code += &format!("    {} => {item}, {resource:?}", pascal_case(id));
+        if let Some(export) = get.extensions.get("x-export-resource-type") {
+            let export = export
+                .as_str()
+                .ok_or("x-export-resource-type must be a string")?;
+            code += &format!(", export {export}");
+        }
+        code += ";\n";
+    }
+    let out = Path::new(&env("OUT_DIR")?).join("list_endpoints.rs");
+    std::fs::write(&out, code + "}\n").map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// `summary_with_export` → `SummaryWithExport`.
+fn pascal_case(name: &str) -> String {
+    let words = name.split(['_', '-', ' ']).flat_map(|word| {
+        let mut chars = word.chars();
+        let first = chars.next().map(|c| c.to_ascii_uppercase());
+        first.into_iter().chain(chars)
+    });
+    words.collect()
 }
 
 fn env(name: &str) -> Result<String, String> {

@@ -89,34 +89,14 @@ macro_rules! open_enum {
     };
 }
 
-open_enum! {
-    /// Status of an export.
-    ExportStatus {
-        /// Accepted, not started yet.
-        Pending = "pending",
-        /// Being generated.
-        Processing = "processing",
-        /// Done: the status carries a `download_url`.
-        Completed = "completed",
-        /// Ended without a file: the status carries an `error`.
-        Failed = "failed",
-    }
-}
+// `ExportStatus`, `ExportFormat`, `RecordStatus`, `BatchState`, `ModelRunState`, `ReportStatus`
+// and `RuleResultStatus`: the values and descriptions of their schemas in `openapi.yaml`.
+include!(concat!(env!("OUT_DIR"), "/open_enums.rs"));
 
 impl ExportStatus {
     /// True for statuses after which polling cannot change anything (`completed`, `failed`).
     pub fn is_terminal(&self) -> bool {
         matches!(self, Self::Completed | Self::Failed)
-    }
-}
-
-open_enum! {
-    /// The format of an export file, asked for and reported.
-    ExportFormat {
-        /// Comma-separated values with a header row.
-        Csv = "csv",
-        /// One JSON array of objects.
-        Json = "json",
     }
 }
 
@@ -145,52 +125,5 @@ open_enum! {
         Report = "Report",
         Location = "Location",
         Delivery = "Delivery",
-    }
-}
-
-open_enum! {
-    /// Status of an event or a data point.
-    RecordStatus {
-        Complete = "complete",
-        Incomplete = "incomplete",
-        Pending = "pending",
-    }
-}
-
-open_enum! {
-    /// State of a batch.
-    BatchState {
-        Complete = "complete",
-        Processing = "processing",
-        Pending = "pending",
-        Failed = "failed",
-    }
-}
-
-open_enum! {
-    /// State of a model run.
-    ModelRunState {
-        Complete = "complete",
-        Processing = "processing",
-        Pending = "pending",
-        Failed = "failed",
-    }
-}
-
-open_enum! {
-    /// Status of a report.
-    ReportStatus {
-        Draft = "draft",
-        Complete = "complete",
-    }
-}
-
-open_enum! {
-    /// Status of a rule result.
-    RuleResultStatus {
-        Pass = "pass",
-        Fail = "fail",
-        /// A failed result that a user dismissed.
-        Dismissed = "dismissed",
     }
 }

@@ -170,20 +170,6 @@ macro_rules! list_endpoints {
     )+};
 }
 
-list_endpoints! {
-    ListProjects => Project, "projects", export Project;
-    ListEvents => Event, "events", export Event;
-    ListEventTypes => EventType, "event_types", export EventType;
-    ListDataPoints => DataPoint, "data_points", export DataPoint;
-    ListBatches => Batch, "batches", export Batch;
-    ListLedgers => Ledger, "ledgers", export Ledger;
-    ListOrders => Order, "orders", export Order;
-    ListFeedstocks => Feedstock, "feedstocks", export Feedstock;
-    ListTrackingUnits => TrackingUnit, "tracking_units", export TrackingUnit;
-    ListModels => Model, "models", export Model;
-    ListReports => Report, "reports", export Report;
-    ListLocations => Location, "locations", export Location;
-    ListLedgerBatches => Batch, "ledger_batches";
-    ListBatchEvidences => Evidence, "evidences";
-    ListModelRuns => ModelRun, "model_runs";
-}
+// One row per list endpoint of `openapi.yaml`: builder => item type, resource, and the resource
+// type of its export (`x-export-resource-type`), written by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/list_endpoints.rs"));
