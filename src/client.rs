@@ -107,6 +107,13 @@ impl ClientBuilder {
         download_policy: DownloadPolicy;
         /// Allows an `http://` base URL on a non-loopback host (the token then travels unencrypted).
         allow_insecure_http: bool;
+        /// Time limit for opening a connection (default 10 s; `None`: no limit).
+        connect_timeout: impl Into<Option<Duration>>;
+        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit, as
+        /// tests on tokio's paused clock need for all three time-outs).
+        timeout: impl Into<Option<Duration>>;
+        /// How long idle pooled connections are kept (default 90 s; `None`: forever).
+        pool_idle_timeout: impl Into<Option<Duration>>;
     }
 
     /// The API token (required; surrounding whitespace is dropped). Never logged.
@@ -128,25 +135,6 @@ impl ClientBuilder {
         self.base_url = var(BASE_URL_ENV)
             .map(|url| url.trim().into())
             .or(self.base_url);
-        self
-    }
-
-    /// Time limit for opening a connection (default 10 s; `None`: no limit).
-    pub fn connect_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.connect_timeout = timeout.into();
-        self
-    }
-
-    /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit, as
-    /// tests on tokio's paused clock need for all three time-outs).
-    pub fn timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.timeout = timeout.into();
-        self
-    }
-
-    /// How long idle pooled connections are kept (default 90 s; `None`: forever).
-    pub fn pool_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.pool_idle_timeout = timeout.into();
         self
     }
 

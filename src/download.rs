@@ -420,7 +420,7 @@ impl Transfer {
         &mut self,
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     ) -> Result<(), ExportError> {
-        let policy = &self.export.handle.client.state().download_policy;
+        let policy = self.policy().clone();
         let resumable = self.restartable || self.etag.is_some() || self.sofar.bytes == 0;
         if !resumable || self.sofar.resumes >= policy.max_resumes {
             return Err(ExportError::Interrupted {
@@ -446,6 +446,10 @@ impl Transfer {
         );
         tokio::time::sleep(wait).await;
         Ok(())
+    }
+
+    fn policy(&self) -> &DownloadPolicy {
+        &self.export.handle.client.state().download_policy
     }
 
     fn report(&self) {
@@ -491,14 +495,7 @@ impl Transfer {
         let final_url = response.url().to_string();
         let mut body = Vec::new();
         let read = read_into(&mut response, ERROR_BODY, &mut body);
-        let limit = self
-            .export
-            .handle
-            .client
-            .state()
-            .download_policy
-            .read_timeout;
-        let _ = tokio::time::timeout(limit, read).await;
+        let _ = tokio::time::timeout(self.policy().read_timeout, read).await;
         let said = String::from_utf8_lossy(&body)
             .split_whitespace()
             .collect::<Vec<_>>()

@@ -2,13 +2,13 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// Builder setters that store their argument in the field of the same name: one line each
-/// where they are declared instead of five.
+/// Builder setters that store their argument (`.into()` the field's type) in the field of the
+/// same name: one line each where they are declared instead of five.
 macro_rules! setters {
     ($($(#[$doc:meta])* $field:ident: $ty:ty;)*) => {$(
         $(#[$doc])*
         pub fn $field(mut self, value: $ty) -> Self {
-            self.$field = value;
+            self.$field = value.into();
             self
         }
     )*};

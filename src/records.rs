@@ -359,6 +359,7 @@ impl Feed {
     /// The bytes ready to parse, empty at the end of the file. When none are ready, sends the
     /// records parsed so far, then waits.
     fn fill(&mut self) -> Result<&[u8], RecordError> {
+        use RecordError::{Download, Io};
         while self.pending.is_empty() && !self.eof {
             let next = match self.bytes.try_recv() {
                 Err(mpsc::error::TryRecvError::Empty) => {
@@ -381,7 +382,8 @@ impl Feed {
             match next.unwrap_or_else(stopped) {
                 Ok(chunk) if chunk.is_empty() => self.eof = true,
                 Ok(chunk) => self.pending = chunk,
-                Err(e) => return Err(read_error(e)),
+                // A download's own error is `Download`, any other `Io`.
+                Err(e) => return Err(e.downcast().map_or_else(Io, Download)),
             }
         }
         Ok(&self.pending)
@@ -399,14 +401,6 @@ impl Feed {
             self.pending.advance(BOM.len());
         }
         Ok(())
-    }
-}
-
-/// The error for a failed read: [`RecordError::Download`] for a download's own error.
-fn read_error(error: io::Error) -> RecordError {
-    match error.downcast::<ExportError>() {
-        Ok(e) => RecordError::Download(e),
-        Err(e) => RecordError::Io(e),
     }
 }
 

@@ -309,7 +309,7 @@ async fn csv_in_bulk_keeps_every_cell_and_the_line_numbers() {
         csv.push_str(&format!("{id},{name}\r\n"));
         lines += 1 + usize::from(id % 4 == 0);
         if id % 50 == 0 {
-            csv.push_str("\n");
+            csv.push('\n');
             lines += 1;
         }
     }
