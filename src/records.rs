@@ -565,14 +565,10 @@ fn split_plain(input: &[u8], batch: &mut Batch, row: &mut u64) -> (usize, u64, b
 /// The length of the line breaks that `input` starts with (empty lines, which `csv-core` skips),
 /// and how many `\n` they hold.
 fn line_breaks(input: &[u8]) -> (usize, u64) {
-    let len = input
-        .iter()
-        .take_while(|b| matches!(b, b'\n' | b'\r'))
-        .count();
-    (
-        len,
-        memchr::memchr_iter(b'\n', &input[..len]).count() as u64,
-    )
+    let len = input.iter().position(|b| !matches!(b, b'\n' | b'\r'));
+    let len = len.unwrap_or(input.len());
+    let lines = memchr::memchr_iter(b'\n', &input[..len]).count();
+    (len, lines as u64)
 }
 
 /// Bit i set where byte i of the 64-byte `block` is `byte`: SSE2 on x86_64, else a loop.
