@@ -34,6 +34,7 @@ pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod wire;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use decode::DecodeError;

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use futures::Stream;
 
+pub(crate) use builder::start;
 pub use builder::{StartExport, StartFuture};
 // Re-exported here too: first published at `mangrove::export::PollPolicy`.
 pub use crate::settings::PollPolicy;
