@@ -100,8 +100,13 @@ impl ClientBuilder {
         allow_insecure_http: bool;
         /// Time limit for opening a connection (default 10 s; `None`: no limit).
         connect_timeout: impl Into<Option<Duration>>;
-        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit, as
-        /// tests on tokio's paused clock need for all three time-outs).
+        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit).
+        ///
+        /// Tests that run on tokio's paused clock (`#[tokio::test(start_paused = true)]`) should
+        /// set all three time-outs (`connect_timeout`, `timeout`, `pool_idle_timeout`) to `None`:
+        /// these timers run on tokio's clock, and a paused clock jumps to the next timer whenever
+        /// the runtime has nothing else to do, which includes waiting for a real server's bytes.
+        /// A time-out would then fire at once, in the middle of an answer that was on its way.
         timeout: impl Into<Option<Duration>>;
         /// How long idle pooled connections are kept (default 90 s; `None`: forever).
         pool_idle_timeout: impl Into<Option<Duration>>;
