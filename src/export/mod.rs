@@ -68,6 +68,7 @@ use limiter::Slot;
 /// use std::future::IntoFuture;
 ///
 /// use mangrove::prelude::*;
+/// use mangrove::CompletedExport;
 ///
 /// # async fn run(client: Client) -> Result<(), ExportError> {
 /// // Two exports, started together and awaited together.
@@ -90,7 +91,6 @@ use limiter::Slot;
 /// }
 /// let files: Vec<CompletedExport> = futures::future::try_join_all(exports).await?;
 /// # Ok(()) }
-/// # use mangrove::CompletedExport;
 /// ```
 ///
 /// The client keeps at most 5 exports in flight (the account's limit,
