@@ -27,6 +27,9 @@ pub mod records;
 mod redact;
 pub mod resource;
 pub mod retry;
+mod saved_export;
+pub mod settings;
+mod slots;
 pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -34,14 +37,14 @@ pub mod testing;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use decode::DecodeError;
-pub use download::DownloadPolicy;
 pub use error::{Error, ExportError};
-pub use export::{CompletedExport, Export, ExportSnapshot, PollPolicy, SavedExport};
+pub use export::{CompletedExport, Export, ExportSnapshot, SavedExport};
 pub use generated::{builder, types, Client, ResponseValue};
 pub use open_enum::{ExportFormat, ExportStatus, ResourceType};
 pub use pagination::{Items, Pages};
 pub use resource::{Exportable, ListRequest};
-pub use retry::{RateLimit, RetryPolicy};
+pub use retry::RateLimit;
+pub use settings::{DownloadPolicy, PollPolicy, RetryPolicy};
 pub use summary::{ListBody, Page, Summary};
 
 /// `use mangrove::prelude::*;` brings the methods the crate adds to the generated list builders

@@ -10,105 +10,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::client::Inner;
+// Re-exported here too: first published at `mangrove::retry::RetryPolicy`.
+use crate::settings::Backoff;
+pub use crate::settings::RetryPolicy;
 use crate::Client;
-
-/// Retry policy for API requests.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Attempts per request, the first included (default 4).
-    pub max_attempts: u32,
-    /// Backoff before the first retry (default 250 ms), doubled each retry.
-    pub initial_backoff: Duration,
-    /// Backoff cap (default 8 s).
-    pub max_backoff: Duration,
-    /// Also retry idempotent requests on 500 (default false: a 500 is usually a bug, not load).
-    pub retry_server_errors: bool,
-    /// Longest wait for a rate-limit reset; a 429 asking for more is returned (default 65 s).
-    pub max_rate_limit_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(8),
-            retry_server_errors: false,
-            max_rate_limit_wait: Duration::from_secs(65),
-        }
-    }
-}
-
-impl RetryPolicy {
-    setters! {
-        /// Retries idempotent requests on 500 too.
-        retry_server_errors: bool;
-        /// Sets the longest wait for a rate-limit reset.
-        max_rate_limit_wait: Duration;
-    }
-
-    /// A policy that never retries (rate-limit waits included).
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// Sets the attempts per request, the first included (at least 1).
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n.max(1);
-        self
-    }
-
-    /// Sets the first backoff and its cap.
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max.max(initial);
-        self
-    }
-}
-
-/// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
-/// `max`; with `jitter`, 50–100 % of that.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Backoff {
-    pub(crate) initial: Duration,
-    /// Values below 1 (and NaN) count as 1.
-    pub(crate) factor: f64,
-    pub(crate) max: Duration,
-    pub(crate) jitter: bool,
-}
-
-impl Backoff {
-    /// The delay before try `n` (from 1). Never panics, whatever the numbers.
-    pub(crate) fn delay(&self, n: u32) -> Duration {
-        let exp = n.saturating_sub(1).min(64) as i32;
-        let secs = self.initial.as_secs_f64() * self.factor.max(1.0).powi(exp);
-        let delay = if secs < self.max.as_secs_f64() {
-            Duration::from_secs_f64(secs)
-        } else {
-            self.max
-        };
-        if self.jitter {
-            delay.mul_f64(0.5 + fastrand::f64() / 2.0)
-        } else {
-            delay
-        }
-    }
-
-    /// The longer of [`delay`](Self::delay) and what the server asked for.
-    pub(crate) fn wait(&self, n: u32, asked: Option<Duration>) -> Duration {
-        let delay = self.delay(n);
-        asked.map_or(delay, |asked| asked.max(delay))
-    }
-}
-
-/// Whether waiting `wait` more after `elapsed` stays within `limit`, without overflow.
-pub(crate) fn within(elapsed: Duration, wait: Duration, limit: Duration) -> bool {
-    elapsed.checked_add(wait).is_some_and(|end| end <= limit)
-}
 
 /// A reading of the `RateLimit-*` response headers ([`Client::rate_limit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

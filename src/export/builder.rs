@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::limiter::Slot;
 use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::{ExportFormat, ResourceType};
 use crate::resource::{fetch, Exportable, Query};
+use crate::slots::Slot;
 use crate::summary::Summary;
 use crate::types::{self, ResponseMode};
 use crate::Client;
@@ -168,7 +168,8 @@ where
     } = builder;
     let policy = policy.unwrap_or_else(|| client.state().poll_policy.clone());
     let bound = client.state().export_slot_wait.unwrap_or(policy.time_limit);
-    let slot = Slot::acquire(&client, &policy, bound).await?;
+    let limiter = client.state().export_limiter.clone();
+    let slot = Slot::acquire(limiter, &client, &policy, bound).await?;
     let span = tracing::info_span!("mangrove.export.start", resource, format = %format);
     let answer = with_limit_retries(&policy, resource, send, span).await?;
     let saved = export_of(&answer)?;
@@ -201,7 +202,7 @@ where
         let retry_after = crate::retry::retry_after(rv.headers());
         // At the policy's pace at least: a `Retry-After: 0` is not a reason to burst.
         let wait = policy.schedule().wait(attempt, retry_after);
-        if !crate::retry::within(started.elapsed(), wait, policy.time_limit) {
+        if !crate::settings::within(started.elapsed(), wait, policy.time_limit) {
             return Err(ExportError::ConcurrencyLimit {
                 message: rv.message.clone(),
                 retry_after,

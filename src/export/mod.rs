@@ -24,9 +24,8 @@
 //! URL (`GET /exports/{id}`) and a warning is logged: the token is never sent to another origin.
 
 mod builder;
-pub(crate) mod limiter;
-mod policy;
 mod poller;
+mod probe;
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -34,16 +33,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use serde::{Deserialize, Serialize};
 
 pub use builder::{StartExport, StartFuture};
-pub use policy::PollPolicy;
+// Re-exported here too: first published at `mangrove::export::PollPolicy`.
+pub use crate::settings::PollPolicy;
 
 use crate::error::ExportError;
 use crate::open_enum::{ExportFormat, ExportStatus};
 use crate::redact::redact_query;
+use crate::slots::Slot;
 use crate::{types, Client};
-use limiter::Slot;
+// Re-exported here too: first published at `mangrove::export::SavedExport`.
+pub use crate::saved_export::SavedExport;
 
 /// A started export: await it for the [`CompletedExport`]. `Send + 'static` and cheap to clone;
 /// dropping every clone (and every future made from it) stops polling and frees its limiter slot
@@ -122,35 +123,6 @@ impl std::fmt::Debug for Export {
 
 /// A callback that sees every status while an export is awaited.
 pub(crate) type StatusObserver = Arc<dyn Fn(&ExportSnapshot) + Send + Sync>;
-
-/// What is needed to find an export again later: its id and status URL. Serializable, so a
-/// service can store it and [`Export::attach`] after a restart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedExport {
-    /// Export id, e.g. `exp_ABC123`.
-    pub id: String,
-    /// The status URL the server gave, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_url: Option<String>,
-}
-
-impl From<&str> for SavedExport {
-    fn from(id: &str) -> Self {
-        SavedExport {
-            id: id.to_string(),
-            status_url: None,
-        }
-    }
-}
-
-impl From<String> for SavedExport {
-    fn from(id: String) -> Self {
-        SavedExport {
-            id,
-            status_url: None,
-        }
-    }
-}
 
 impl Export {
     pub(crate) fn started(

@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::{CompletedExport, Export, ExportSnapshot};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::ExportStatus;
-use crate::retry::within;
+use crate::settings::within;
 use crate::types;
 
 /// The operation id status polls are reported under (as the generated `get_export`).
