@@ -117,12 +117,38 @@ def main():
         print(f"{m:14} -> {', '.join(sorted(edges[m])) or '(nothing)'}")
     cycles = sccs(edges)
     bad = [c for c in cycles if c not in ALLOWED]
+    if "--layers" in sys.argv:
+        print_layers(edges, cycles)
     for c in cycles:
         tag = "allowed (forced by the generated code)" if c in ALLOWED else "CYCLE"
         print(f"{tag}: {' <-> '.join(sorted(c))}")
     if "--check" in sys.argv and bad:
         print("module cycles beyond the allowed ones: see the README's architecture section", file=sys.stderr)
         sys.exit(1)
+
+
+def print_layers(edges, cycles):
+    """Each module's layer: 0 for one that depends on nothing of ours, else one more than the
+    highest layer it depends on (a cycle counts as one node)."""
+    comp = {m: frozenset([m]) for m in edges}
+    for c in cycles:
+        for m in c:
+            comp[m] = frozenset(c)
+    level = {}
+
+    def lv(c):
+        if c in level:
+            return level[c]
+        level[c] = 0  # guards against a cycle not folded (cannot happen after SCCs)
+        deps = {comp[t] for m in c for t in edges.get(m, ()) if comp.get(t, frozenset([t])) != c}
+        level[c] = 1 + max((lv(d) for d in deps), default=-1)
+        return level[c]
+
+    by_level = {}
+    for c in set(comp.values()):
+        by_level.setdefault(lv(c), []).append(" <-> ".join(sorted(c)))
+    for n in sorted(by_level):
+        print(f"layer {n}: {', '.join(sorted(by_level[n]))}")
 
 
 if __name__ == "__main__":
