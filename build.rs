@@ -66,6 +66,13 @@ const OPEN_ENUMS: &[OpenEnum] = &[
         name: "RuleResultStatus",
         rust_doc: "",
     },
+    OpenEnum {
+        schema: "ResourceType",
+        name: "ResourceType",
+        rust_doc: "\n[`Client::export_resource`](crate::Client::export_resource) takes one; each \
+                   exportable list request names its own as \
+                   [`Exportable::RESOURCE_TYPE`](crate::Exportable::RESOURCE_TYPE).",
+    },
 ];
 
 /// The flat list-body schemas of `openapi.yaml` and their item schemas (each operation answering
@@ -113,9 +120,11 @@ fn generate() -> Result<(), String> {
         .map_err(|e| format!("openapi.yaml is not a valid OpenAPI 3.0 document: {e}"))?;
     write_out("openapi.json", spec::spec_json(&text)?)?;
     write_out("open_enums.rs", spec::open_enums_code(&spec, OPEN_ENUMS)?)?;
+    // Every export resource type of a list endpoint must be a value of `ResourceType`.
+    let (_, resource_types) = spec::string_enum(&spec, "ResourceType")?;
     write_out(
         "list_endpoints.rs",
-        spec::list_endpoints_code(&spec, LIST_BODIES, &[])?,
+        spec::list_endpoints_code(&spec, LIST_BODIES, &resource_types)?,
     )?;
 
     spec::plain_page_parameters(&mut spec)?;

@@ -106,7 +106,7 @@ pub fn list_endpoints_code(
             let export = export
                 .as_str()
                 .ok_or("x-export-resource-type must be a string")?;
-            if !resource_types.is_empty() && !resource_types.contains(&export) {
+            if !resource_types.contains(&export) {
                 return Err(format!(
                     "GET {path}: x-export-resource-type `{export}` is not a value of the \
                      ResourceType schema ({resource_types:?})"
