@@ -142,7 +142,7 @@ async fn lifecycle_after_polls_and_a_csv_file() {
             && first.file_size_bytes.is_none()
             && first.completed_at.is_none()
     );
-    assert_eq!(first.resource_type.as_deref(), Some("Project"));
+    assert_eq!(first.resource_type, Some(mangrove::ResourceType::Project));
     assert_eq!(first.format.as_ref().map(|f| f.as_str()), Some("csv"));
     assert!(first.created_at.is_some());
     assert_eq!(first.status_url, export.status_url);
@@ -189,7 +189,7 @@ async fn json_export_of_deliveries_by_resource_type() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: Some(ExportFormat::Json),
         })
         .send()
@@ -198,7 +198,10 @@ async fn json_export_of_deliveries_by_resource_type() {
     assert_eq!(created.status().as_u16(), 201);
     let created = created.into_inner();
     assert_eq!(created.status, Some(ExportStatus::Pending));
-    assert_eq!(created.resource_type.as_deref(), Some("Delivery"));
+    assert_eq!(
+        created.resource_type,
+        Some(mangrove::ResourceType::Delivery)
+    );
     assert_eq!(
         created.status_url,
         Some(format!("{}/exports/{}", fake.base_url(), created.id))
@@ -219,7 +222,7 @@ async fn json_export_of_deliveries_by_resource_type() {
         let r = client
             .create_export()
             .body(types::CreateExportRequest {
-                resource_type: bad.into(),
+                resource_type: mangrove::ResourceType::Unknown(bad.into()),
                 format: None,
             })
             .send()
@@ -368,7 +371,7 @@ async fn customer_and_partner_tokens_cannot_start_exports() {
         let e = error(
             c.create_export()
                 .body(types::CreateExportRequest {
-                    resource_type: "Delivery".into(),
+                    resource_type: mangrove::ResourceType::Delivery,
                     format: None,
                 })
                 .send()
@@ -402,7 +405,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: None,
         })
         .send()
@@ -433,7 +436,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let post = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Project".into(),
+            resource_type: mangrove::ResourceType::Project,
             format: None,
         })
         .send()

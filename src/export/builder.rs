@@ -82,7 +82,7 @@ impl StartExport<ResourceType> {
     /// Starts the export (`POST /exports`).
     pub fn send(self) -> StartFuture<'static, Export> {
         let body = types::CreateExportRequest {
-            resource_type: self.source.to_string(),
+            resource_type: self.source.clone(),
             format: Some(self.format.clone()),
         };
         let client = self.client.clone();
