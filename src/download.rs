@@ -87,8 +87,12 @@ impl DownloadPolicy {
     }
 
     /// The storage-side HTTP client: no auth headers, no total time-out.
-    pub(crate) fn http_client(&self, idle: Option<Duration>) -> Result<reqwest::Client, Error> {
-        reqwest::Client::builder()
+    pub(crate) fn http_client(
+        &self,
+        idle: Option<Duration>,
+        tls: &crate::tls::Tls,
+    ) -> Result<reqwest::Client, Error> {
+        crate::tls::configure(reqwest::Client::builder(), tls)?
             .user_agent(crate::client::user_agent())
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)

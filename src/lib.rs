@@ -31,6 +31,7 @@ pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod tls;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use decode::DecodeError;
