@@ -75,6 +75,7 @@ fn generate() -> Result<(), String> {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_inner_type(quote::quote!(crate::client::Inner))
+        // Behind the crate feature `schemars`: see `schemars_behind_feature`.
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq");
     // Every `<Resource>List` schema (the flat list body) becomes the one generic `ListBody<T>`.
@@ -128,6 +129,7 @@ fn generate() -> Result<(), String> {
     default_extra_maps(&mut file);
     decode_with_paths(&mut file)?;
     redact_download_urls_in_debug(&mut file);
+    schemars_behind_feature(&mut file);
     let code = prettyplease::unparse(&file);
     let out = Path::new(&env("OUT_DIR")?).join("codegen.rs");
     std::fs::write(&out, code).map_err(|e| format!("cannot write {}: {e}", out.display()))
@@ -649,4 +651,56 @@ fn redact_download_urls_in_debug(file: &mut syn::File) {
         items.extend(impls);
     }
     visit(&mut file.items);
+}
+
+/// `schemars::JsonSchema` (asked of progenitor with `with_derive`, which has no way to make a
+/// derive conditional) is derived only with the crate feature `schemars`: every generated
+/// `#[derive(.., schemars::JsonSchema)]` becomes `#[derive(..)]` plus
+/// `#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]`, so a build without the
+/// feature compiles neither schemars nor the schema code of every type.
+fn schemars_behind_feature(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    struct Gate;
+    impl Gate {
+        fn gate(attrs: &mut Vec<syn::Attribute>) {
+            let mut gated = None;
+            for (i, attr) in attrs.iter_mut().enumerate() {
+                if !attr.path().is_ident("derive") {
+                    continue;
+                }
+                let Ok(derives) = attr.parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                ) else {
+                    continue;
+                };
+                let is_schema = |p: &syn::Path| {
+                    p.segments.len() == 2
+                        && p.segments[0].ident == "schemars"
+                        && p.segments[1].ident == "JsonSchema"
+                };
+                if !derives.iter().any(is_schema) {
+                    continue;
+                }
+                let kept: Vec<&syn::Path> = derives.iter().filter(|p| !is_schema(p)).collect();
+                *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+                gated = Some(i);
+            }
+            // Right after the derive it came from, before the `#[serde]` attributes it reads.
+            if let Some(i) = gated {
+                let derive = syn::parse_quote!(
+                    #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+                );
+                attrs.insert(i + 1, derive);
+            }
+        }
+    }
+    impl VisitMut for Gate {
+        fn visit_item_struct_mut(&mut self, s: &mut syn::ItemStruct) {
+            Gate::gate(&mut s.attrs);
+        }
+        fn visit_item_enum_mut(&mut self, e: &mut syn::ItemEnum) {
+            Gate::gate(&mut e.attrs);
+        }
+    }
+    Gate.visit_file_mut(file);
 }

@@ -97,6 +97,9 @@ fn provider() -> CryptoProvider {
     return rustls::crypto::ring::default_provider();
     #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
     return rustls::crypto::aws_lc_rs::default_provider();
+    // Only the `compile_error!` above should be reported then, not a missing return value too.
+    #[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+    unreachable!()
 }
 
 /// Gives `builder` a rustls configuration with the selected provider and `tls`'s extra roots:
