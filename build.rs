@@ -134,6 +134,7 @@ fn generate() -> Result<(), String> {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_inner_type(quote::quote!(crate::client::Inner))
+        // Behind the crate feature `schemars`: see `schemars_behind_feature`.
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq");
     // Every `<Resource>List` schema (the flat list body) becomes the one generic `ListBody<T>`.
@@ -193,6 +194,7 @@ fn edit(file: &mut syn::File) -> Result<(), passes::PassError> {
     passes::extra_maps::default_extra_maps(file)?;
     passes::decode_routing::route_decodes(file)?;
     passes::redact_debug::redact_download_urls_in_debug(file)?;
+    passes::schemars_feature::schemars_behind_feature(file)?;
     Ok(())
 }
 

@@ -54,6 +54,7 @@ pub struct ClientBuilder {
     export_slot_wait: Option<Duration>,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
+    tls: crate::tls::Tls,
 }
 
 impl Default for ClientBuilder {
@@ -71,6 +72,7 @@ impl Default for ClientBuilder {
             export_slot_wait: None,
             allow_insecure_http: false,
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            tls: crate::tls::Tls::default(),
         }
     }
 }
@@ -146,6 +148,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts `cert` as a root for the API and the storage host, on top of the platform's roots
+    /// (a corporate proxy's CA, a test server's certificate; see [`crate::tls`]).
+    pub fn add_root_certificate(mut self, cert: crate::tls::Certificate) -> Self {
+        self.tls.extra_roots.push(cert);
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let token = self
@@ -184,7 +193,7 @@ impl ClientBuilder {
         })?;
         value.set_sensitive(true);
         // A followed 307/308 would send an export start a second time; the API documents none.
-        let mut api = reqwest::Client::builder()
+        let mut api = crate::tls::configure(reqwest::Client::builder(), &self.tls)?
             .user_agent(user_agent())
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(HeaderMap::from_iter([(AUTHORIZATION, value)]))
@@ -198,7 +207,7 @@ impl ClientBuilder {
         let api = api
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        let download = download_client(&self.download_policy, self.pool_idle_timeout)?;
+        let download = download_client(&self.download_policy, self.pool_idle_timeout, &self.tls)?;
 
         let state = State {
             origin: parsed.origin(),
@@ -223,8 +232,9 @@ impl ClientBuilder {
 fn download_client(
     policy: &DownloadPolicy,
     idle: Option<Duration>,
+    tls: &crate::tls::Tls,
 ) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    crate::tls::configure(reqwest::Client::builder(), tls)?
         .user_agent(user_agent())
         .connect_timeout(policy.connect_timeout)
         .read_timeout(policy.read_timeout)

@@ -34,6 +34,7 @@ pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod tls;
 mod wire;
 
 pub use client::{AuthScheme, ClientBuilder};

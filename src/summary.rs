@@ -11,7 +11,8 @@ use crate::types;
 /// The body of any list response. `data` is strict: an item that does not decode fails the call
 /// ([`Error::Decode`]); a sample that does not decode into `T` is kept, exactly as sent, in
 /// [`unfit_samples`](Self::unfit_samples), so a summary never loses its count.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(
     bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"),
     from = "WireBody<T>"
@@ -37,11 +38,11 @@ pub struct ListBody<T> {
     pub export: Option<types::ExportRef>,
     /// The samples that do not decode into `T`, as sent and with why.
     #[serde(skip)]
-    #[schemars(skip)]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
     pub unfit_samples: Vec<UnfitSample>,
     /// Every sample exactly as the server sent it, in order.
     #[serde(skip)]
-    #[schemars(skip)]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
     raw_samples: RawSamples,
 }
 

@@ -285,3 +285,48 @@ fn redact_debug_replaces_the_derived_debug() {
         "redact_debug",
     );
 }
+
+#[test]
+fn schemars_feature_gates_the_derive_and_its_helper_attributes() {
+    let mut file: syn::File = syn::parse_quote! {
+        pub mod types {
+            #[derive(Clone, Debug, schemars::JsonSchema, serde::Serialize)]
+            #[schemars(deny_unknown_fields)]
+            pub struct Batch {
+                #[schemars(skip)]
+                pub id: i64,
+            }
+            #[derive(Clone, schemars::JsonSchema)]
+            pub enum Mode { A }
+            #[derive(Clone)]
+            pub struct Untouched;
+        }
+    };
+    assert_eq!(
+        passes::schemars_feature::schemars_behind_feature(&mut file),
+        Ok(2)
+    );
+    let code = text(&file);
+    assert!(
+        !code.contains("derive (Clone , Debug , schemars :: JsonSchema"),
+        "{code}"
+    );
+    assert_eq!(
+        code.matches("cfg_attr (feature = \"schemars\" , derive (schemars :: JsonSchema))")
+            .count(),
+        2,
+        "{code}"
+    );
+    assert!(
+        code.contains("cfg_attr (feature = \"schemars\" , schemars (skip))"),
+        "{code}"
+    );
+    assert!(
+        code.contains("cfg_attr (feature = \"schemars\" , schemars (deny_unknown_fields))"),
+        "{code}"
+    );
+    assert_named(
+        passes::schemars_feature::schemars_behind_feature(&mut unrelated()),
+        "schemars_feature",
+    );
+}

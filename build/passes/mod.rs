@@ -17,6 +17,7 @@ pub mod extra_maps;
 pub mod hide_constructors;
 pub mod null_collections;
 pub mod redact_debug;
+pub mod schemars_feature;
 
 use std::fmt;
 
