@@ -35,13 +35,14 @@ pub mod summary;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod tls;
+pub mod types;
 mod wire;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use decode::DecodeError;
 pub use error::{Error, ExportError};
 pub use export::{CompletedExport, Export, ExportSnapshot, SavedExport};
-pub use generated::{builder, types, Client, ResponseValue};
+pub use generated::{builder, Client, ResponseValue};
 pub use open_enum::{ExportFormat, ExportStatus, ResourceType};
 pub use pagination::{Items, Pages};
 pub use resource::{Exportable, ListRequest};
