@@ -237,7 +237,12 @@ mod checks {
 
     /// Your filter gets exactly the rows that match, in your order.
     pub async fn filters_batches() -> Outcome {
-        let fake = FakeMangrove::builder().default_rows(60).start().await;
+        // 5 projects share 60 batches (12 each).
+        let fake = FakeMangrove::builder()
+            .default_rows(60)
+            .rows(Collection::Projects, 5)
+            .start()
+            .await;
         let client = fake.client(TokenKind::Account);
         let mut expected: Vec<Value> = rows(&fake, Collection::Batches)
             .into_iter()
@@ -286,12 +291,17 @@ mod checks {
 
     /// An export of a filtered list holds exactly the filtered rows.
     pub async fn exports_one_projects_batches() -> Outcome {
-        let fake = FakeMangrove::builder().default_rows(60).start().await;
+        let fake = FakeMangrove::builder()
+            .default_rows(60)
+            .rows(Collection::Projects, 5)
+            .start()
+            .await;
         let client = quick_polling_client(&fake)?;
         let expected: Vec<Value> = rows(&fake, Collection::Batches)
             .into_iter()
             .filter(|b| project_of(b) == &json!(2))
             .collect();
+        assert_eq!(expected.len(), 12);
         let exported = export_project_batches(&client, 2).await?;
         let ids: Vec<&str> = exported.iter().map(|b| b.id.as_str()).collect();
         let expected_ids: Vec<&str> = expected.iter().filter_map(|b| b["id"].as_str()).collect();
