@@ -127,6 +127,7 @@ fn generate() -> Result<(), String> {
         spec::list_endpoints_code(&spec, LIST_BODIES, &resource_types)?,
     )?;
 
+    let parameters = spec::parameters(&spec)?;
     spec::plain_page_parameters(&mut spec)?;
 
     let mut settings = GenerationSettings::default();
@@ -181,18 +182,24 @@ fn generate() -> Result<(), String> {
     };
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
-    edit(&mut file).map_err(|e| e.to_string())?;
+    edit(&mut file, &parameters).map_err(|e| e.to_string())?;
     write_out("codegen.rs", prettyplease::unparse(&file))
 }
 
 /// The passes over progenitor's output, in order (each in `build/passes/`).
-fn edit(file: &mut syn::File) -> Result<(), passes::PassError> {
+fn edit(
+    file: &mut syn::File,
+    parameters: &passes::setter_docs::Parameters,
+) -> Result<(), passes::PassError> {
     passes::client_accessors::add_client_accessors(file)?;
     passes::hide_constructors::hide_internal_constructors(file)?;
     passes::null_collections::read_null_collections_as_empty(file)?;
     passes::extra_maps::default_extra_maps(file)?;
     passes::decode_routing::route_decodes(file)?;
     passes::redact_debug::redact_download_urls_in_debug(file)?;
+    passes::list_query_setters::hide_list_query_setters(file)?;
+    passes::setter_docs::document_setters(file, parameters)?;
+    passes::builder_docs::document_type_builders(file)?;
     Ok(())
 }
 

@@ -37,6 +37,10 @@ pub use decode::DecodeError;
 pub use download::DownloadPolicy;
 pub use error::{Error, ExportError};
 pub use export::{CompletedExport, Export, ExportSnapshot, PollPolicy, SavedExport};
+/// Not public API (`testing` feature): raw query setters for the crate's wire-level tests.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use generated::wire as __wire;
 pub use generated::{builder, types, Client, ResponseValue};
 pub use open_enum::{ExportFormat, ExportStatus, ResourceType};
 pub use pagination::{Items, Pages};

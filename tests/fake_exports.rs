@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::ExportFormat;

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{FakeMangrove, Fault, FaultBody, StorageFault, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::Client;

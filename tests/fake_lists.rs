@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::testing::{data, FakeMangrove, Resource, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::{AuthScheme, Client, RetryPolicy};
