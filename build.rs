@@ -94,6 +94,11 @@ const LIST_BODIES: &[(&str, &str)] = &[
     ("ModelRunList", "ModelRun"),
 ];
 
+/// Schemas renamed in `openapi.yaml` (new name, old name): the generated type keeps its old
+/// name as a deprecated alias (pass `renamed_types`). `Export` became `ExportJob` so the status
+/// object no longer shares its name with the `mangrove::Export` handle.
+const RENAMED_SCHEMAS: &[(&str, &str)] = &[("ExportJob", "Export")];
+
 fn main() -> ExitCode {
     println!("cargo:rerun-if-changed=openapi.yaml");
     println!("cargo:rerun-if-changed=build.rs");
@@ -200,6 +205,7 @@ fn edit(
     passes::list_query_setters::hide_list_query_setters(file)?;
     passes::setter_docs::document_setters(file, parameters)?;
     passes::builder_docs::document_type_builders(file)?;
+    passes::renamed_types::alias_renamed_types(file, RENAMED_SCHEMAS)?;
     Ok(())
 }
 

@@ -144,13 +144,13 @@ impl Default for ExportFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Export;
+    use crate::types::ExportJob;
 
     // The export status's `resource_type` is the open `ResourceType` of the spec: a known value
     // is a variant, an unknown one is kept as sent, `null` and an absent field are `None`.
     #[test]
     fn export_status_resource_type_is_open() {
-        let status = |rt: serde_json::Value| -> Export {
+        let status = |rt: serde_json::Value| -> ExportJob {
             serde_json::from_value(serde_json::json!({"id": "exp_1", "resource_type": rt})).unwrap()
         };
         let known = status("Delivery".into());

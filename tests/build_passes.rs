@@ -410,3 +410,40 @@ fn builder_docs_document_type_builders_and_their_setters() {
         "builder_docs",
     );
 }
+
+#[test]
+fn renamed_types_keep_their_old_names_as_deprecated_aliases() {
+    let mut file = types_module();
+    assert_eq!(
+        passes::renamed_types::alias_renamed_types(&mut file, &[("ExportJob", "Export")]),
+        Ok(1)
+    );
+    let text = text(&file);
+    assert_eq!(
+        text.matches(
+            "# [deprecated (note = \"renamed `ExportJob`\")] pub type Export = ExportJob ;"
+        )
+        .count(),
+        2,
+        "in `types` and in `types::builder`: {text}"
+    );
+    assert_named(
+        passes::renamed_types::alias_renamed_types(&mut types_module(), &[("Job", "Export")]),
+        "renamed_types",
+    );
+}
+
+// The renamed items of the generated code, under their new and (deprecated) old names.
+#[test]
+#[allow(deprecated)]
+fn old_and_new_names_of_generated_items() {
+    let job: mangrove::types::Export =
+        serde_json::from_value(serde_json::json!({"id": "exp_1"})).unwrap();
+    let job: mangrove::types::ExportJob = job;
+    assert_eq!(job.id, "exp_1");
+    let _: mangrove::types::builder::Export = mangrove::types::ExportJob::builder();
+    let _: fn(&mangrove::Client) -> mangrove::request::ListBatches<'_> =
+        mangrove::Client::list_batches;
+    let _: fn(&mangrove::Client) -> mangrove::builder::ListBatches<'_> =
+        mangrove::Client::list_batches;
+}

@@ -48,7 +48,7 @@ async fn file_of(export: mangrove::Export) -> (ExportFormat, u8) {
 // `export_resource`: every order gives a JSON file, and the request says `export_format=json`.
 #[tokio::test]
 async fn format_json_in_every_order_gives_a_json_export() {
-    type Start = fn(&Client) -> mangrove::export::StartExport<mangrove::builder::ListBatches<'_>>;
+    type Start = fn(&Client) -> mangrove::export::StartExport<mangrove::request::ListBatches<'_>>;
     let orders: [(&str, Start); 3] = [
         ("format then poll_policy", |c| {
             c.list_batches()

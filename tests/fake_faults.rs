@@ -33,7 +33,7 @@ async fn raw(fake: &FakeMangrove, path: &str) -> reqwest::Response {
 }
 
 /// A completed CSV export of projects and its status answer.
-async fn completed(fake: &FakeMangrove, client: &Client) -> types::Export {
+async fn completed(fake: &FakeMangrove, client: &Client) -> types::ExportJob {
     let body = client
         .list_projects()
         .response_mode(ResponseMode::SummaryWithExport)
