@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::ExportFormat;
@@ -48,7 +49,7 @@ async fn start(client: &Client, format: ExportFormat) -> Started {
     }
 }
 
-async fn poll(client: &Client, id: &str) -> types::Export {
+async fn poll(client: &Client, id: &str) -> types::ExportJob {
     client
         .get_export()
         .export_id(id)
@@ -58,7 +59,7 @@ async fn poll(client: &Client, id: &str) -> types::Export {
         .into_inner()
 }
 
-fn status(export: &types::Export) -> &str {
+fn status(export: &types::ExportJob) -> &str {
     export.status.as_ref().map_or("", ExportStatus::as_str)
 }
 
