@@ -45,10 +45,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Child process: attach to the export, stream its records, print `seconds rows peak_kib`;
-/// `bulk`: with the bulk CSV splitter (off only to measure what it gains).
-fn child(base_url: &str, token: &str, id: &str, bulk: bool) -> Result<(), String> {
-    records::set_bulk_csv_splitter(bulk);
+/// Child process: attach to the export, stream its records, print `seconds rows peak_kib`.
+fn child(base_url: &str, token: &str, id: &str) -> Result<(), String> {
     runtime()?.block_on(async {
         let client = Client::builder()
             .base_url(base_url)
@@ -79,11 +77,10 @@ struct Run {
     peak_kib: u64,
 }
 
-fn run_sdk(base_url: &str, token: &str, id: &str, rows: u64, bulk: bool) -> Result<Run, String> {
+fn run_sdk(base_url: &str, token: &str, id: &str, rows: u64) -> Result<Run, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bulk = if bulk { "bulk" } else { "no-bulk" };
     let output = Command::new(exe)
-        .args(["--child", base_url, token, id, bulk])
+        .args(["--child", base_url, token, id])
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {
@@ -195,7 +192,6 @@ fn parent(rows: u64) -> Result<(), String> {
     let base_url = fake.base_url().to_string();
     let token = fake.token(TokenKind::Account);
     let mut table = Vec::new();
-    let mut splitter_rounds: Vec<(f64, f64)> = Vec::new();
     for (name, format) in [("CSV", ExportFormat::Csv), ("JSON", ExportFormat::Json)] {
         let (id, url, size) = rt.block_on(async {
             let client = fake.client(TokenKind::Account);
@@ -247,8 +243,6 @@ fn parent(rows: u64) -> Result<(), String> {
         let _ = Command::new("sync").status();
         drop(bytes);
         let (mut curl, mut memory, mut sdk) = (Vec::new(), Vec::new(), Vec::new());
-        // CSV only: the SDK without its bulk splitter, in the same rounds.
-        let mut sdk_off = Vec::new();
         let mut curl_found = true;
         for _ in 0..RUNS {
             // To /dev/null: a file written here would be flushed to disk during the next run.
@@ -261,18 +255,8 @@ fn parent(rows: u64) -> Result<(), String> {
                     None => curl_found = false,
                 }
             }
-            sdk.push(run_sdk(&base_url, token, &id, rows, true)?);
-            if name == "CSV" {
-                sdk_off.push(run_sdk(&base_url, token, &id, rows, false)?);
-            }
+            sdk.push(run_sdk(&base_url, token, &id, rows)?);
             memory.push(run_memory(&name.to_lowercase(), &file, rows)?);
-        }
-        if !sdk_off.is_empty() {
-            splitter_rounds = sdk
-                .iter()
-                .map(|r| r.seconds)
-                .zip(sdk_off.iter().map(|r| r.seconds))
-                .collect();
         }
         table.push(Row {
             format: name,
@@ -318,21 +302,6 @@ fn parent(rows: u64) -> Result<(), String> {
         "targets: ≤ {SPEED_TARGET}× the in-memory decode and ≤ {RSS_TARGET_MIB} MiB peak RSS: {}",
         if all_ok { "PASS" } else { "MISS" }
     );
-    if !splitter_rounds.is_empty() {
-        println!();
-        println!(
-            "CSV network → structs, seconds per round (SDK with the bulk splitter, then without):"
-        );
-        println!();
-        println!("| round | splitter on | splitter off | off / on |");
-        println!("|---:|---:|---:|---:|");
-        for (i, (on, off)) in splitter_rounds.iter().enumerate() {
-            println!("| {} | {on:.3} | {off:.3} | {:.2} |", i + 1, off / on);
-        }
-        let on = best(splitter_rounds.iter().map(|r| r.0));
-        let off = best(splitter_rounds.iter().map(|r| r.1));
-        println!("| best | {on:.3} | {off:.3} | {:.2} |", off / on);
-    }
     Ok(())
 }
 
@@ -342,8 +311,8 @@ fn main() {
     let memory_mode = args.iter().position(|a| a == "--memory");
     let result = match (child_mode, memory_mode) {
         (Some(i), _) => match &args[i + 1..] {
-            [base_url, token, id, bulk, ..] => child(base_url, token, id, bulk != "no-bulk"),
-            _ => Err("usage: --child BASE_URL TOKEN ID bulk|no-bulk".into()),
+            [base_url, token, id, ..] => child(base_url, token, id),
+            _ => Err("usage: --child BASE_URL TOKEN ID".into()),
         },
         (None, Some(i)) => match &args[i + 1..] {
             [format, path, rows, ..] => memory_child(format, Path::new(path), rows),

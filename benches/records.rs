@@ -24,8 +24,6 @@ use common::peak_rss_kib;
 
 const DEFAULT_ROWS: u64 = 1_000_000;
 const RUNS: usize = 3;
-/// Rounds of the CSV comparison (reference, SDK with the bulk splitter, SDK without), best of each.
-const SPLITTER_ROUNDS: usize = 7;
 const CSV_TARGET: f64 = 0.9;
 const JSON_TARGET: f64 = 0.9;
 const JSON_RSS_TARGET_MIB: f64 = 32.0;
@@ -255,37 +253,14 @@ fn main() {
     let json = bytes::Bytes::from(json);
     let rt = runtime();
 
-    // CSV: the reference, the SDK with its bulk splitter and the SDK with `csv-core` alone take
-    // turns, round after round, so that a noisy moment of the (shared) machine hits all alike.
-    let csv_sdk_run = |bulk: bool| {
-        records::set_bulk_csv_splitter(bulk);
-        let started = Instant::now();
-        let seen = rt.block_on(sdk_side(
+    let (csv_raw, raw_sum) = best(rows, || csv_raw_side(&csv));
+    let (csv_sdk, sdk_sum) = best(rows, || {
+        rt.block_on(sdk_side(
             std::io::Cursor::new(csv.clone()),
             ExportFormat::Csv,
-        ));
-        (started.elapsed(), seen)
-    };
-    let mut csv_rounds = Vec::new();
-    let mut sums = Vec::new();
-    for _ in 0..SPLITTER_ROUNDS {
-        let started = Instant::now();
-        let raw = csv_raw_side(&csv);
-        let raw_time = started.elapsed();
-        let (on_time, on) = csv_sdk_run(true);
-        let (off_time, off) = csv_sdk_run(false);
-        for (seen, _) in [raw, on, off] {
-            assert_eq!(seen, rows, "row count");
-        }
-        sums.extend([raw.1, on.1, off.1]);
-        csv_rounds.push((raw_time, on_time, off_time));
-    }
-    records::set_bulk_csv_splitter(true);
-    assert!(sums.windows(2).all(|w| w[0] == w[1]), "CSV sides disagree");
-    let fastest = |pick: fn(&(Duration, Duration, Duration)) -> Duration| {
-        csv_rounds.iter().map(pick).min().unwrap_or(Duration::MAX)
-    };
-    let (csv_raw, csv_sdk, csv_sdk_off) = (fastest(|r| r.0), fastest(|r| r.1), fastest(|r| r.2));
+        ))
+    });
+    assert_eq!(raw_sum, sdk_sum, "CSV sides disagree");
     let (json_raw, raw_sum) = best(rows, || json_raw_side(&json));
     let (json_sdk, sdk_sum) = best(rows, || {
         rt.block_on(sdk_side(
@@ -331,12 +306,6 @@ fn main() {
         verdict(csv_ratio >= CSV_TARGET),
         show_rss(csv_sdk_rss)
     );
-    let off_ratio = csv_raw.as_secs_f64() / csv_sdk_off.as_secs_f64();
-    println!(
-        "| CSV | records::from_reader, bulk splitter off | {:.2} | {:.3} s | {off_ratio:.2}x | | |",
-        per_sec(csv_sdk_off),
-        csv_sdk_off.as_secs_f64(),
-    );
     println!(
         "| JSON | serde_json::from_slice::<Vec<_>> | {:.2} | {:.3} s | | | {} |",
         per_sec(json_raw),
@@ -351,28 +320,5 @@ fn main() {
         verdict(json_ratio >= JSON_TARGET),
         verdict(json_rss_ok),
         show_rss(json_sdk_rss)
-    );
-
-    println!();
-    println!("CSV rounds, seconds (each round: reference, SDK splitter on, SDK splitter off):");
-    println!();
-    println!("| round | csv::Reader | splitter on | splitter off | off / on |");
-    println!("|---:|---:|---:|---:|---:|");
-    for (i, (raw, on, off)) in csv_rounds.iter().enumerate() {
-        println!(
-            "| {} | {:.3} | {:.3} | {:.3} | {:.2} |",
-            i + 1,
-            raw.as_secs_f64(),
-            on.as_secs_f64(),
-            off.as_secs_f64(),
-            off.as_secs_f64() / on.as_secs_f64()
-        );
-    }
-    println!(
-        "| best | {:.3} | {:.3} | {:.3} | {:.2} |",
-        csv_raw.as_secs_f64(),
-        csv_sdk.as_secs_f64(),
-        csv_sdk_off.as_secs_f64(),
-        csv_sdk_off.as_secs_f64() / csv_sdk.as_secs_f64()
     );
 }

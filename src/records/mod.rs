@@ -40,7 +40,6 @@
 // * `mod.rs` (this file): the public API: `from_reader`, the `Records` stream, `RecordError`.
 // * `pipeline.rs`: the read-ahead task, the batches, and the parser thread's end of the pipe.
 // * `csv.rs`: CSV framing: the header, then each record's cells (with `csv-core`).
-// * `bulk_splitter.rs`: the SSE2 splitter that frames plainly quoted CSV records in bulk.
 // * `cell.rs`: the serde deserializer that reads a CSV record's cells as the type asked for.
 // * `json.rs`: JSON framing: each element of the top-level array, and its decoding into `T`.
 //
@@ -49,7 +48,6 @@
 // so that `T`'s allocations are made and (most likely) freed on one thread, and a panic in `T`'s
 // `Deserialize` reaches the caller.
 
-mod bulk_splitter;
 mod cell;
 mod csv;
 mod json;
@@ -177,15 +175,6 @@ where
     T: DeserializeOwned + Send + 'static,
     S: Stream<Item = io::Result<Bytes>> + Send + 'static,
 {
-    start(chunks, format, csv::bulk_splitter_on())
-}
-
-/// Starts the pipeline; `bulk`: CSV records go through the bulk splitter.
-fn start<T, S>(chunks: S, format: ExportFormat, bulk: bool) -> Records<T>
-where
-    T: DeserializeOwned + Send + 'static,
-    S: Stream<Item = io::Result<Bytes>> + Send + 'static,
-{
     let runtime = Handle::current();
     let (mut feed, batches) = Feed::start(chunks, &runtime);
     // Chosen here, once, so that the stream holds a plain function pointer (no `T` bound on the
@@ -198,7 +187,7 @@ where
     // worker; it waits for bytes with `block_on` on the runtime's handle.
     runtime.spawn_blocking(move || {
         let result = feed.skip_bom().and_then(|()| match format {
-            ExportFormat::Csv => csv::records(&mut feed, bulk),
+            ExportFormat::Csv => csv::records(&mut feed),
             ExportFormat::Json => json::records(&mut feed),
             other => Err(RecordError::UnsupportedFormat {
                 format: other.to_string(),
@@ -301,28 +290,4 @@ impl<T> FusedStream for Records<T> {
     fn is_terminated(&self) -> bool {
         self.batches.is_none() && self.next >= self.batch.len()
     }
-}
-
-/// **Benchmarks only; not part of the API.** Turns the bulk CSV splitter on or off for the record
-/// streams created after the call, in this process (it is on unless turned off), so that a
-/// benchmark can measure what it gains side by side. Records and errors are the same either way.
-#[doc(hidden)]
-pub fn set_bulk_csv_splitter(on: bool) {
-    csv::set_bulk_splitter(on);
-}
-
-/// **Tests only; not part of the API.** [`from_reader`] with the bulk CSV splitter on or off for
-/// this stream alone, so that a test can compare both while other tests run (records and errors
-/// must be the same either way).
-#[doc(hidden)]
-pub fn from_reader_with_bulk_splitter<T, R>(reader: R, format: ExportFormat, on: bool) -> Records<T>
-where
-    T: DeserializeOwned + Send + 'static,
-    R: AsyncRead + Send + Unpin + 'static,
-{
-    start(
-        ReaderStream::with_capacity(reader, pipeline::READ_CHUNK),
-        format,
-        on,
-    )
 }
