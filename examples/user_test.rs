@@ -42,7 +42,7 @@ pub async fn export_projects(client: &Client, path: &Path) -> Result<u64, Export
 mod checks {
     use std::time::Duration;
 
-    use mangrove::testing::{FakeMangrove, Fault, Resource, TokenKind};
+    use mangrove::testing::{Collection, FakeMangrove, Fault, TokenKind};
     use mangrove::{Client, ExportError, PollPolicy};
 
     use super::{export_projects, project_count};
@@ -53,7 +53,10 @@ mod checks {
     pub async fn counts_projects() -> Outcome {
         let fake = FakeMangrove::start().await;
         let client = fake.client(TokenKind::Account);
-        assert_eq!(project_count(&client).await?, fake.rows(Resource::Projects));
+        assert_eq!(
+            project_count(&client).await?,
+            fake.rows(Collection::Projects)
+        );
         Ok(())
     }
 
@@ -95,7 +98,7 @@ mod checks {
     /// The export lands in full, and the API token never reached the storage host.
     pub async fn exports_every_project_and_token_stays_home() -> Outcome {
         let fake = FakeMangrove::builder()
-            .rows(Resource::Projects, 300)
+            .rows(Collection::Projects, 300)
             .start()
             .await;
         let client = quick_polling_client(&fake)?;

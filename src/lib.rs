@@ -34,6 +34,8 @@ pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod tls;
+mod wire;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use decode::DecodeError;

@@ -1074,7 +1074,7 @@ async fn exports() {
         .create_export()
         .body(
             types::CreateExportRequest::builder()
-                .resource_type("Delivery".to_string())
+                .resource_type(mangrove::ResourceType::Delivery)
                 .format(ExportFormat::Json),
         )
         .send()

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
+use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::ExportFormat;
 use mangrove::{Client, ExportStatus};
@@ -105,7 +105,7 @@ async fn summary_with_export_on_every_exportable_endpoint() {
     assert_eq!(ids.len(), 12);
 
     // Not exportable: a plain summary, no export.
-    let ledger = data::row(Resource::Ledgers, 0)["id"]
+    let ledger = data::row(Collection::Ledgers, 0)["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -131,7 +131,7 @@ async fn summary_with_export_on_every_exportable_endpoint() {
 
 #[tokio::test]
 async fn lifecycle_after_polls_and_a_csv_file() {
-    let fake = fake_rows(Resource::Projects, 25).await;
+    let fake = fake_rows(Collection::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let export = start(&client, ExportFormat::Csv).await;
 
@@ -142,7 +142,7 @@ async fn lifecycle_after_polls_and_a_csv_file() {
             && first.file_size_bytes.is_none()
             && first.completed_at.is_none()
     );
-    assert_eq!(first.resource_type.as_deref(), Some("Project"));
+    assert_eq!(first.resource_type, Some(mangrove::ResourceType::Project));
     assert_eq!(first.format.as_ref().map(|f| f.as_str()), Some("csv"));
     assert!(first.created_at.is_some());
     assert_eq!(first.status_url, export.status_url);
@@ -166,13 +166,13 @@ async fn lifecycle_after_polls_and_a_csv_file() {
         .iter()
         .map(str::to_string)
         .collect();
-    assert_eq!(header, data::columns(Resource::Projects));
+    assert_eq!(header, data::columns(Collection::Projects));
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 25);
     assert_eq!(&records[0][0], "1");
     assert_eq!(
         &records[3][1],
-        data::row(Resource::Projects, 3)["name"].as_str().unwrap()
+        data::row(Collection::Projects, 3)["name"].as_str().unwrap()
     );
 
     assert_eq!(status(&poll(&client, &export.id).await), "completed");
@@ -184,12 +184,12 @@ async fn lifecycle_after_polls_and_a_csv_file() {
 
 #[tokio::test]
 async fn json_export_of_deliveries_by_resource_type() {
-    let fake = fake_rows(Resource::Deliveries, 7).await;
+    let fake = fake_rows(Collection::Deliveries, 7).await;
     let client = plain(&fake, TokenKind::Account);
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: Some(ExportFormat::Json),
         })
         .send()
@@ -198,7 +198,10 @@ async fn json_export_of_deliveries_by_resource_type() {
     assert_eq!(created.status().as_u16(), 201);
     let created = created.into_inner();
     assert_eq!(created.status, Some(ExportStatus::Pending));
-    assert_eq!(created.resource_type.as_deref(), Some("Delivery"));
+    assert_eq!(
+        created.resource_type,
+        Some(mangrove::ResourceType::Delivery)
+    );
     assert_eq!(
         created.status_url,
         Some(format!("{}/exports/{}", fake.base_url(), created.id))
@@ -213,13 +216,13 @@ async fn json_export_of_deliveries_by_resource_type() {
     assert_eq!(body.len() as i64, done.file_size_bytes.unwrap());
     let rows: Vec<Value> = serde_json::from_slice(&body).unwrap();
     assert_eq!(rows.len(), 7);
-    assert_eq!(rows[2], Value::Object(data::row(Resource::Deliveries, 2)));
+    assert_eq!(rows[2], Value::Object(data::row(Collection::Deliveries, 2)));
 
     for bad in ["Widget", "LedgerBatch", "delivery"] {
         let r = client
             .create_export()
             .body(types::CreateExportRequest {
-                resource_type: bad.into(),
+                resource_type: mangrove::ResourceType::Unknown(bad.into()),
                 format: None,
             })
             .send()
@@ -257,7 +260,7 @@ async fn lifecycle_after_a_duration_on_the_paused_clock() {
 async fn failed_exports_carry_an_error() {
     let fake = FakeMangrove::builder()
         .schedule_for(
-            Resource::Projects,
+            Collection::Projects,
             Schedule::FailAfterPolls {
                 polls: 2,
                 message: "Export failed: quota".into(),
@@ -368,7 +371,7 @@ async fn customer_and_partner_tokens_cannot_start_exports() {
         let e = error(
             c.create_export()
                 .body(types::CreateExportRequest {
-                    resource_type: "Delivery".into(),
+                    resource_type: mangrove::ResourceType::Delivery,
                     format: None,
                 })
                 .send()
@@ -402,7 +405,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: None,
         })
         .send()
@@ -433,7 +436,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let post = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Project".into(),
+            resource_type: mangrove::ResourceType::Project,
             format: None,
         })
         .send()
@@ -474,7 +477,7 @@ async fn empty_exports_are_a_header_or_an_empty_array() {
     for (format, expected) in [
         (
             ExportFormat::Csv,
-            format!("{}\n", data::columns(Resource::Projects).join(",")),
+            format!("{}\n", data::columns(Collection::Projects).join(",")),
         ),
         (ExportFormat::Json, "[]".to_string()),
     ] {

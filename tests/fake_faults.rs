@@ -79,7 +79,7 @@ async fn status_faults_apply_to_the_next_matching_requests_only() {
     let post = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: None,
         })
         .send()
@@ -220,7 +220,7 @@ async fn an_unknown_export_status_value() {
     let export = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Project".into(),
+            resource_type: mangrove::ResourceType::Project,
             format: None,
         })
         .send()
@@ -276,7 +276,7 @@ async fn a_status_url_on_a_foreign_origin() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Report".into(),
+            resource_type: mangrove::ResourceType::Report,
             format: None,
         })
         .send()

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use mangrove::testing::{data, FakeMangrove, Resource, TokenKind};
+use mangrove::testing::{data, Collection, FakeMangrove, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::{AuthScheme, Client, RetryPolicy};
 use serde_json::Value;
@@ -23,7 +23,7 @@ fn status<T: std::fmt::Debug>(
     }
 }
 
-fn row_id(resource: Resource, index: u64) -> String {
+fn row_id(resource: Collection, index: u64) -> String {
     match &data::row(resource, index)["id"] {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -32,7 +32,7 @@ fn row_id(resource: Resource, index: u64) -> String {
 
 #[tokio::test]
 async fn twenty_five_rows_in_pages_of_ten() {
-    let fake = fake_rows(Resource::Projects, 25).await;
+    let fake = fake_rows(Collection::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let mut ids = Vec::new();
     for page in 1..=3 {
@@ -66,7 +66,7 @@ async fn twenty_five_rows_in_pages_of_ten() {
     assert_eq!(first.data.len(), 10, "page_size defaults to 10");
     assert_eq!(
         first.data[0].name.as_deref(),
-        data::row(Resource::Projects, 0)["name"].as_str()
+        data::row(Collection::Projects, 0)["name"].as_str()
     );
 
     let past = client
@@ -87,8 +87,8 @@ async fn twenty_five_rows_in_pages_of_ten() {
 #[tokio::test]
 async fn zero_and_one_row() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Ledgers, 0)
-        .rows(Resource::Models, 1)
+        .rows(Collection::Ledgers, 0)
+        .rows(Collection::Models, 1)
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
@@ -103,14 +103,14 @@ async fn zero_and_one_row() {
 
     let one = client.list_models().send().await.unwrap().into_inner();
     assert_eq!(one.data.len(), 1);
-    assert_eq!(one.data[0].id, row_id(Resource::Models, 0));
+    assert_eq!(one.data[0].id, row_id(Collection::Models, 0));
     assert_eq!(one.info.unwrap().next_page, None);
 }
 
 #[tokio::test]
 async fn page_size_is_clamped_to_the_maximum() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Orders, 150)
+        .rows(Collection::Orders, 150)
         .page_size_max(100)
         .start()
         .await;
@@ -167,8 +167,8 @@ async fn bad_paging_parameters_are_400() {
 #[tokio::test]
 async fn summary_has_a_count_and_at_most_ten_samples() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Feedstocks, 25)
-        .rows(Resource::Reports, 3)
+        .rows(Collection::Feedstocks, 25)
+        .rows(Collection::Reports, 3)
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
@@ -200,9 +200,9 @@ async fn summary_has_a_count_and_at_most_ten_samples() {
 async fn every_list_endpoint_decodes_in_default_and_summary_mode() {
     let fake = FakeMangrove::builder().default_rows(12).start().await;
     let c = fake.client(TokenKind::Account);
-    let batch = row_id(Resource::Batches, 0);
-    let ledger = row_id(Resource::Ledgers, 0);
-    let model = row_id(Resource::Models, 0);
+    let batch = row_id(Collection::Batches, 0);
+    let ledger = row_id(Collection::Ledgers, 0);
+    let model = row_id(Collection::Models, 0);
     macro_rules! check {
         ($($call:expr),+ $(,)?) => {$({
             let page = $call.page_size(5).send().await.unwrap().into_inner();
@@ -256,7 +256,7 @@ async fn filters_and_sort_are_accepted() {
 
 #[tokio::test]
 async fn a_million_rows_are_paged_lazily() {
-    let fake = fake_rows(Resource::Projects, 1_000_000).await;
+    let fake = fake_rows(Collection::Projects, 1_000_000).await;
     let client = fake.client(TokenKind::Account);
     let started = Instant::now();
     let body = client
@@ -307,7 +307,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         (404, "Record not found.".into())
     );
 
-    let batch = row_id(Resource::Batches, 4);
+    let batch = row_id(Collection::Batches, 4);
     assert_eq!(
         c.get_batch()
             .batch_id(batch.as_str())
@@ -325,7 +325,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
     assert_eq!(
         status(
             c.get_batch()
-                .batch_id(row_id(Resource::Batches, 5))
+                .batch_id(row_id(Collection::Batches, 5))
                 .send()
                 .await
         )
@@ -334,7 +334,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         "row 5 of 5"
     );
 
-    let ledger = row_id(Resource::Ledgers, 2);
+    let ledger = row_id(Collection::Ledgers, 2);
     assert_eq!(
         c.get_ledger()
             .ledger_id(ledger.as_str())
@@ -350,7 +350,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         404
     );
 
-    let model = row_id(Resource::Models, 1);
+    let model = row_id(Collection::Models, 1);
     assert_eq!(
         c.get_model()
             .model_id(model.as_str())
@@ -366,7 +366,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         404
     );
 
-    let report = row_id(Resource::Reports, 0);
+    let report = row_id(Collection::Reports, 0);
     assert_eq!(
         c.get_report()
             .report_id(report.as_str())
@@ -394,7 +394,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
     );
     assert_eq!(status(c.get_order().order_id(0).send().await).0, 404);
 
-    let event = row_id(Resource::Events, 0);
+    let event = row_id(Collection::Events, 0);
     let got = c
         .get_event()
         .project_id(1)
@@ -404,7 +404,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         .unwrap()
         .into_inner();
     assert_eq!(got.id, event);
-    let point = row_id(Resource::DataPoints, 1);
+    let point = row_id(Collection::DataPoints, 1);
     let got = c
         .get_data_point()
         .project_id(1)
@@ -469,7 +469,7 @@ async fn writes_are_validated_and_answered() {
     // Only draft reports can be updated.
     let (draft, done) = {
         let status_of = |i| {
-            data::row(Resource::Reports, i)["status"]
+            data::row(Collection::Reports, i)["status"]
                 .as_str()
                 .map(str::to_string)
         };
@@ -480,8 +480,8 @@ async fn writes_are_validated_and_answered() {
             .find(|i| status_of(*i).as_deref() != Some("draft"))
             .unwrap();
         (
-            row_id(Resource::Reports, draft),
-            row_id(Resource::Reports, done),
+            row_id(Collection::Reports, draft),
+            row_id(Collection::Reports, done),
         )
     };
     let body = || types::ReportRequest {
@@ -513,7 +513,7 @@ async fn writes_are_validated_and_answered() {
 
     let export = c
         .create_batch_generation()
-        .ledger_id(row_id(Resource::Ledgers, 0))
+        .ledger_id(row_id(Collection::Ledgers, 0))
         .body(types::GenerationRequest {
             start_time: "2025-01-01T00:00:00Z".parse().unwrap(),
             end_time: "2025-03-31T00:00:00Z".parse().unwrap(),
@@ -526,13 +526,13 @@ async fn writes_are_validated_and_answered() {
     assert_eq!(export.status().as_u16(), 202);
     assert!(c
         .get_model_schema()
-        .model_id(row_id(Resource::Models, 0))
+        .model_id(row_id(Collection::Models, 0))
         .send()
         .await
         .is_ok());
     assert!(c
         .get_ledger_required_inputs()
-        .ledger_id(row_id(Resource::Ledgers, 0))
+        .ledger_id(row_id(Collection::Ledgers, 0))
         .send()
         .await
         .is_ok());

@@ -494,7 +494,10 @@ async fn guessed_write_statuses_accept_any_2xx() {
         assert!(!results.data.is_empty());
         let started = client
             .create_export()
-            .body(types::CreateExportRequest::builder().resource_type("Delivery".to_string()))
+            .body(
+                types::CreateExportRequest::builder()
+                    .resource_type(mangrove::ResourceType::Delivery),
+            )
             .send()
             .await
             .unwrap_or_else(|e| panic!("create_export {status}: {e}"));

@@ -70,7 +70,7 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollF
 }
 
 /// GET a same-origin status URL through the client's request pipeline (which caps the body at
-/// [`crate::retry::MAX_STATUS_BODY`]), decoded like a generated call.
+/// [`crate::wire::MAX_STATUS_BODY`]), decoded like a generated call.
 async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedError> {
     let client = &export.client;
     let request = client
@@ -100,7 +100,7 @@ fn classify(id: &str, e: GeneratedError) -> PollFailure {
     match &e {
         E::ErrorResponse(rv) => {
             let status = rv.status();
-            let retry_after = crate::retry::retry_after(rv.headers());
+            let retry_after = crate::wire::retry_after(rv.headers());
             match status {
                 StatusCode::NOT_FOUND => {
                     PollFailure::Permanent(ExportError::Expired { id: id.to_string() })

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
-use super::data::{self, Resource};
+use super::data::{self, Collection};
 use super::lists::export_format;
 use super::storage::{StorageOrigin, StoredObject};
 use super::{Schedule, Shared, State, TokenKind};
@@ -31,7 +31,7 @@ pub(crate) type Exports = BTreeMap<String, Record>;
 
 /// One export.
 pub(crate) struct Record {
-    resource: Resource,
+    resource: Collection,
     format: ExportFormat,
     /// Start time on the fake's clock.
     created: Duration,
@@ -187,7 +187,7 @@ pub(crate) fn sweep(shared: &Shared, state: &mut State, now: Duration) {
 /// (`{id, status: "pending", status_url}`).
 pub(crate) fn start(
     ctx: &Ctx<'_>,
-    resource: Resource,
+    resource: Collection,
     format: ExportFormat,
 ) -> Result<Value, Reply> {
     let shared = ctx.shared;
@@ -247,8 +247,8 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
     let Some(resource_type) = body.get("resource_type").and_then(Value::as_str) else {
         return Reply::message(422, "resource_type is required.");
     };
-    let Some(resource) = Resource::from_resource_type(resource_type) else {
-        let known: Vec<&str> = Resource::ALL
+    let Some(resource) = Collection::from_resource_type(resource_type) else {
+        let known: Vec<&str> = Collection::ALL
             .iter()
             .filter(|r| r.exportable())
             .map(|r| r.resource_type())
@@ -291,7 +291,7 @@ fn base_body(
     id: &str,
     status: &str,
     status_url: &str,
-    resource: Resource,
+    resource: Collection,
     format: ExportFormat,
     created: Duration,
 ) -> Map<String, Value> {
@@ -416,7 +416,7 @@ impl FileJob {
         storage: StorageOrigin,
         dir: PathBuf,
         key: String,
-        resource: Resource,
+        resource: Collection,
         rows: u64,
         format: ExportFormat,
     ) -> Arc<FileJob> {
@@ -473,7 +473,7 @@ mod tests {
 
     fn record(schedule: Schedule) -> Record {
         Record {
-            resource: Resource::Projects,
+            resource: Collection::Projects,
             format: ExportFormat::Csv,
             created: Duration::from_secs(10),
             schedule,

@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
-use super::data::{self, Resource};
+use super::data::{self, Collection};
 use super::{exports, request_schema, TokenKind};
 use crate::ExportFormat;
 
@@ -18,13 +18,13 @@ enum Mode {
 }
 
 /// `GET` of a list endpoint serving `resource`.
-pub(crate) fn list(ctx: &Ctx<'_>, resource: Resource) -> Reply {
+pub(crate) fn list(ctx: &Ctx<'_>, resource: Collection) -> Reply {
     match answer(ctx, resource) {
         Ok(reply) | Err(reply) => reply,
     }
 }
 
-fn answer(ctx: &Ctx<'_>, resource: Resource) -> Result<Reply, Reply> {
+fn answer(ctx: &Ctx<'_>, resource: Collection) -> Result<Reply, Reply> {
     let mode = match ctx.query("response_mode") {
         None | Some("default") => Mode::Default,
         Some("summary") => Mode::Summary,
@@ -102,7 +102,7 @@ fn positive(value: Option<&str>, default: u64, name: &str) -> Result<u64, Reply>
 }
 
 /// A `default`-mode page. Generates only the rows on the page.
-fn page_body(resource: Resource, total: u64, page: u64, page_size: u64, max: u64) -> Value {
+fn page_body(resource: Collection, total: u64, page: u64, page_size: u64, max: u64) -> Value {
     let size = page_size.min(max).max(1);
     let total_pages = total.div_ceil(size).max(1);
     let start = (page - 1).saturating_mul(size);
@@ -127,7 +127,7 @@ fn page_body(resource: Resource, total: u64, page: u64, page_size: u64, max: u64
 }
 
 /// `{count, samples, response_mode}` with the first ten rows as samples.
-fn summary(resource: Resource, total: u64, mode: &str) -> Map<String, Value> {
+fn summary(resource: Collection, total: u64, mode: &str) -> Map<String, Value> {
     let samples: Vec<Value> = (0..total.min(SAMPLES))
         .map(|i| Value::Object(data::row(resource, i)))
         .collect();
@@ -144,14 +144,20 @@ mod tests {
 
     #[test]
     fn pages_are_lazy_and_bounded() {
-        let body = page_body(Resource::Projects, 1_000_000, 50_000, 20, 100);
+        let body = page_body(Collection::Projects, 1_000_000, 50_000, 20, 100);
         assert_eq!(body["data"].as_array().map(Vec::len), Some(20));
         assert_eq!(body["info"]["next_page"], Value::Null);
         assert_eq!(body["info"]["total_pages"], json!(50_000));
-        let past = page_body(Resource::Projects, 3, i64::MAX as u64, i64::MAX as u64, 100);
+        let past = page_body(
+            Collection::Projects,
+            3,
+            i64::MAX as u64,
+            i64::MAX as u64,
+            100,
+        );
         assert_eq!(past["data"], json!([]));
         assert_eq!(past["info"]["page_size"], json!(100));
-        let empty = page_body(Resource::Projects, 0, 1, 10, 100);
+        let empty = page_body(Collection::Projects, 0, 1, 10, 100);
         assert_eq!(empty["info"]["total_pages"], json!(1));
         assert_eq!(empty["info"]["next_page"], Value::Null);
     }

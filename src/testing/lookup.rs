@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::data::{self, Resource};
+use super::data::{self, Collection};
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const M1: u64 = 0xBF58_476D_1CE4_E5B9;
@@ -17,13 +17,13 @@ const M2: u64 = 0x94D0_49BB_1331_11EB;
 const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// The row of `resource` (of `rows` rows) whose id is `id`.
-pub(crate) fn find(resource: Resource, rows: u64, id: &str) -> Option<Map<String, Value>> {
+pub(crate) fn find(resource: Collection, rows: u64, id: &str) -> Option<Map<String, Value>> {
     let index = index_of(resource, id)?;
     if index >= rows {
         return None;
     }
     let row = data::row(resource, index);
-    let key = if resource == Resource::Deliveries {
+    let key = if resource == Collection::Deliveries {
         "friendly_id"
     } else {
         "id"
@@ -37,7 +37,7 @@ pub(crate) fn find(resource: Resource, rows: u64, id: &str) -> Option<Map<String
 }
 
 /// The index `id` decodes to (not yet checked against the row).
-fn index_of(resource: Resource, id: &str) -> Option<u64> {
+fn index_of(resource: Collection, id: &str) -> Option<u64> {
     if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
         return id.parse::<u64>().ok()?.checked_sub(1);
     }
@@ -54,9 +54,9 @@ fn index_of(resource: Resource, id: &str) -> Option<u64> {
     Some(unmix(h) ^ mix(salt(resource).wrapping_mul(0x1000_0000_01B3)))
 }
 
-/// The salt `data.rs` uses for `resource`: its position in [`Resource::ALL`], from 1.
-fn salt(resource: Resource) -> u64 {
-    Resource::ALL
+/// The salt `data.rs` uses for `resource`: its position in [`Collection::ALL`], from 1.
+fn salt(resource: Collection) -> u64 {
+    Collection::ALL
         .iter()
         .position(|r| *r == resource)
         .map_or(0, |i| i as u64 + 1)
@@ -107,10 +107,10 @@ mod tests {
 
     #[test]
     fn every_resource_finds_its_rows_by_id() {
-        for resource in Resource::ALL {
+        for resource in Collection::ALL {
             for index in [0u64, 1, 96, 12_345] {
                 let row = data::row(resource, index);
-                let key = if resource == Resource::Deliveries {
+                let key = if resource == Collection::Deliveries {
                     "friendly_id"
                 } else {
                     "id"
@@ -128,9 +128,9 @@ mod tests {
                 );
             }
         }
-        assert_eq!(find(Resource::Batches, 10, "bat_nonexistent00000"), None);
-        assert_eq!(find(Resource::Projects, 10, "0"), None);
-        assert_eq!(find(Resource::Projects, 10, "11"), None);
-        assert!(find(Resource::Projects, 10, "10").is_some());
+        assert_eq!(find(Collection::Batches, 10, "bat_nonexistent00000"), None);
+        assert_eq!(find(Collection::Projects, 10, "0"), None);
+        assert_eq!(find(Collection::Projects, 10, "11"), None);
+        assert!(find(Collection::Projects, 10, "10").is_some());
     }
 }

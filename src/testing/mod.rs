@@ -20,7 +20,7 @@
 //!
 //! # Data
 //!
-//! Every list endpoint serves rows `0..n` of its [`Resource`] (default 42 each, see
+//! Every list endpoint serves rows `0..n` of its [`Collection`] (default 42 each, see
 //! [`FakeMangroveBuilder::rows`]); row `i` is [`data::row`]`(resource, i)`, so a test can compute
 //! the expected value of any item, sample or file line. Rows are generated on demand: a page or a
 //! summary generates only the rows it returns, so a resource of millions of rows costs nothing
@@ -134,7 +134,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use clock::FakeClock;
-pub use data::Resource;
+pub use data::Collection;
+
+/// The former name of [`Collection`] (renamed because it read like [`ResourceType`](crate::ResourceType),
+/// which names the `resource_type` of an export; a `Collection` is what a list endpoint serves).
+#[deprecated(since = "0.3.0", note = "renamed to `Collection`")]
+pub type Resource = Collection;
 pub use faults::Fault;
 pub use journal::{ApiRequest, Journal};
 pub use storage::{FaultBody, StorageFault, StorageOrigin, StorageRequest, StoredObject};
@@ -201,9 +206,9 @@ impl Default for Schedule {
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) default_rows: u64,
-    pub(crate) rows: HashMap<Resource, u64>,
+    pub(crate) rows: HashMap<Collection, u64>,
     pub(crate) schedule: Schedule,
-    pub(crate) schedules: HashMap<Resource, Schedule>,
+    pub(crate) schedules: HashMap<Collection, Schedule>,
     pub(crate) export_limit: Option<usize>,
     pub(crate) url_ttl: Duration,
     pub(crate) retention: Duration,
@@ -212,14 +217,14 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn rows(&self, resource: Resource) -> u64 {
+    pub(crate) fn rows(&self, resource: Collection) -> u64 {
         self.rows
             .get(&resource)
             .copied()
             .unwrap_or(self.default_rows)
     }
 
-    pub(crate) fn schedule(&self, resource: Resource) -> &Schedule {
+    pub(crate) fn schedule(&self, resource: Collection) -> &Schedule {
         self.schedules.get(&resource).unwrap_or(&self.schedule)
     }
 }
@@ -229,14 +234,14 @@ impl Config {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
-/// use mangrove::testing::{FakeMangrove, Resource, Schedule};
+/// use mangrove::testing::{FakeMangrove, Collection, Schedule};
 /// let fake = FakeMangrove::builder()
-///     .rows(Resource::Projects, 1_000_000)
+///     .rows(Collection::Projects, 1_000_000)
 ///     .schedule(Schedule::After(Duration::from_secs(30)))
 ///     .export_limit(Some(2))
 ///     .start()
 ///     .await;
-/// assert_eq!(fake.rows(Resource::Projects), 1_000_000);
+/// assert_eq!(fake.rows(Collection::Projects), 1_000_000);
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -268,7 +273,7 @@ impl Default for FakeMangroveBuilder {
 impl FakeMangroveBuilder {
     /// Serve `n` rows of `resource` (its list, summary, exports and single-object `GET`s).
     /// Millions are fine: rows are generated only when returned or exported.
-    pub fn rows(mut self, resource: Resource, n: u64) -> Self {
+    pub fn rows(mut self, resource: Collection, n: u64) -> Self {
         self.config.rows.insert(resource, n);
         self
     }
@@ -286,7 +291,7 @@ impl FakeMangroveBuilder {
     }
 
     /// When exports of `resource` finish, overriding [`schedule`](Self::schedule).
-    pub fn schedule_for(mut self, resource: Resource, schedule: Schedule) -> Self {
+    pub fn schedule_for(mut self, resource: Collection, schedule: Schedule) -> Self {
         self.config.schedules.insert(resource, schedule);
         self
     }
@@ -472,7 +477,7 @@ impl FakeMangrove {
     }
 
     /// Number of rows served for `resource`.
-    pub fn rows(&self, resource: Resource) -> u64 {
+    pub fn rows(&self, resource: Collection) -> u64 {
         self.shared.config.rows(resource)
     }
 

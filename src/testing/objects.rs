@@ -9,21 +9,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Op, Reply};
-use super::data::{self, Resource};
+use super::data::{self, Collection};
 use super::lookup;
 
 /// Every operation that is neither a list nor an export.
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Reply {
     let result = match ctx.op {
-        Op::GetProject => get(ctx, Resource::Projects, 0),
-        Op::GetEvent => get(ctx, Resource::Events, 1),
-        Op::GetDataPoint => get(ctx, Resource::DataPoints, 2),
-        Op::GetBatch => get(ctx, Resource::Batches, 0),
-        Op::GetLedger => get(ctx, Resource::Ledgers, 0),
-        Op::GetModel => get(ctx, Resource::Models, 0),
-        Op::GetModelRun => get(ctx, Resource::ModelRuns, 0),
-        Op::GetReport => get(ctx, Resource::Reports, 0),
-        Op::GetOrder => get(ctx, Resource::Orders, 0),
+        Op::GetProject => get(ctx, Collection::Projects, 0),
+        Op::GetEvent => get(ctx, Collection::Events, 1),
+        Op::GetDataPoint => get(ctx, Collection::DataPoints, 2),
+        Op::GetBatch => get(ctx, Collection::Batches, 0),
+        Op::GetLedger => get(ctx, Collection::Ledgers, 0),
+        Op::GetModel => get(ctx, Collection::Models, 0),
+        Op::GetModelRun => get(ctx, Collection::ModelRuns, 0),
+        Op::GetReport => get(ctx, Collection::Reports, 0),
+        Op::GetOrder => get(ctx, Collection::Orders, 0),
         Op::CreateEvent => create_event(ctx),
         Op::UpdateEvent => update_event(ctx),
         Op::CreateEventType => create_event_type(ctx),
@@ -49,12 +49,12 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Reply {
 type Answer = Result<Reply, Reply>;
 
 /// The row of `resource` whose id is path parameter `param`, or `404`.
-fn find(ctx: &Ctx<'_>, resource: Resource, param: usize) -> Result<Map<String, Value>, Reply> {
+fn find(ctx: &Ctx<'_>, resource: Collection, param: usize) -> Result<Map<String, Value>, Reply> {
     lookup::find(resource, ctx.shared.config.rows(resource), ctx.param(param))
         .ok_or_else(Reply::not_found)
 }
 
-fn get(ctx: &Ctx<'_>, resource: Resource, param: usize) -> Answer {
+fn get(ctx: &Ctx<'_>, resource: Collection, param: usize) -> Answer {
     Ok(Reply::json(
         200,
         &Value::Object(find(ctx, resource, param)?),
@@ -138,8 +138,8 @@ fn create_event(ctx: &Ctx<'_>) -> Answer {
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
-    let rows = ctx.shared.config.rows(Resource::Events);
-    let mut event = data::row(Resource::Events, rows);
+    let rows = ctx.shared.config.rows(Collection::Events);
+    let mut event = data::row(Collection::Events, rows);
     event.insert("id".into(), json!(fresh_id("evt_")));
     apply_event_input(&mut event, &input);
     event.insert("status".into(), json!("complete"));
@@ -177,7 +177,7 @@ fn apply_event_input(event: &mut Map<String, Value>, input: &Map<String, Value>)
 }
 
 fn update_event(ctx: &Ctx<'_>) -> Answer {
-    let mut event = find(ctx, Resource::Events, 1)?;
+    let mut event = find(ctx, Collection::Events, 1)?;
     let input = wrapped(ctx, "event")?;
     for field in ["start_time", "end_time"] {
         if input.contains_key(field) {
@@ -206,7 +206,7 @@ fn create_event_type(ctx: &Ctx<'_>) -> Answer {
             .map(|c| if c.is_alphanumeric() { c } else { '-' })
             .collect(),
     };
-    let id = ctx.shared.config.rows(Resource::EventTypes) + 1;
+    let id = ctx.shared.config.rows(Collection::EventTypes) + 1;
     Ok(Reply::json(
         201,
         &json!({
@@ -259,7 +259,7 @@ fn bulk_dismiss(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn update_ledger(ctx: &Ctx<'_>) -> Answer {
-    let mut ledger = find(ctx, Resource::Ledgers, 0)?;
+    let mut ledger = find(ctx, Collection::Ledgers, 0)?;
     let input = wrapped(ctx, "ledger")?;
     if ledger
         .get("system_ledger_type")
@@ -273,9 +273,9 @@ fn update_ledger(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Ledgers, 0)?;
+    find(ctx, Collection::Ledgers, 0)?;
     let batch =
-        find(ctx, Resource::LedgerBatches, 1).or_else(|_| find(ctx, Resource::Batches, 1))?;
+        find(ctx, Collection::LedgerBatches, 1).or_else(|_| find(ctx, Collection::Batches, 1))?;
     let body = object(ctx)?;
     if let Some(ids) = body.get("data_point_ids") {
         let ok = ids.as_array().is_some_and(|ids| {
@@ -289,10 +289,10 @@ fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
         }
     }
     if let Some(Value::Array(amounts)) = body.get("batch_amounts") {
-        let rows = ctx.shared.config.rows(Resource::Batches);
+        let rows = ctx.shared.config.rows(Collection::Batches);
         for amount in amounts {
             let id = amount.get("batch_id").and_then(Value::as_str).unwrap_or("");
-            if lookup::find(Resource::Batches, rows, id).is_none() {
+            if lookup::find(Collection::Batches, rows, id).is_none() {
                 return Err(Reply::not_found());
             }
         }
@@ -317,7 +317,7 @@ fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn required_inputs(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Ledgers, 0)?;
+    find(ctx, Collection::Ledgers, 0)?;
     Ok(Reply::json(200, &json!({ "data": required_input_list() })))
 }
 
@@ -346,7 +346,7 @@ fn generation_range(ctx: &Ctx<'_>) -> Result<i64, Reply> {
 }
 
 fn generate_preview(ctx: &Ctx<'_>) -> Answer {
-    let ledger = find(ctx, Resource::Ledgers, 0)?;
+    let ledger = find(ctx, Collection::Ledgers, 0)?;
     let days = generation_range(ctx)?;
     let count = (days / 30).max(1);
     Ok(Reply::json(
@@ -356,7 +356,7 @@ fn generate_preview(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn batch_generation(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Ledgers, 0)?;
+    find(ctx, Collection::Ledgers, 0)?;
     generation_range(ctx)?;
     Ok(Reply::json(
         202,
@@ -365,7 +365,7 @@ fn batch_generation(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn update_model(ctx: &Ctx<'_>) -> Answer {
-    let mut model = find(ctx, Resource::Models, 0)?;
+    let mut model = find(ctx, Collection::Models, 0)?;
     let input = wrapped(ctx, "model")?;
     overlay(&mut model, &input, &["cadence", "partition_type"]);
     model.insert("updated_at".into(), json!(now(ctx)));
@@ -373,7 +373,7 @@ fn update_model(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn create_model_version(ctx: &Ctx<'_>) -> Answer {
-    let mut model = find(ctx, Resource::Models, 0)?;
+    let mut model = find(ctx, Collection::Models, 0)?;
     let body = object(ctx)?;
     if body
         .get("yaml")
@@ -391,7 +391,7 @@ fn create_model_version(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn model_schema(ctx: &Ctx<'_>) -> Answer {
-    let model = find(ctx, Resource::Models, 0)?;
+    let model = find(ctx, Collection::Models, 0)?;
     Ok(Reply::json(
         200,
         &json!({
@@ -409,7 +409,7 @@ fn model_schema(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn simulate(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Models, 0)?;
+    find(ctx, Collection::Models, 0)?;
     let body = object(ctx)?;
     let Some(Value::Object(inputs)) = body.get("inputs") else {
         return Err(unprocessable("inputs is required."));
@@ -428,7 +428,7 @@ fn simulate(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn create_model_run(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Models, 0)?;
+    find(ctx, Collection::Models, 0)?;
     let input = wrapped(ctx, "model_run")?;
     let (start, end) = (
         timestamp(&input, "start_time")?,
@@ -437,8 +437,8 @@ fn create_model_run(ctx: &Ctx<'_>) -> Answer {
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
-    let rows = ctx.shared.config.rows(Resource::ModelRuns);
-    let mut run = data::row(Resource::ModelRuns, rows);
+    let rows = ctx.shared.config.rows(Collection::ModelRuns);
+    let mut run = data::row(Collection::ModelRuns, rows);
     overlay(&mut run, &input, &["start_time", "end_time"]);
     run.insert("state".into(), json!("complete"));
     run.insert("error_message".into(), Value::Null);
@@ -448,16 +448,16 @@ fn create_model_run(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn update_report(ctx: &Ctx<'_>) -> Answer {
-    let mut report = find(ctx, Resource::Reports, 0)?;
+    let mut report = find(ctx, Collection::Reports, 0)?;
     let input = wrapped(ctx, "report")?;
     if report.get("status").and_then(Value::as_str) != Some("draft") {
         return Err(unprocessable("Only draft reports can be updated."));
     }
     if let Some(Value::Array(ids)) = input.get("batch_ids") {
-        let rows = ctx.shared.config.rows(Resource::Batches);
+        let rows = ctx.shared.config.rows(Collection::Batches);
         if let Some(bad) = ids.iter().find(|id| {
             id.as_str()
-                .is_none_or(|id| lookup::find(Resource::Batches, rows, id).is_none())
+                .is_none_or(|id| lookup::find(Collection::Batches, rows, id).is_none())
         }) {
             return Err(unprocessable(format!("Unknown batch id {bad}.")));
         }
