@@ -11,7 +11,8 @@
 //! * **Interrupted** (connection lost, body cut short, nothing received for
 //!   [`read_timeout`](DownloadPolicy::read_timeout), `5xx`/`408`/`429`): resumed where it stopped
 //!   (`Range` with `If-Range: <ETag>`) after [`resume_backoff`](DownloadPolicy::resume_backoff),
-//!   doubling each time up to 60 s; at most [`max_resumes`](DownloadPolicy::max_resumes) times. A stream without an `ETag` is not
+//!   doubling each time up to 60 s, or after what the host asks with `Retry-After` (at most 60 s);
+//!   at most [`max_resumes`](DownloadPolicy::max_resumes) times. A stream without an `ETag` is not
 //!   resumed: without a validator, a range could splice two versions of the file.
 //! * **URL refused** (`403`: URLs expire after 24 hours) or `404`: a fresh URL is read from the
 //!   export's status and the download goes on where it was; an export cleaned up meanwhile (after
@@ -21,7 +22,10 @@
 //!   already gave if the `ETag` is the same, and otherwise ends with [`ExportError::Changed`].
 //! * **Any other `4xx`**, or a fresh URL refused again: [`ExportError::DownloadStatus`].
 //!
-//! The size is checked against the export's `file_size_bytes` ([`ExportError::SizeMismatch`]).
+//! The size is checked against the export's `file_size_bytes` ([`ExportError::SizeMismatch`]),
+//! and no download goes past [`max_file_bytes`](DownloadPolicy::max_file_bytes) (Mangrove
+//! documents at most 500 MB per export; [`ExportError::FileTooLarge`]), so a storage host that
+//! declares no size cannot stream without end.
 //!
 //! # The URL is a credential
 //!

@@ -108,6 +108,15 @@ pub(super) fn check_size(
     }
 }
 
+/// [`ExportError::FileTooLarge`] if a file of `size` bytes (received, or declared by the export
+/// or the storage host) is over the policy's `limit`.
+pub(super) fn check_limit(size: u64, limit: u64) -> Result<(), ExportError> {
+    if size > limit {
+        return Err(ExportError::FileTooLarge { limit, size });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use reqwest::header::HeaderValue;
@@ -220,6 +229,15 @@ mod tests {
             ExportError::SizeMismatch {
                 expected: 10,
                 actual: 11
+            }
+        ));
+        assert!(check_limit(100, 100).is_ok());
+        let over = check_limit(101, 100).expect_err("over");
+        assert!(matches!(
+            over,
+            ExportError::FileTooLarge {
+                limit: 100,
+                size: 101
             }
         ));
     }

@@ -11,15 +11,15 @@ use reqwest::StatusCode;
 use super::download_to::{Downloaded, ProgressFn};
 use super::layout::layout;
 use super::resume::{
-    check_size, content_range, may_resume, must_restart, on_status, resume_wait, strong_etag,
-    OnStatus,
+    check_limit, check_size, content_range, may_resume, must_restart, on_status, resume_wait,
+    strong_etag, OnStatus,
 };
 use crate::error::ExportError;
 use crate::export::CompletedExport;
 use crate::open_enum::ExportFormat;
 use crate::redact::scrub;
 use crate::settings::DownloadPolicy;
-use crate::wire::{header_str, read_into};
+use crate::wire::{header_str, read_into, retry_after};
 
 /// Bytes of a storage error body read for the error message: enough for an S3 or GCS XML error
 /// (its code and message), little enough that a huge or endless error page costs nothing.
@@ -107,7 +107,10 @@ impl Transfer {
                     if chunk.is_empty() {
                         continue;
                     }
-                    self.sofar.bytes = self.sofar.bytes.saturating_add(chunk.len() as u64);
+                    // Checked before the bytes are handed out: nothing past the limit leaves.
+                    let bytes = self.sofar.bytes.saturating_add(chunk.len() as u64);
+                    check_limit(bytes, self.policy().max_file_bytes)?;
+                    self.sofar.bytes = bytes;
                     self.refreshed = false;
                     check_size(self.sofar.bytes, self.export.file_size_bytes, false)?;
                     self.report();
@@ -145,6 +148,10 @@ impl Transfer {
     /// One request; afterwards a body is open, or the caller asks again (after a resume or a
     /// fresh URL), or the file is complete.
     pub(super) async fn open(&mut self) -> Result<(), ExportError> {
+        // An export that says it is over the limit is not fetched at all.
+        if let Some(size) = self.export.file_size_bytes {
+            check_limit(size, self.policy().max_file_bytes)?;
+        }
         if must_restart(self.sofar.bytes, self.etag.is_some()) {
             self.rewind()?;
         }
@@ -173,10 +180,12 @@ impl Transfer {
                 self.interrupted(why.into(), None).await
             }
             status => {
+                // Read before the body is: a busy host says how long to wait (`Retry-After`).
+                let asked = retry_after(response.headers());
                 let error = self.status_error(response).await;
                 match on_status(status, self.refreshed) {
                     OnStatus::Refresh => self.refresh(status, error).await,
-                    OnStatus::Resume => self.interrupted(Box::new(error), None).await,
+                    OnStatus::Resume => self.interrupted(Box::new(error), asked).await,
                     OnStatus::Fail => Err(error),
                 }
             }
@@ -217,6 +226,10 @@ impl Transfer {
             };
             (first, size.or(self.total))
         };
+        if let Some(total) = total {
+            // A host that declares more than the limit is not read at all.
+            check_limit(total, self.policy().max_file_bytes)?;
+        }
         if self.sofar.bytes > 0 && (etag.is_none() || etag != self.etag) {
             self.rewind()?;
             if first > 0 {
