@@ -94,6 +94,11 @@ const LIST_BODIES: &[(&str, &str)] = &[
     ("ModelRunList", "ModelRun"),
 ];
 
+/// Schemas renamed in `openapi.yaml` (new name, old name): the generated type keeps its old
+/// name as a deprecated alias (pass `renamed_types`). `Export` became `ExportJob` so the status
+/// object no longer shares its name with the `mangrove::Export` handle.
+const RENAMED_SCHEMAS: &[(&str, &str)] = &[("ExportJob", "Export")];
+
 fn main() -> ExitCode {
     println!("cargo:rerun-if-changed=openapi.yaml");
     println!("cargo:rerun-if-changed=build.rs");
@@ -127,6 +132,7 @@ fn generate() -> Result<(), String> {
         spec::list_endpoints_code(&spec, LIST_BODIES, &resource_types)?,
     )?;
 
+    let parameters = spec::parameters(&spec)?;
     spec::plain_page_parameters(&mut spec)?;
 
     let mut settings = GenerationSettings::default();
@@ -182,18 +188,59 @@ fn generate() -> Result<(), String> {
     };
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
-    edit(&mut file).map_err(|e| e.to_string())?;
+    edit(&mut file, &parameters).map_err(|e| e.to_string())?;
+    let types = split_types(&mut file)?;
+    write_out("types.rs", prettyplease::unparse(&types))?;
     write_out("codegen.rs", prettyplease::unparse(&file))
 }
 
+/// Takes progenitor's `pub mod types { … }` out of `file` and answers its items as a file of
+/// their own: `$OUT_DIR/types.rs`, included by `src/types.rs`.
+///
+/// Why: the types are plain data (serde derives, builders) that depend on nothing of the
+/// client, while the client code needs the crate's hand-written layer (`client::Inner`, the retry
+/// hook). In one module, every part of the crate that names a type (errors, summaries, the
+/// slot limiter) would sit in one import cycle with the client. Apart, `types` is a bottom layer
+/// (see the README's architecture section), and only the client code and `client`/`retry` form
+/// the cycle the generator forces. `src/generated.rs` re-imports `crate::types`, so the client
+/// code's `types::…` paths resolve unchanged.
+fn split_types(file: &mut syn::File) -> Result<syn::File, String> {
+    let at = file.items.iter().position(
+        |item| matches!(item, syn::Item::Mod(m) if m.ident == "types" && m.content.is_some()),
+    );
+    let Some(at) = at else {
+        return Err(
+            "build.rs split_types: progenitor's output has no inline `pub mod types { … }` \
+                    (did progenitor change the shape of its output?)"
+                .into(),
+        );
+    };
+    let syn::Item::Mod(module) = file.items.remove(at) else {
+        unreachable!("position() matched a module");
+    };
+    let items = module.content.map(|(_, items)| items).unwrap_or_default();
+    Ok(syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items,
+    })
+}
+
 /// The passes over progenitor's output, in order (each in `build/passes/`).
-fn edit(file: &mut syn::File) -> Result<(), passes::PassError> {
+fn edit(
+    file: &mut syn::File,
+    parameters: &passes::setter_docs::Parameters,
+) -> Result<(), passes::PassError> {
     passes::client_accessors::add_client_accessors(file)?;
     passes::hide_constructors::hide_internal_constructors(file)?;
     passes::null_collections::read_null_collections_as_empty(file)?;
     passes::extra_maps::default_extra_maps(file)?;
     passes::decode_routing::route_decodes(file)?;
     passes::redact_debug::redact_download_urls_in_debug(file)?;
+    passes::list_query_setters::hide_list_query_setters(file)?;
+    passes::setter_docs::document_setters(file, parameters)?;
+    passes::builder_docs::document_type_builders(file)?;
+    passes::renamed_types::alias_renamed_types(file, RENAMED_SCHEMAS)?;
     passes::schemars_feature::schemars_behind_feature(file)?;
     Ok(())
 }

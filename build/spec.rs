@@ -2,6 +2,8 @@
 //! endpoint table, the parameter descriptions, the spec as JSON; and the one change made to the
 //! spec before code generation (plain page parameters).
 
+use crate::passes::setter_docs::{Parameter, Parameters};
+
 /// An open enum of `src/open_enum.rs`: the generated type of `schema` is replaced by the open
 /// enum `name`, made by `open_enum!` from the schema's values and description, followed by
 /// `rust_doc` (links to Rust items, which the spec cannot hold).
@@ -121,6 +123,55 @@ pub fn list_endpoints_code(
         return Err("openapi.yaml: no GET answers one of the list body schemas".into());
     }
     Ok(code + "}\n")
+}
+
+/// The parameters of every operation, with their descriptions (for the setter docs). Shared
+/// parameters (`$ref: '#/components/parameters/…'`) are resolved.
+pub fn parameters(spec: &openapiv3::OpenAPI) -> Result<Parameters, String> {
+    use openapiv3::ReferenceOr::{Item, Reference};
+    let mut all = Parameters::new();
+    for (path, item) in &spec.paths.paths {
+        let Item(item) = item else { continue };
+        for (method, op) in item.iter() {
+            let Some(id) = op.operation_id.clone() else {
+                return Err(format!("{method} {path} has no operationId"));
+            };
+            let mut params = Vec::new();
+            for p in item.parameters.iter().chain(&op.parameters) {
+                let p = match p {
+                    Item(p) => p,
+                    Reference { reference } => {
+                        let name = reference.rsplit('/').next().unwrap_or(reference);
+                        match spec
+                            .components
+                            .as_ref()
+                            .and_then(|c| c.parameters.get(name))
+                        {
+                            Some(Item(p)) => p,
+                            _ => return Err(format!("openapi.yaml: no parameter {reference}")),
+                        }
+                    }
+                };
+                let (data, location) = match p {
+                    openapiv3::Parameter::Query { parameter_data, .. } => (parameter_data, "query"),
+                    openapiv3::Parameter::Path { parameter_data, .. } => (parameter_data, "path"),
+                    openapiv3::Parameter::Header { parameter_data, .. } => {
+                        (parameter_data, "header")
+                    }
+                    openapiv3::Parameter::Cookie { parameter_data, .. } => {
+                        (parameter_data, "cookie")
+                    }
+                };
+                params.push(Parameter {
+                    name: data.name.clone(),
+                    location,
+                    description: data.description.clone(),
+                });
+            }
+            all.insert(id, params);
+        }
+    }
+    Ok(all)
 }
 
 /// The list parameters whose bounds (`minimum: 1`) stay in the spec for servers, fakes and

@@ -4,6 +4,39 @@
 //! Only decoding is open: [`FromStr`] accepts the known names only and there is no
 //! `From<&str>`, so a typo in a value the caller sends fails before any request. An unknown
 //! value can still be sent explicitly: `ResourceType::Unknown("Shipment".into())`.
+//!
+//! An export's [`ExportFormat`] is picked in one place, the export's own builder
+//! ([`StartExport::format`](crate::export::StartExport::format)), and a list's response mode by
+//! the method that reads it (`.summary()`, `.items()`, `.pages()`, `.summary_with_export()`):
+//!
+//! ```no_run
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+//! let (summary, export) = client
+//!     .list_batches()
+//!     .summary_with_export()
+//!     .format(ExportFormat::Json)
+//!     .send()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The list builders have no `export_format` or `response_mode` setter (a second way, which
+//! the first would silently override), so neither compiles:
+//!
+//! ```compile_fail
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) {
+//! let _ = client.list_batches().export_format(ExportFormat::Json).send().await;
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) {
+//! let _ = client.list_batches().response_mode(mangrove::types::ResponseMode::Summary).send().await;
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -112,13 +145,13 @@ impl Default for ExportFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Export;
+    use crate::types::ExportJob;
 
     // The export status's `resource_type` is the open `ResourceType` of the spec: a known value
     // is a variant, an unknown one is kept as sent, `null` and an absent field are `None`.
     #[test]
     fn export_status_resource_type_is_open() {
-        let status = |rt: serde_json::Value| -> Export {
+        let status = |rt: serde_json::Value| -> ExportJob {
             serde_json::from_value(serde_json::json!({"id": "exp_1", "resource_type": rt})).unwrap()
         };
         let known = status("Delivery".into());

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::types;
 
 /// The body of any list response. `data` is strict: an item that does not decode fails the call
-/// ([`Error::Decode`]); a sample that does not decode into `T` is kept, exactly as sent, in
+/// ([`Error::Decode`](crate::Error::Decode)); a sample that does not decode into `T` is kept, exactly as sent, in
 /// [`unfit_samples`](Self::unfit_samples), so a summary never loses its count.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]

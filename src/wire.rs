@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use reqwest::header::{AsHeaderName, HeaderMap};
 
-/// A reading of the `RateLimit-*` response headers ([`Client::rate_limit`]).
+/// A reading of the `RateLimit-*` response headers ([`Client::rate_limit`](crate::Client::rate_limit)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests allowed per 60-second window (`RateLimit-Limit`).

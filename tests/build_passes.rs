@@ -287,6 +287,168 @@ fn redact_debug_replaces_the_derived_debug() {
 }
 
 #[test]
+fn list_query_setters_become_crate_private_with_a_hidden_test_trait() {
+    let mut file = request_builder();
+    assert_eq!(
+        passes::list_query_setters::hide_list_query_setters(&mut file),
+        Ok(2)
+    );
+    let text = text(&file);
+    assert!(text.contains("pub (crate) fn export_format"), "{text}");
+    assert!(text.contains("pub (crate) fn response_mode"), "{text}");
+    assert!(
+        text.contains("pub fn filter_project_id_eq"),
+        "other setters stay public"
+    );
+    assert!(text.contains(
+        "# [cfg (feature = \"testing\")] impl < 'a > super :: wire :: ExportFormatQuery for ListBatches < 'a >"
+    ));
+    assert_named(
+        passes::list_query_setters::hide_list_query_setters(&mut unrelated()),
+        "list_query_setters",
+    );
+    // A builder with `response_mode` but no `export_format` anywhere: the table is out of date.
+    let mut file = syn::parse_quote!(
+        pub mod builder {
+            impl<'a> ListA<'a> {
+                pub fn response_mode<V>(self, v: V) -> Self {
+                    self
+                }
+            }
+        }
+    );
+    let err = passes::list_query_setters::hide_list_query_setters(&mut file).unwrap_err();
+    assert_eq!(err.pass, "list_query_setters");
+    assert!(err.problem.contains("export_format"), "{err}");
+}
+
+#[test]
+fn setter_docs_come_from_the_parameters() {
+    use passes::setter_docs::{document_setters, snake, Parameter, Parameters};
+    assert_eq!(snake("filter[project_id][eq]"), "filter_project_id_eq");
+    assert_eq!(snake("page_size"), "page_size");
+    let param = |name: &str, description: Option<&str>| Parameter {
+        name: name.into(),
+        location: "query",
+        description: description.map(Into::into),
+    };
+    let mut parameters = Parameters::new();
+    parameters.insert(
+        "list_batches".into(),
+        vec![
+            param("export_format", Some("File format.")),
+            param("filter[project_id][eq]", Some("Filter by project id.")),
+            param("response_mode", None),
+        ],
+    );
+    let mut file = request_builder();
+    assert_eq!(document_setters(&mut file, &parameters), Ok(3));
+    let text = text(&file);
+    assert!(
+        text.contains(
+            "# [doc = \" Filter by project id.\"] # [doc = \" \"] \
+             # [doc = \" Sent as the query parameter `filter[project_id][eq]`.\"] \
+             pub fn filter_project_id_eq"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        "# [doc = \" Sent as the query parameter `response_mode`.\"] pub fn response_mode"
+    ));
+    assert!(
+        text.contains("the same as `client.list_batches()`"),
+        "`new` documented"
+    );
+    assert_eq!(
+        text.matches("Sends a `GET` request").count(),
+        1,
+        "an existing doc is kept, not doubled"
+    );
+
+    // A setter that matches no parameter of its operation: progenitor named it in a new way.
+    parameters.insert("list_batches".into(), vec![param("page", None)]);
+    let err = document_setters(&mut request_builder(), &parameters).unwrap_err();
+    assert_eq!(err.pass, "setter_docs");
+    assert!(err.problem.contains("`export_format`"), "{err}");
+    assert_named(
+        document_setters(&mut unrelated(), &parameters),
+        "setter_docs",
+    );
+}
+
+#[test]
+fn builder_docs_document_type_builders_and_their_setters() {
+    let mut file = types_module();
+    assert_eq!(
+        passes::builder_docs::document_type_builders(&mut file),
+        Ok(1)
+    );
+    let text = text(&file);
+    assert!(
+        text.contains("# [doc = \" Builder for [`super::ExportJob`]"),
+        "{text}"
+    );
+    // A setter takes its field's doc, or links the field when the spec does not describe it.
+    assert!(
+        text.contains("Temporary download URL.\"] pub fn download_url"),
+        "{text}"
+    );
+    assert!(text.contains("# [doc = \" Sets [`ExportJob::id`](super::ExportJob::id).\"] pub fn id"));
+    assert!(text.contains("pub fn builder"), "{text}");
+    assert!(text.contains("# [doc = \" A builder of this type"));
+    assert_named(
+        passes::builder_docs::document_type_builders(&mut unrelated()),
+        "builder_docs",
+    );
+    let mut file = syn::parse_quote!(
+        pub mod types {
+            pub mod builder {}
+        }
+    );
+    assert_named(
+        passes::builder_docs::document_type_builders(&mut file),
+        "builder_docs",
+    );
+}
+
+#[test]
+fn renamed_types_keep_their_old_names_as_deprecated_aliases() {
+    let mut file = types_module();
+    assert_eq!(
+        passes::renamed_types::alias_renamed_types(&mut file, &[("ExportJob", "Export")]),
+        Ok(1)
+    );
+    let text = text(&file);
+    assert_eq!(
+        text.matches(
+            "# [deprecated (note = \"renamed `ExportJob`\")] pub type Export = ExportJob ;"
+        )
+        .count(),
+        2,
+        "in `types` and in `types::builder`: {text}"
+    );
+    assert_named(
+        passes::renamed_types::alias_renamed_types(&mut types_module(), &[("Job", "Export")]),
+        "renamed_types",
+    );
+}
+
+// The renamed items of the generated code, under their new and (deprecated) old names.
+#[test]
+#[allow(deprecated)]
+fn old_and_new_names_of_generated_items() {
+    let job: mangrove::types::Export =
+        serde_json::from_value(serde_json::json!({"id": "exp_1"})).unwrap();
+    let job: mangrove::types::ExportJob = job;
+    assert_eq!(job.id, "exp_1");
+    let _: mangrove::types::builder::Export = mangrove::types::ExportJob::builder();
+    let _: fn(&mangrove::Client) -> mangrove::request::ListBatches<'_> =
+        mangrove::Client::list_batches;
+    let _: fn(&mangrove::Client) -> mangrove::builder::ListBatches<'_> =
+        mangrove::Client::list_batches;
+}
+
+#[test]
 fn schemars_feature_gates_the_derive_and_its_helper_attributes() {
     let mut file: syn::File = syn::parse_quote! {
         pub mod types {

@@ -1,6 +1,7 @@
 //! One test per sentence of the Mangrove exports overview (shared/reference/exports-overview.md),
 //! run against the fake server through the SDK.
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::prelude::*;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::ExportFormat;
@@ -48,7 +49,7 @@ async fn start(client: &Client, format: ExportFormat) -> Started {
     }
 }
 
-async fn poll(client: &Client, id: &str) -> types::Export {
+async fn poll(client: &Client, id: &str) -> types::ExportJob {
     client
         .get_export()
         .export_id(id)
@@ -58,14 +59,16 @@ async fn poll(client: &Client, id: &str) -> types::Export {
         .into_inner()
 }
 
-fn status(export: &types::Export) -> &str {
+fn status(export: &types::ExportJob) -> &str {
     export.status.as_ref().map_or("", ExportStatus::as_str)
 }
 
 #[tokio::test]
 async fn summary_with_export_on_every_exportable_endpoint() {
+    // One project: it owns all three rows of every collection under a project.
     let fake = FakeMangrove::builder()
         .default_rows(3)
+        .rows(Collection::Projects, 1)
         .export_limit(None)
         .start()
         .await;
@@ -74,8 +77,9 @@ async fn summary_with_export_on_every_exportable_endpoint() {
     macro_rules! check {
         ($($call:expr),+ $(,)?) => {$({
             let body = $call.response_mode(ResponseMode::SummaryWithExport).send().await.unwrap().into_inner();
-            assert_eq!(body.count, Some(3), "{}", stringify!($call));
-            assert_eq!(body.samples.len(), 3);
+            let rows = if stringify!($call) == "c.list_projects()" { 1 } else { 3 };
+            assert_eq!(body.count, Some(rows), "{}", stringify!($call));
+            assert_eq!(body.samples.len(), rows as usize);
             assert_eq!(body.response_mode.as_deref(), Some("summary_with_export"));
             let export = body.export.expect(stringify!($call));
             let id = export.id.expect("export id");
@@ -117,12 +121,14 @@ async fn summary_with_export_on_every_exportable_endpoint() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(body.count, Some(3));
+    // Ledger 0 of 3 owns ledger batch 0 of 3 (row i belongs to parent i % 3).
+    assert_eq!(body.count, Some(1));
     assert_eq!(body.response_mode.as_deref(), Some("summary"));
     assert!(body.export.is_none());
+    let model = data::row(Collection::Models, 0)["id"].clone();
     let body = c
         .list_model_runs()
-        .model_id("mdl_x")
+        .model_id(model.as_str().unwrap())
         .response_mode(ResponseMode::SummaryWithExport)
         .send()
         .await;
@@ -355,9 +361,10 @@ async fn customer_and_partner_tokens_cannot_start_exports() {
         assert_eq!(e.status().as_u16(), 403);
         assert_eq!(e.into_inner().message, FORBIDDEN);
 
+        let batch = data::row(Collection::Batches, 0)["id"].clone();
         let e = error(
             c.list_batch_evidences()
-                .batch_id("bat_x")
+                .batch_id(batch.as_str().unwrap())
                 .response_mode(ResponseMode::SummaryWithExport)
                 .send()
                 .await,
@@ -493,4 +500,70 @@ async fn empty_exports_are_a_header_or_an_empty_array() {
         assert_eq!(String::from_utf8(body).unwrap(), expected);
         assert_eq!(done.file_size_bytes, Some(expected.len() as i64));
     }
+}
+
+#[tokio::test]
+async fn an_external_export_takes_a_slot_until_it_finishes() {
+    let fake = FakeMangrove::builder().export_limit(Some(2)).start().await;
+    let client = plain(&fake, TokenKind::Account);
+    let external = fake.start_external_export(Collection::Batches).unwrap();
+    assert!(external.starts_with("exp_"));
+    start(&client, ExportFormat::Csv).await;
+    // The account's two slots: one taken from outside, one by the SDK.
+    let e = error(
+        client
+            .list_projects()
+            .response_mode(ResponseMode::SummaryWithExport)
+            .send()
+            .await,
+    );
+    assert_eq!(e.status().as_u16(), 429);
+    assert!(e.into_inner().message.contains("Export limit reached"));
+    assert_eq!(
+        fake.start_external_export(Collection::Projects),
+        Err(mangrove::testing::ExternalExportError::LimitReached { limit: 2 })
+    );
+    assert_eq!(fake.journal().max_exports_in_flight, 2);
+    // No API request was journaled for the external start.
+    assert_eq!(fake.journal().requests_to("create_export").len(), 0);
+
+    // It is a real export: its status is served, and it completes with a file.
+    assert_eq!(status(&poll(&client, &external).await), "processing");
+    assert!(fake.finish_export(&external));
+    assert!(!fake.finish_export(&external), "already ended");
+    let done = poll(&client, &external).await;
+    assert_eq!(status(&done), "completed");
+    let (code, body) = fetch(done.download_url.as_deref().unwrap()).await;
+    assert_eq!(code, 200);
+    let header = format!("{}\n", data::columns(Collection::Batches).join(","));
+    assert!(String::from_utf8(body).unwrap().starts_with(&header));
+
+    // Its slot is free again.
+    start(&client, ExportFormat::Csv).await;
+    assert!(!fake.finish_export("exp_unknown"));
+    assert_eq!(
+        fake.start_external_export(Collection::ModelRuns),
+        Err(mangrove::testing::ExternalExportError::NotExportable(
+            Collection::ModelRuns
+        ))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_external_export_follows_a_timed_schedule_by_itself() {
+    let fake = FakeMangrove::builder()
+        .export_limit(Some(1))
+        .schedule(Schedule::After(Duration::from_secs(30)))
+        .start()
+        .await;
+    let client = plain(&fake, TokenKind::Account);
+    fake.start_external_export(Collection::Projects).unwrap();
+    let refused = client
+        .list_projects()
+        .response_mode(ResponseMode::SummaryWithExport)
+        .send()
+        .await;
+    assert_eq!(error(refused).status().as_u16(), 429);
+    fake.advance(Duration::from_secs(30));
+    start(&client, ExportFormat::Csv).await;
 }

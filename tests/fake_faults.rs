@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{FakeMangrove, Fault, FaultBody, StorageFault, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::Client;
@@ -32,7 +33,7 @@ async fn raw(fake: &FakeMangrove, path: &str) -> reqwest::Response {
 }
 
 /// A completed CSV export of projects and its status answer.
-async fn completed(fake: &FakeMangrove, client: &Client) -> types::Export {
+async fn completed(fake: &FakeMangrove, client: &Client) -> types::ExportJob {
     let body = client
         .list_projects()
         .response_mode(ResponseMode::SummaryWithExport)

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::testing::{data, Collection, FakeMangrove, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::{AuthScheme, Client, RetryPolicy};
@@ -203,49 +204,62 @@ async fn every_list_endpoint_decodes_in_default_and_summary_mode() {
     let batch = row_id(Collection::Batches, 0);
     let ledger = row_id(Collection::Ledgers, 0);
     let model = row_id(Collection::Models, 0);
+    // `$n` rows: 12 in a top-level list, 1 in a nested one (12 parents share 12 rows).
     macro_rules! check {
-        ($($call:expr),+ $(,)?) => {$({
+        ($n:expr; $($call:expr),+ $(,)?) => {$({
             let page = $call.page_size(5).send().await.unwrap().into_inner();
-            assert_eq!(page.data.len(), 5, "{}", stringify!($call));
-            assert_eq!(page.info.as_ref().and_then(|i| i.total_items), Some(12));
+            assert_eq!(page.data.len(), ($n as usize).min(5), "{}", stringify!($call));
+            assert_eq!(page.info.as_ref().and_then(|i| i.total_items), Some($n));
             let summary = $call.response_mode(ResponseMode::Summary).send().await.unwrap().into_inner();
-            assert_eq!((summary.count, summary.samples.len()), (Some(12), 10), "{}", stringify!($call));
+            assert_eq!((summary.count, summary.samples.len()), (Some($n), ($n as usize).min(10)), "{}", stringify!($call));
         })+};
     }
     check!(
+        12;
         c.list_projects(),
-        c.list_events().project_id(1),
-        c.list_event_types().project_id(1),
-        c.list_data_points().project_id(1),
         c.list_locations(),
         c.list_batches(),
-        c.list_batch_evidences().batch_id(batch.as_str()),
         c.list_ledgers(),
-        c.list_ledger_batches().ledger_id(ledger.as_str()),
         c.list_models(),
-        c.list_model_runs().model_id(model.as_str()),
         c.list_feedstocks(),
         c.list_tracking_units(),
         c.list_reports(),
         c.list_orders(),
     );
+    check!(
+        1;
+        c.list_events().project_id(1),
+        c.list_event_types().project_id(1),
+        c.list_data_points().project_id(1),
+        c.list_batch_evidences().batch_id(batch.as_str()),
+        c.list_ledger_batches().ledger_id(ledger.as_str()),
+        c.list_model_runs().model_id(model.as_str()),
+    );
     assert_eq!(fake.journal().requests.len(), 30);
 }
 
 #[tokio::test]
-async fn filters_and_sort_are_accepted() {
-    let fake = FakeMangrove::start().await;
+async fn filters_and_sort_are_sent_and_honoured() {
+    let fake = FakeMangrove::builder().default_rows(90).start().await;
     let client = fake.client(TokenKind::Account);
     let body = client
         .list_batches()
         .filter_project_id_eq(3)
         .filter_state_eq("complete")
         .sort("-created_at")
+        .page_size(100)
         .send()
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(body.data.len(), 10);
+    // Batch i -> feedstock i % 90 -> project i % 90 % 90 + 1: project 3 has batch 2 only.
+    let expected: Vec<String> = (0..fake.rows(Collection::Batches))
+        .filter_map(|i| fake.row(Collection::Batches, i))
+        .filter(|b| b["feedstocks"][0]["project_id"] == 3 && b["state"] == "complete")
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    let got: Vec<String> = body.data.iter().map(|b| b.id.clone()).collect();
+    assert_eq!(got, expected);
     let journal = fake.journal();
     let request = journal.requests_to("list_batches")[0];
     assert_eq!(
@@ -404,10 +418,11 @@ async fn single_objects_exist_for_seeded_ids_only() {
         .unwrap()
         .into_inner();
     assert_eq!(got.id, event);
+    // Data point 1 belongs to project 2 (row i belongs to project i % 42 + 1).
     let point = row_id(Collection::DataPoints, 1);
     let got = c
         .get_data_point()
-        .project_id(1)
+        .project_id(2)
         .event_id(event.as_str())
         .data_point_id(point.as_str())
         .send()
@@ -415,6 +430,14 @@ async fn single_objects_exist_for_seeded_ids_only() {
         .unwrap()
         .into_inner();
     assert_eq!(got.id, point);
+    let elsewhere = c
+        .get_data_point()
+        .project_id(1)
+        .event_id(event.as_str())
+        .data_point_id(point.as_str())
+        .send()
+        .await;
+    assert_eq!(status(elsewhere).0, 404, "another project's data point");
     assert_eq!(
         c.get_model_run()
             .model_run_id(2)

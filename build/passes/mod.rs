@@ -11,13 +11,17 @@
 //! The passes depend on `syn`, `quote` and `proc-macro2` only (never on the spec), so
 //! `tests/build_passes.rs` includes this module and runs each pass on a small input.
 
+pub mod builder_docs;
 pub mod client_accessors;
 pub mod decode_routing;
 pub mod extra_maps;
 pub mod hide_constructors;
+pub mod list_query_setters;
 pub mod null_collections;
 pub mod redact_debug;
+pub mod renamed_types;
 pub mod schemars_feature;
+pub mod setter_docs;
 
 use std::fmt;
 

@@ -92,7 +92,7 @@ impl StartExport<ResourceType> {
         };
         Box::pin(async move {
             let resource = self.source.to_string();
-            let saved = |c: &types::Export| {
+            let saved = |c: &types::ExportJob| {
                 Ok(SavedExport {
                     id: c.id.clone(),
                     status_url: c.status_url.clone(),

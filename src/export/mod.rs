@@ -230,7 +230,7 @@ pub struct ExportSnapshot {
     /// `download_url`, `failed` if there is an `error`, else `pending`.
     pub status: ExportStatus,
     /// The server's answer as it came.
-    pub raw: types::Export,
+    pub raw: types::ExportJob,
     /// Status requests made so far by this poller (this one included).
     pub polls: u32,
     /// Time since polling started.
@@ -238,7 +238,7 @@ pub struct ExportSnapshot {
 }
 
 impl ExportSnapshot {
-    pub(crate) fn new(raw: types::Export, polls: u32, elapsed: Duration) -> Self {
+    pub(crate) fn new(raw: types::ExportJob, polls: u32, elapsed: Duration) -> Self {
         let status = match &raw.status {
             Some(s) => s.clone(),
             None if raw.download_url.is_some() => ExportStatus::Completed,
@@ -254,9 +254,9 @@ impl ExportSnapshot {
     }
 }
 
-impl From<types::Export> for ExportSnapshot {
+impl From<types::ExportJob> for ExportSnapshot {
     /// Interprets a raw status answer (for example one fetched with `client.get_export()`).
-    fn from(raw: types::Export) -> Self {
+    fn from(raw: types::ExportJob) -> Self {
         ExportSnapshot::new(raw, 0, Duration::ZERO)
     }
 }

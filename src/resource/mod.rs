@@ -58,7 +58,7 @@ use crate::Client;
 /// A generated list builder: `.summary()`, `.items()` and `.pages()` after its filters and sort.
 /// See the [module docs](self).
 pub trait ListRequest<'a>: sealed::Sealed + Clone + Send + Sync + Sized + 'a {
-    /// The item type of the list, e.g. [`types::Project`].
+    /// The item type of the list, e.g. [`types::Project`](crate::types::Project).
     type Item: DeserializeOwned + Serialize + Clone + Send + Sync + 'static;
     /// The resource's plural name, e.g. `"projects"`.
     const RESOURCE: &'static str;

@@ -143,7 +143,7 @@ macro_rules! operations {
 
         /// `(method, path pattern under /api/v1, operation)`; `{}` is one path parameter, `{int}` one
 /// that the spec types as an `int64` (anything else is answered `400`).
-        const ROUTES: &[(&str, &str, Op)] = &[
+        pub(crate) const ROUTES: &[(&str, &str, Op)] = &[
             $(($method, $pattern, Op::$op),)+
         ];
     };

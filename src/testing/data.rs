@@ -192,6 +192,12 @@ impl Collection {
         }
     }
 
+    /// The position in [`ALL`](Self::ALL).
+    pub(crate) fn position(self) -> usize {
+        // `salt` is the position + 1 (checked by a unit test).
+        (self.salt() - 1) as usize
+    }
+
     /// Hash salt of the resource (distinct per resource).
     fn salt(self) -> u64 {
         match self {
@@ -243,8 +249,12 @@ pub fn columns(resource: Collection) -> &'static [&'static str] {
             "slug",
             "event_type",
             "tracking_id",
+            "status",
+            "notes",
             "start_time",
             "end_time",
+            "created_at",
+            "updated_at",
             "data_points",
             "locations",
             "evidences",
@@ -360,22 +370,104 @@ pub fn columns(resource: Collection) -> &'static [&'static str] {
     }
 }
 
-/// Row number `index` (0-based) of `resource`. Deterministic: the same arguments always give the
-/// same row. The keys are exactly [`columns`]`(resource)`.
+/// Row number `index` (0-based) of `resource` in a fake with the default row counts (42 of
+/// every collection). Deterministic: the same arguments always give the same row. The keys are
+/// exactly [`columns`]`(resource)`.
+///
+/// Rows that link to other collections (see [`parent`]) link by row counts, so in a fake built
+/// with other counts ask the fake itself: [`FakeMangrove::row`](super::FakeMangrove::row) (which
+/// also shows what was written). Collections without links (`Projects`, `Ledgers`, `Orders`,
+/// `Locations`, `Deliveries`) are the same whatever the counts.
 pub fn row(resource: Collection, index: u64) -> Map<String, Value> {
+    seeded(&Links::DEFAULT, resource, index)
+}
+
+/// The collection whose rows own the rows of `collection`, if any:
+///
+/// * `Events`, `EventTypes`, `DataPoints`, `Models`, `Feedstocks`, `TrackingUnits`, `Reports`
+///   belong to a project (`Projects`);
+/// * `Batches` belong to a feedstock (`Feedstocks`): a batch's `feedstocks` holds that
+///   feedstock, whose `project_id` is the batch's project;
+/// * `LedgerBatches` belong to a ledger, `BatchEvidences` to a batch, `ModelRuns` to a model;
+/// * `Projects`, `Ledgers`, `Orders`, `Locations` and `Deliveries` belong to the account only.
+///
+/// Seeded row `i` belongs to parent row `i % n` (`n` = the parent collection's row count), so
+/// every parent has rows when there are at least as many children as parents.
+pub fn parent(collection: Collection) -> Option<Collection> {
+    match collection {
+        Collection::Events
+        | Collection::EventTypes
+        | Collection::DataPoints
+        | Collection::Models
+        | Collection::Feedstocks
+        | Collection::TrackingUnits
+        | Collection::Reports => Some(Collection::Projects),
+        Collection::Batches => Some(Collection::Feedstocks),
+        Collection::LedgerBatches => Some(Collection::Ledgers),
+        Collection::BatchEvidences => Some(Collection::Batches),
+        Collection::ModelRuns => Some(Collection::Models),
+        Collection::Projects
+        | Collection::Ledgers
+        | Collection::Orders
+        | Collection::Locations
+        | Collection::Deliveries => None,
+    }
+}
+
+/// The seeded row counts the links between collections are computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Links {
+    counts: [u64; 16],
+}
+
+impl Links {
+    /// 42 rows of every collection (the fake's default).
+    pub(crate) const DEFAULT: Links = Links { counts: [42; 16] };
+
+    /// The counts `count` gives.
+    pub(crate) fn new(count: impl Fn(Collection) -> u64) -> Links {
+        let mut counts = [0; 16];
+        for (slot, collection) in counts.iter_mut().zip(Collection::ALL) {
+            *slot = count(collection);
+        }
+        Links { counts }
+    }
+
+    /// The seeded row count of `collection`.
+    pub(crate) fn count(&self, collection: Collection) -> u64 {
+        self.counts[collection.position()]
+    }
+
+    /// The parent row (index in [`parent`]`(collection)`) of seeded row `index`.
+    pub(crate) fn parent_of(&self, collection: Collection, index: u64) -> Option<u64> {
+        let n = self.count(parent(collection)?);
+        (n > 0).then(|| index % n)
+    }
+
+    /// The project (index in `Projects`) of seeded row `index`, following parents.
+    pub(crate) fn project_of(&self, collection: Collection, index: u64) -> Option<u64> {
+        match parent(collection)? {
+            Collection::Projects => self.parent_of(collection, index),
+            up => self.project_of(up, self.parent_of(collection, index)?),
+        }
+    }
+}
+
+/// Seeded row `index` of `resource`, linked by `links`.
+pub(crate) fn seeded(links: &Links, resource: Collection, index: u64) -> Map<String, Value> {
     let value = match resource {
         Collection::Projects => project(index),
-        Collection::Events => event(index),
+        Collection::Events => event(links, index),
         Collection::EventTypes => event_type(index),
         Collection::DataPoints => data_point(Collection::DataPoints.salt(), "in_", index),
-        Collection::Batches => batch(Collection::Batches, index),
-        Collection::LedgerBatches => batch(Collection::LedgerBatches, index),
+        Collection::Batches => batch(links, Collection::Batches, index),
+        Collection::LedgerBatches => batch(links, Collection::LedgerBatches, index),
         Collection::Ledgers => ledger(index),
         Collection::Orders => order(index),
-        Collection::Feedstocks => feedstock(index),
-        Collection::TrackingUnits => tracking_unit(index),
+        Collection::Feedstocks => feedstock(links, index),
+        Collection::TrackingUnits => tracking_unit(links, index),
         Collection::Models => model(index),
-        Collection::Reports => report(index),
+        Collection::Reports => report(links, index),
         Collection::Locations => location(index),
         Collection::Deliveries => delivery(index),
         Collection::BatchEvidences => evidence(index),
@@ -386,6 +478,13 @@ pub fn row(resource: Collection, index: u64) -> Map<String, Value> {
         // Every builder above returns an object literal.
         _ => Map::new(),
     }
+}
+
+/// `project_id` of a seeded row that names its project (`null` in a fake without projects).
+fn project_id(links: &Links, collection: Collection, index: u64) -> Value {
+    links
+        .project_of(collection, index)
+        .map_or(Value::Null, |p| json!(p + 1))
 }
 
 /// The `Content-Type` of an export file in `format`: `text/csv` or `application/json`.
@@ -407,8 +506,24 @@ pub fn render(
     format: ExportFormat,
     w: &mut impl Write,
 ) -> io::Result<u64> {
+    render_rows(
+        columns(resource),
+        (0..rows).map(|index| row(resource, index)),
+        format,
+        w,
+    )
+}
+
+/// Writes `rows` (objects with the keys `cols`) to `w` as an export file in `format`, one row at a
+/// time as the iterator yields it (so a filter in the iterator is evaluated as rows are written,
+/// and memory stays bounded), and returns the number of bytes written.
+pub(crate) fn render_rows(
+    cols: &[&str],
+    rows: impl Iterator<Item = Map<String, Value>>,
+    format: ExportFormat,
+    w: &mut impl Write,
+) -> io::Result<u64> {
     let mut out = Counting { inner: w, count: 0 };
-    let cols = columns(resource);
     match format {
         ExportFormat::Csv => {
             let mut scratch = Vec::with_capacity(1024);
@@ -419,8 +534,7 @@ pub fn render(
                 write_csv_field(&mut out, col.as_bytes())?;
             }
             out.write_all(b"\n")?;
-            for index in 0..rows {
-                let map = row(resource, index);
+            for map in rows {
                 for (i, col) in cols.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b",")?;
@@ -434,11 +548,10 @@ pub fn render(
         }
         ExportFormat::Json => {
             out.write_all(b"[")?;
-            for index in 0..rows {
+            for (index, map) in rows.enumerate() {
                 if index > 0 {
                     out.write_all(b",\n")?;
                 }
-                let map = row(resource, index);
                 out.write_all(b"{")?;
                 let mut first = true;
                 for col in cols {
@@ -478,6 +591,21 @@ pub fn materialize(
     format: ExportFormat,
     dir: &Path,
 ) -> io::Result<(PathBuf, u64)> {
+    materialize_rows(
+        resource,
+        (0..rows).map(|index| row(resource, index)),
+        format,
+        dir,
+    )
+}
+
+/// Writes `rows` of `resource` to a new file in `dir`, as [`materialize`] does.
+pub(crate) fn materialize_rows(
+    resource: Collection,
+    rows: impl Iterator<Item = Map<String, Value>>,
+    format: ExportFormat,
+    dir: &Path,
+) -> io::Result<(PathBuf, u64)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (path, file) = loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -506,12 +634,12 @@ pub fn materialize(
 
 fn write_file(
     resource: Collection,
-    rows: u64,
+    rows: impl Iterator<Item = Map<String, Value>>,
     format: &ExportFormat,
     file: File,
 ) -> io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let size = render(resource, rows, format.clone(), &mut w)?;
+    let size = render_rows(columns(resource), rows, format.clone(), &mut w)?;
     w.into_inner().map_err(|e| e.into_error())?;
     Ok(size)
 }
@@ -895,17 +1023,42 @@ const EVENT_TYPES: &[(&str, &str)] = &[
     ("lab-analysis", "Lab Analysis"),
 ];
 
-fn event(index: u64) -> Value {
+/// The event type (slug, name) of seeded event `index`: one of its project's event types (event
+/// type `j` belongs to project `j % projects`), picked by the index. A project without event
+/// types (a fake with fewer event types than projects) gives one of the built-in types.
+fn event_type_of(links: &Links, index: u64) -> (String, String) {
+    let h = mix(index ^ 0xE7E7_E7E7);
+    let projects = links.count(Collection::Projects);
+    let types = links.count(Collection::EventTypes);
+    match links.parent_of(Collection::Events, index) {
+        Some(p) if p < types => {
+            let own = (types - 1 - p) / projects + 1;
+            event_type_names(p + (h % own) * projects)
+        }
+        _ => {
+            let (slug, name) = EVENT_TYPES[(h % EVENT_TYPES.len() as u64) as usize];
+            (slug.to_string(), name.to_string())
+        }
+    }
+}
+
+fn event(links: &Links, index: u64) -> Value {
     let mut g = Gen::new(Collection::Events.salt(), index);
-    let (slug, type_name) = g.pick(EVENT_TYPES);
-    let (event_type, tracking_id) = if both_special(index) {
-        (UNICODE_TEXT.to_string(), json!(TRICKY_TEXT))
+    let (slug, event_type) = event_type_of(links, index);
+    let (notes, tracking_id) = if both_special(index) {
+        (json!(UNICODE_TEXT), json!(TRICKY_TEXT))
     } else if g.chance(1, 8) {
-        (type_name.to_string(), Value::Null)
+        (Value::Null, Value::Null)
     } else {
-        (type_name.to_string(), json!(format!("MG{}", 1000 + index)))
+        (Value::Null, json!(format!("MG{}", 1000 + index)))
+    };
+    let status = match g.below(10) {
+        0 => "pending",
+        1 => "incomplete",
+        _ => "complete",
     };
     let (start, end) = day_range(&mut g, index, 1);
+    let (created_at, updated_at) = created_updated(&mut g, index);
     let data_points: Vec<Value> = (0..1 + g.below(3))
         .map(|k| data_point(SALT_EVENT_DATA_POINT, "in_", index * 4 + k))
         .collect();
@@ -916,16 +1069,21 @@ fn event(index: u64) -> Value {
         "slug": slug,
         "event_type": event_type,
         "tracking_id": tracking_id,
+        "status": status,
+        "notes": notes,
         "start_time": start,
         "end_time": end,
+        "created_at": created_at,
+        "updated_at": updated_at,
         "data_points": data_points,
         "locations": locations,
         "evidences": evidences,
     })
 }
 
-fn event_type(index: u64) -> Value {
-    let mut g = Gen::new(Collection::EventTypes.salt(), index);
+/// Slug and name of event type row `index`: the five built-in types first, then numbered ones
+/// (`biochar-delivery-6`, "Biochar Delivery 6"); awkward names at `3`/`4 (mod 97)`.
+pub(crate) fn event_type_names(index: u64) -> (String, String) {
     let (slug, name) = EVENT_TYPES[(index % EVENT_TYPES.len() as u64) as usize];
     let (slug, name) = if index < EVENT_TYPES.len() as u64 {
         (slug.to_string(), name.to_string())
@@ -935,7 +1093,12 @@ fn event_type(index: u64) -> Value {
             format!("{name} {}", index + 1),
         )
     };
-    let name = special(index).map(str::to_string).unwrap_or(name);
+    (slug, special(index).map(str::to_string).unwrap_or(name))
+}
+
+fn event_type(index: u64) -> Value {
+    let mut g = Gen::new(Collection::EventTypes.salt(), index);
+    let (slug, name) = event_type_names(index);
     let first = g.below(DATA_POINT_TYPES.len() as u64) as usize;
     let data_point_types: Vec<Value> = (0..1 + g.below(4) as usize)
         .map(|k| {
@@ -1030,7 +1193,7 @@ fn model_run(salt: u64, index: u64) -> Value {
     })
 }
 
-fn batch(resource: Collection, index: u64) -> Value {
+fn batch(links: &Links, resource: Collection, index: u64) -> Value {
     let mut g = Gen::new(resource.salt(), index);
     let state = match g.below(10) {
         0 => "processing",
@@ -1067,8 +1230,18 @@ fn batch(resource: Collection, index: u64) -> Value {
         "ledger_balance": g.amount(500),
         "allocations": [],
         "model_run": model_run(SALT_BATCH_MODEL_RUN, index),
-        "feedstocks": [],
+        "feedstocks": batch_feedstocks(links, index),
     })
+}
+
+/// The `feedstocks` of batch `index`: feedstock `index % feedstocks` (the batch's parent, see
+/// [`parent`]), whose `project_id` is the batch's project; empty in a fake without feedstocks.
+fn batch_feedstocks(links: &Links, index: u64) -> Vec<Value> {
+    let n = links.count(Collection::Feedstocks);
+    if n == 0 {
+        return Vec::new();
+    }
+    vec![feedstock(links, index % n)]
 }
 
 const LEDGER_NAMES: &[&str] = &[
@@ -1210,7 +1383,7 @@ const FEEDSTOCKS: &[&str] = &[
     "Forestry residue",
 ];
 
-fn feedstock(index: u64) -> Value {
+fn feedstock(links: &Links, index: u64) -> Value {
     let mut g = Gen::new(Collection::Feedstocks.salt(), index);
     let name = special(index)
         .map(str::to_string)
@@ -1220,13 +1393,13 @@ fn feedstock(index: u64) -> Value {
         "id": index + 1,
         "name": name,
         "feedstock_type_id": 1 + g.below(6),
-        "project_id": 1 + g.below(50),
+        "project_id": project_id(links, Collection::Feedstocks, index),
         "created_at": created_at,
         "updated_at": updated_at,
     })
 }
 
-fn tracking_unit(index: u64) -> Value {
+fn tracking_unit(links: &Links, index: u64) -> Value {
     let mut g = Gen::new(Collection::TrackingUnits.salt(), index);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
         format!(
@@ -1240,7 +1413,7 @@ fn tracking_unit(index: u64) -> Value {
     json!({
         "id": friendly("tu_", Collection::TrackingUnits.salt(), index),
         "name": name,
-        "project_id": 1 + g.below(50),
+        "project_id": project_id(links, Collection::TrackingUnits, index),
         "created_at": created_at,
         "updated_at": updated_at,
     })
@@ -1274,7 +1447,7 @@ fn model(index: u64) -> Value {
     })
 }
 
-fn report(index: u64) -> Value {
+fn report(links: &Links, index: u64) -> Value {
     let mut g = Gen::new(Collection::Reports.salt(), index);
     let report_type = g.pick(&["quarterly", "annual", "monthly"]);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
@@ -1301,7 +1474,7 @@ fn report(index: u64) -> Value {
         "name": name,
         "report_type": report_type,
         "status": if draft { "draft" } else { "complete" },
-        "project_id": 1 + g.below(50),
+        "project_id": project_id(links, Collection::Reports, index),
         "created_at": created_at,
         "updated_at": updated_at,
         "inclusions": [],
@@ -1405,6 +1578,44 @@ mod tests {
                 assert_eq!(map, row(resource, index), "{resource:?} is deterministic");
             }
         }
+    }
+
+    #[test]
+    fn positions_follow_all() {
+        for (i, c) in Collection::ALL.into_iter().enumerate() {
+            assert_eq!(c.position(), i, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn links_follow_parents() {
+        let links = Links::new(|c| if c == Collection::Projects { 5 } else { 12 });
+        // Batch 9 -> feedstock 9 -> project 9 % 5 = 4 (id 5).
+        let batch = seeded(&links, Collection::Batches, 9);
+        assert_eq!(batch["feedstocks"][0]["id"], json!(10));
+        assert_eq!(batch["feedstocks"][0]["project_id"], json!(5));
+        assert_eq!(links.project_of(Collection::Batches, 9), Some(4));
+        assert_eq!(links.project_of(Collection::BatchEvidences, 21), Some(4));
+        assert_eq!(links.project_of(Collection::Orders, 1), None);
+        // Event 7 (project 2) has an event type of project 2: type 2 (types 2 and 7 are
+        // project 2's).
+        let event = seeded(&links, Collection::Events, 7);
+        let own: Vec<String> = [2u64, 7].iter().map(|j| event_type_names(*j).0).collect();
+        assert!(own.contains(&event["slug"].as_str().unwrap().to_string()));
+        for i in 0..12 {
+            let fs = seeded(&links, Collection::Feedstocks, i);
+            assert_eq!(fs["project_id"], json!(i % 5 + 1));
+        }
+        // No projects: no project ids, no panic.
+        let none = Links::new(|c| if c == Collection::Projects { 0 } else { 3 });
+        assert_eq!(
+            seeded(&none, Collection::Reports, 1)["project_id"],
+            Value::Null
+        );
+        assert_eq!(
+            seeded(&none, Collection::Events, 1)["id"],
+            row(Collection::Events, 1)["id"]
+        );
     }
 
     #[test]

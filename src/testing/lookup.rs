@@ -7,33 +7,33 @@
 //! id, so a change in how `data.rs` builds ids makes lookups fail (404) rather than answer a
 //! wrong row.
 
+#[cfg(test)]
 use serde_json::{Map, Value};
 
 use super::data::{self, Collection};
+use super::store;
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const M1: u64 = 0xBF58_476D_1CE4_E5B9;
 const M2: u64 = 0x94D0_49BB_1331_11EB;
 const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// The row of `resource` (of `rows` rows) whose id is `id`.
-pub(crate) fn find(resource: Collection, rows: u64, id: &str) -> Option<Map<String, Value>> {
+/// The index of the seeded row of `resource` (of `rows` rows) whose id is `id`.
+pub(crate) fn find_index(resource: Collection, rows: u64, id: &str) -> Option<u64> {
     let index = index_of(resource, id)?;
     if index >= rows {
         return None;
     }
+    // Ids do not depend on the links between collections, so the default ones do.
     let row = data::row(resource, index);
-    let key = if resource == Collection::Deliveries {
-        "friendly_id"
-    } else {
-        "id"
-    };
-    let same = match row.get(key)? {
-        Value::Number(n) => n.as_u64().is_some_and(|n| n.to_string() == id),
-        Value::String(s) => s == id,
-        _ => false,
-    };
-    same.then_some(row)
+    let same = store::same_id(row.get(store::id_key(resource))?, id);
+    same.then_some(index)
+}
+
+/// The seeded row of `resource` (of `rows` rows) whose id is `id`.
+#[cfg(test)]
+fn find(resource: Collection, rows: u64, id: &str) -> Option<Map<String, Value>> {
+    find_index(resource, rows, id).map(|index| data::row(resource, index))
 }
 
 /// The index `id` decodes to (not yet checked against the row).
