@@ -228,6 +228,21 @@ pub enum ExportError {
         /// Bytes received (when more arrived: when the download stopped).
         actual: u64,
     },
+    /// The export file is larger than
+    /// [`DownloadPolicy::max_file_bytes`](crate::DownloadPolicy::max_file_bytes) allows: the
+    /// storage host sent more, or the export or the host declared more. Nothing past the limit
+    /// was handed out, and [`download_to`](crate::CompletedExport::download_to) kept no file.
+    #[error(
+        "the export file is over the download limit of {limit} bytes (at least {size} bytes; \
+         Mangrove documents at most 500 MB per export); raise DownloadPolicy::max_file_bytes \
+         if a larger file is expected"
+    )]
+    FileTooLarge {
+        /// The policy's limit.
+        limit: u64,
+        /// The size received or declared.
+        size: u64,
+    },
     /// The download broke more often than [`DownloadPolicy`](crate::DownloadPolicy) allows.
     #[error("the download broke after {received} bytes ({attempts} attempts): {source}")]
     Interrupted {

@@ -187,8 +187,8 @@ fn cases() -> Vec<Case> {
             |f| f.inject(Fault::storage(StorageFault::Expired).times(2)),
         ),
         c(
-            "giant file_size_bytes (2^62)",
-            Expect::Error("Download(SizeMismatch)"),
+            "giant file_size_bytes (2^62), over DownloadPolicy::max_file_bytes",
+            Expect::Error("Download(FileTooLarge)"),
             |f| f.inject(Fault::file_size(1 << 62)),
         ),
         c(
@@ -298,6 +298,7 @@ fn outcome(result: &Result<u64, ExportError>) -> String {
             format!("Download(Status {})", status.as_u16())
         }
         Err(ExportError::SizeMismatch { .. }) => "Download(SizeMismatch)".into(),
+        Err(ExportError::FileTooLarge { .. }) => "Download(FileTooLarge)".into(),
         Err(ExportError::Interrupted { .. }) => "Download(Interrupted)".into(),
         Err(ExportError::Changed { .. }) => "Download(Changed)".into(),
         Err(ExportError::Forbidden { .. }) => "Forbidden".into(),

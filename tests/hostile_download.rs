@@ -246,6 +246,7 @@ fn kind(e: &ExportError) -> String {
             code => format!("Download(Status {}xx)", code / 100),
         },
         ExportError::SizeMismatch { .. } => "Download(SizeMismatch)".into(),
+        ExportError::FileTooLarge { .. } => "Download(FileTooLarge)".into(),
         ExportError::Interrupted { .. } => "Download(Interrupted)".into(),
         ExportError::Changed { .. } => "Download(Changed)".into(),
         ExportError::UnknownFormat { .. } => "Download(UnknownFormat)".into(),
@@ -612,5 +613,176 @@ async fn impossible_content_ranges_are_invalid() {
             Err(ExportError::InvalidDownload { .. }) => assert!(!valid, "{range}"),
             Err(e) => panic!("{range}: {e:?}"),
         }
+    }
+}
+
+/// A CSV file of `len` bytes or a little more: a header and numbered rows.
+fn csv_of(len: usize) -> Vec<u8> {
+    let mut csv = b"id,name\n".to_vec();
+    let mut i = 0;
+    while csv.len() < len {
+        i += 1;
+        csv.extend_from_slice(format!("{i},row {i}\n").as_bytes());
+    }
+    csv
+}
+
+// A storage host that declares no size (no `file_size_bytes`, no `Content-Length`) cannot
+// stream without end: `download_to`, `bytes_stream` and a record stream all stop at the policy's
+// `max_file_bytes` with `FileTooLarge`, no byte past it is handed out, and no file is kept.
+#[tokio::test]
+async fn a_file_of_no_declared_size_stops_at_the_size_limit() {
+    let server = hostile::start(Script {
+        answers: vec![Answer {
+            status: 200,
+            headers: vec![("content-type".into(), "text/csv".into())],
+            body: csv_of(64 * 1024),
+            end: End::Close,
+        }],
+        file_size: None,
+        format: Some("csv"),
+        ext: "csv",
+    })
+    .await;
+    let client = client_with(&server, policy().max_file_bytes(1000));
+    let completed = Export::attach(&client, "exp_1").await.unwrap();
+    let too_large = |e: &ExportError| matches!(e, ExportError::FileTooLarge { limit: 1000, size } if *size > 1000);
+
+    let dir = tempfile::tempdir().unwrap();
+    let err = completed
+        .download_to(dir.path().join("out.csv"))
+        .await
+        .unwrap_err();
+    assert!(too_large(&err), "{err:?}");
+    assert!(err.to_string().contains("1000"), "{err}");
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+
+    let mut stream = completed.bytes_stream();
+    let mut handed_out = 0;
+    let err = loop {
+        match stream.try_next().await {
+            Ok(Some(chunk)) => handed_out += chunk.len(),
+            Ok(None) => panic!("the stream ended after {handed_out} bytes"),
+            Err(e) => break e,
+        }
+    };
+    assert!(too_large(&err), "{err:?}");
+    assert!(handed_out <= 1000, "{handed_out} bytes handed out");
+
+    let mut records = completed.records::<serde_json::Value>().await.unwrap();
+    let err = loop {
+        match records.try_next().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the records ended"),
+            Err(e) => break e,
+        }
+    };
+    match &err {
+        mangrove::records::RecordError::Download(e) => assert!(too_large(e), "{e:?}"),
+        other => panic!("expected Download(FileTooLarge), got {other:?}"),
+    }
+}
+
+// A size over the limit that the export or the storage host declares stops the download at
+// once: the export's `file_size_bytes` before any storage request, a `Content-Length` before
+// any byte of the body.
+#[tokio::test]
+async fn a_declared_size_over_the_limit_is_refused_up_front() {
+    let body = csv_of(5000);
+    let server = hostile::start(Script {
+        answers: vec![Answer {
+            status: 200,
+            headers: vec![("content-length".into(), body.len().to_string())],
+            body: body.clone(),
+            end: End::Close,
+        }],
+        file_size: Some(body.len() as i64),
+        format: Some("csv"),
+        ext: "csv",
+    })
+    .await;
+    let client = client_with(&server, policy().max_file_bytes(1000));
+    let completed = Export::attach(&client, "exp_1").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let err = completed
+        .download_to(dir.path().join("out.csv"))
+        .await
+        .unwrap_err();
+    let size = body.len() as u64;
+    assert!(
+        matches!(err, ExportError::FileTooLarge { limit: 1000, size: s } if s == size),
+        "{err:?}"
+    );
+    assert_eq!(server.storage_requests(), 0, "the storage host was asked");
+
+    // No `file_size_bytes`: the storage host's `Content-Length` is over the limit.
+    server.set_script(Script {
+        answers: vec![Answer {
+            status: 200,
+            headers: vec![("content-length".into(), body.len().to_string())],
+            body,
+            end: End::Close,
+        }],
+        file_size: None,
+        format: Some("csv"),
+        ext: "csv",
+    });
+    let completed = Export::attach(&client, "exp_1").await.unwrap();
+    let mut stream = completed.bytes_stream();
+    let err = stream.try_next().await.unwrap_err();
+    assert!(
+        matches!(err, ExportError::FileTooLarge { limit: 1000, size: s } if s == size),
+        "{err:?}"
+    );
+}
+
+// A busy storage host's `Retry-After` is honoured on resumes, as on API retries (not our own
+// 1 ms backoff), and capped at a minute, however long it asks: on tokio's paused clock.
+#[tokio::test(start_paused = true)]
+async fn storage_retry_after_is_honoured_and_capped() {
+    for (asked, waited) in [("2", 2), ("3600", 60)] {
+        let server = hostile::start(Script {
+            answers: vec![
+                Answer {
+                    status: 503,
+                    headers: vec![
+                        ("retry-after".into(), asked.into()),
+                        ("content-length".into(), "0".into()),
+                    ],
+                    body: Vec::new(),
+                    end: End::Close,
+                },
+                Answer {
+                    status: 200,
+                    headers: vec![("content-length".into(), CSV.len().to_string())],
+                    body: CSV.to_vec(),
+                    end: End::Close,
+                },
+            ],
+            file_size: Some(CSV.len() as i64),
+            format: Some("csv"),
+            ext: "csv",
+        })
+        .await;
+        // Long time-outs: on the paused clock, only the resume wait may move time.
+        let policy = policy()
+            .read_timeout(Duration::from_secs(600))
+            .connect_timeout(Duration::from_secs(600));
+        let completed = Export::attach(&client_with(&server, policy), "exp_1")
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let started = tokio::time::Instant::now();
+        let done = completed
+            .download_to(dir.path().join("out.csv"))
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!((done.bytes, done.resumes), (CSV.len() as u64, 1));
+        let waited = Duration::from_secs(waited);
+        assert!(
+            elapsed >= waited && elapsed < waited + Duration::from_secs(1),
+            "Retry-After: {asked}: resumed after {elapsed:?}"
+        );
     }
 }

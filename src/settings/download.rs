@@ -15,8 +15,15 @@ pub struct DownloadPolicy {
     pub read_timeout: Duration,
     /// Resumes per download (default 5), then [`ExportError::Interrupted`](crate::ExportError::Interrupted); fresh URLs do not count.
     pub max_resumes: u32,
-    /// Wait before the first resume (default 500 ms), doubling up to 60 s.
+    /// Wait before the first resume (default 500 ms), doubling up to 60 s; a storage host's
+    /// `Retry-After` is honoured when longer, also up to 60 s.
     pub resume_backoff: Duration,
+    /// Largest export file downloaded, in bytes (default 512 MiB); a larger one (received, or
+    /// declared by the export's `file_size_bytes` or the storage host) is
+    /// [`ExportError::FileTooLarge`](crate::ExportError::FileTooLarge). Mangrove documents at most
+    /// 500 MB per export; the default leaves a margin above that, and stops a storage host that
+    /// declares no size from streaming without end.
+    pub max_file_bytes: u64,
 }
 
 impl Default for DownloadPolicy {
@@ -26,6 +33,7 @@ impl Default for DownloadPolicy {
             read_timeout: Duration::from_secs(30),
             max_resumes: 5,
             resume_backoff: Duration::from_millis(500),
+            max_file_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -40,5 +48,8 @@ impl DownloadPolicy {
         max_resumes: u32;
         /// Sets the wait before the first resume.
         resume_backoff: Duration;
+        /// Sets the largest export file downloaded, in bytes (see
+        /// [`max_file_bytes`](DownloadPolicy::max_file_bytes)).
+        max_file_bytes: u64;
     }
 }
