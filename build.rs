@@ -140,6 +140,7 @@ fn generate() -> Result<(), String> {
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
         .with_inner_type(quote::quote!(crate::client::Inner))
+        // Behind the crate feature `schemars`: see `schemars_behind_feature`.
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq");
     // Every `<Resource>List` schema (the flat list body) becomes the one generic `ListBody<T>`.
@@ -188,7 +189,41 @@ fn generate() -> Result<(), String> {
     let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("progenitor produced invalid Rust: {e}"))?;
     edit(&mut file, &parameters).map_err(|e| e.to_string())?;
+    let types = split_types(&mut file)?;
+    write_out("types.rs", prettyplease::unparse(&types))?;
     write_out("codegen.rs", prettyplease::unparse(&file))
+}
+
+/// Takes progenitor's `pub mod types { … }` out of `file` and answers its items as a file of
+/// their own: `$OUT_DIR/types.rs`, included by `src/types.rs`.
+///
+/// Why: the types are plain data (serde derives, builders) that depend on nothing of the
+/// client, while the client code needs the crate's hand-written layer (`client::Inner`, the retry
+/// hook). In one module, every part of the crate that names a type (errors, summaries, the
+/// slot limiter) would sit in one import cycle with the client. Apart, `types` is a bottom layer
+/// (see the README's architecture section), and only the client code and `client`/`retry` form
+/// the cycle the generator forces. `src/generated.rs` re-imports `crate::types`, so the client
+/// code's `types::…` paths resolve unchanged.
+fn split_types(file: &mut syn::File) -> Result<syn::File, String> {
+    let at = file.items.iter().position(
+        |item| matches!(item, syn::Item::Mod(m) if m.ident == "types" && m.content.is_some()),
+    );
+    let Some(at) = at else {
+        return Err(
+            "build.rs split_types: progenitor's output has no inline `pub mod types { … }` \
+                    (did progenitor change the shape of its output?)"
+                .into(),
+        );
+    };
+    let syn::Item::Mod(module) = file.items.remove(at) else {
+        unreachable!("position() matched a module");
+    };
+    let items = module.content.map(|(_, items)| items).unwrap_or_default();
+    Ok(syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items,
+    })
 }
 
 /// The passes over progenitor's output, in order (each in `build/passes/`).
@@ -207,6 +242,7 @@ fn edit(
     passes::builder_docs::document_type_builders(file)?;
     passes::renamed_types::alias_renamed_types(file, RENAMED_SCHEMAS)?;
     passes::fallback_docs::document_the_rest(file)?;
+    passes::schemars_feature::schemars_behind_feature(file)?;
     Ok(())
 }
 

@@ -187,11 +187,11 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
     let status = response.status();
     let headers = response.headers().clone();
     let cap = if operation == "get_export" {
-        crate::retry::MAX_STATUS_BODY
+        crate::wire::MAX_STATUS_BODY
     } else {
-        crate::retry::MAX_API_BODY
+        crate::wire::MAX_API_BODY
     };
-    let (body, more) = crate::retry::read_prefix(response, cap)
+    let (body, more) = crate::wire::read_prefix(response, cap)
         .await
         .map_err(ResponseBodyError)?;
     if more {

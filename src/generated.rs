@@ -16,6 +16,10 @@
     irrefutable_let_patterns
 )]
 
+// The types are generated into their own module, `crate::types` (see `split_types` in
+// build.rs); the client code names them as `types::…` and `super::types::…`.
+pub use crate::types;
+
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
 
 /// Not public API: the list builders' `response_mode` and `export_format` setters for the

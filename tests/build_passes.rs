@@ -496,3 +496,48 @@ fn fallback_docs_name_the_json_field_or_variant() {
         "fallback_docs",
     );
 }
+
+#[test]
+fn schemars_feature_gates_the_derive_and_its_helper_attributes() {
+    let mut file: syn::File = syn::parse_quote! {
+        pub mod types {
+            #[derive(Clone, Debug, schemars::JsonSchema, serde::Serialize)]
+            #[schemars(deny_unknown_fields)]
+            pub struct Batch {
+                #[schemars(skip)]
+                pub id: i64,
+            }
+            #[derive(Clone, schemars::JsonSchema)]
+            pub enum Mode { A }
+            #[derive(Clone)]
+            pub struct Untouched;
+        }
+    };
+    assert_eq!(
+        passes::schemars_feature::schemars_behind_feature(&mut file),
+        Ok(2)
+    );
+    let code = text(&file);
+    assert!(
+        !code.contains("derive (Clone , Debug , schemars :: JsonSchema"),
+        "{code}"
+    );
+    assert_eq!(
+        code.matches("cfg_attr (feature = \"schemars\" , derive (schemars :: JsonSchema))")
+            .count(),
+        2,
+        "{code}"
+    );
+    assert!(
+        code.contains("cfg_attr (feature = \"schemars\" , schemars (skip))"),
+        "{code}"
+    );
+    assert!(
+        code.contains("cfg_attr (feature = \"schemars\" , schemars (deny_unknown_fields))"),
+        "{code}"
+    );
+    assert_named(
+        passes::schemars_feature::schemars_behind_feature(&mut unrelated()),
+        "schemars_feature",
+    );
+}

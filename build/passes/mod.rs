@@ -21,6 +21,7 @@ pub mod list_query_setters;
 pub mod null_collections;
 pub mod redact_debug;
 pub mod renamed_types;
+pub mod schemars_feature;
 pub mod setter_docs;
 
 use std::fmt;

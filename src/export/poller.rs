@@ -11,7 +11,7 @@ use tracing::Instrument;
 use super::{CompletedExport, Export, ExportSnapshot};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::ExportStatus;
-use crate::retry::within;
+use crate::settings::within;
 use crate::types;
 
 /// The operation id status polls are reported under (as the generated `get_export`).
@@ -70,7 +70,7 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::ExportJob, Po
 }
 
 /// GET a same-origin status URL through the client's request pipeline (which caps the body at
-/// [`crate::retry::MAX_STATUS_BODY`]), decoded like a generated call.
+/// [`crate::wire::MAX_STATUS_BODY`]), decoded like a generated call.
 async fn get_url(export: &Export, url: &str) -> Result<types::ExportJob, GeneratedError> {
     let client = &export.client;
     let request = client
@@ -100,7 +100,7 @@ fn classify(id: &str, e: GeneratedError) -> PollFailure {
     match &e {
         E::ErrorResponse(rv) => {
             let status = rv.status();
-            let retry_after = crate::retry::retry_after(rv.headers());
+            let retry_after = crate::wire::retry_after(rv.headers());
             match status {
                 StatusCode::NOT_FOUND => {
                     PollFailure::Permanent(ExportError::Expired { id: id.to_string() })
