@@ -18,23 +18,14 @@ use std::time::Duration;
 use progenitor_client::ClientInfo;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
-use crate::download::DownloadPolicy;
 use crate::error::Error;
-use crate::export::PollPolicy;
-use crate::retry::{RateLimit, RetryPolicy};
+use crate::retry::RateLimit;
+// Re-exported here too: they were first published at `mangrove::client::*`.
+pub use crate::settings::{
+    user_agent, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_EXPORT_CONCURRENCY, TOKEN_ENV,
+};
+use crate::settings::{DownloadPolicy, PollPolicy, RetryPolicy};
 use crate::Client;
-
-/// The documented production base URL.
-pub const DEFAULT_BASE_URL: &str = "https://app.gomangrove.com/api/v1";
-
-/// Environment variable read by [`Client::from_env`] for the API token.
-pub const TOKEN_ENV: &str = "MANGROVE_API_TOKEN";
-
-/// Environment variable read by [`Client::from_env`] for the base URL.
-pub const BASE_URL_ENV: &str = "MANGROVE_BASE_URL";
-
-/// Default number of exports one client keeps in flight (the documented per-account limit).
-pub const DEFAULT_EXPORT_CONCURRENCY: usize = 5;
 
 /// How the token is written in the `Authorization` header (the Mangrove docs show both forms).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +54,7 @@ pub struct ClientBuilder {
     export_slot_wait: Option<Duration>,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
+    tls: crate::tls::Tls,
 }
 
 impl Default for ClientBuilder {
@@ -80,6 +72,7 @@ impl Default for ClientBuilder {
             export_slot_wait: None,
             allow_insecure_http: false,
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            tls: crate::tls::Tls::default(),
         }
     }
 }
@@ -109,8 +102,13 @@ impl ClientBuilder {
         allow_insecure_http: bool;
         /// Time limit for opening a connection (default 10 s; `None`: no limit).
         connect_timeout: impl Into<Option<Duration>>;
-        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit, as
-        /// tests on tokio's paused clock need for all three time-outs).
+        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit).
+        ///
+        /// Tests that run on tokio's paused clock (`#[tokio::test(start_paused = true)]`) should
+        /// set all three time-outs (`connect_timeout`, `timeout`, `pool_idle_timeout`) to `None`:
+        /// these timers run on tokio's clock, and a paused clock jumps to the next timer whenever
+        /// the runtime has nothing else to do, which includes waiting for a real server's bytes.
+        /// A time-out would then fire at once, in the middle of an answer that was on its way.
         timeout: impl Into<Option<Duration>>;
         /// How long idle pooled connections are kept (default 90 s; `None`: forever).
         pool_idle_timeout: impl Into<Option<Duration>>;
@@ -147,6 +145,13 @@ impl ClientBuilder {
     /// Longest wait of an export start for a limiter slot (default: the poll policy's time limit).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
+        self
+    }
+
+    /// Trusts `cert` as a root for the API and the storage host, on top of the platform's roots
+    /// (a corporate proxy's CA, a test server's certificate; see [`crate::tls`]).
+    pub fn add_root_certificate(mut self, cert: crate::tls::Certificate) -> Self {
+        self.tls.extra_roots.push(cert);
         self
     }
 
@@ -188,7 +193,7 @@ impl ClientBuilder {
         })?;
         value.set_sensitive(true);
         // A followed 307/308 would send an export start a second time; the API documents none.
-        let mut api = reqwest::Client::builder()
+        let mut api = crate::tls::configure(reqwest::Client::builder(), &self.tls)?
             .user_agent(user_agent())
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(HeaderMap::from_iter([(AUTHORIZATION, value)]))
@@ -202,7 +207,7 @@ impl ClientBuilder {
         let api = api
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        let download = self.download_policy.http_client(self.pool_idle_timeout)?;
+        let download = download_client(&self.download_policy, self.pool_idle_timeout, &self.tls)?;
 
         let state = State {
             origin: parsed.origin(),
@@ -212,7 +217,7 @@ impl ClientBuilder {
             download,
             export_limiter: self
                 .export_concurrency
-                .map(|n| Arc::new(crate::export::limiter::Limiter::new(n))),
+                .map(|n| Arc::new(crate::slots::Limiter::new(n))),
             export_slot_wait: self.export_slot_wait,
             rate_limit: Mutex::new(None),
         };
@@ -220,9 +225,23 @@ impl ClientBuilder {
     }
 }
 
-/// The `User-Agent` sent with every request: `mangrove-rust/<version>`.
-pub fn user_agent() -> String {
-    format!("mangrove-rust/{}", env!("CARGO_PKG_VERSION"))
+/// The storage-side HTTP client: no auth headers (the pre-signed URL carries its own
+/// credentials, and the token must never reach the storage host), no total time-out (a 500 MB
+/// file may take long; the policy's read time-out catches a stall instead), and redirects
+/// followed (storage hosts redirect to regional endpoints; nothing is started by a GET there).
+fn download_client(
+    policy: &DownloadPolicy,
+    idle: Option<Duration>,
+    tls: &crate::tls::Tls,
+) -> Result<reqwest::Client, Error> {
+    crate::tls::configure(reqwest::Client::builder(), tls)?
+        .user_agent(user_agent())
+        .connect_timeout(policy.connect_timeout)
+        .read_timeout(policy.read_timeout)
+        .pool_idle_timeout(idle)
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
 }
 
 /// Client-wide state inside the generated [`Client`] (public because the generated code names it).
@@ -236,7 +255,7 @@ pub(crate) struct State {
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) download_policy: DownloadPolicy,
     pub(crate) download: reqwest::Client,
-    pub(crate) export_limiter: Option<Arc<crate::export::limiter::Limiter>>,
+    pub(crate) export_limiter: Option<Arc<crate::slots::Limiter>>,
     pub(crate) export_slot_wait: Option<Duration>,
     pub(crate) rate_limit: Mutex<Option<RateLimit>>,
 }

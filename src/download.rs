@@ -32,12 +32,15 @@ use tokio::io::AsyncBufRead;
 use tokio::sync::mpsc;
 use tokio_util::io::StreamReader;
 
-use crate::error::{Error, ExportError};
+use crate::error::ExportError;
 use crate::export::CompletedExport;
 use crate::open_enum::ExportFormat;
 use crate::records::{self, Records};
 use crate::redact::scrub;
-use crate::retry::{header_str, read_into, Backoff};
+use crate::wire::{header_str, read_into};
+// Re-exported here too: first published at `mangrove::download::DownloadPolicy`.
+use crate::settings::Backoff;
+pub use crate::settings::DownloadPolicy;
 
 /// Bytes per write to disk.
 const WRITE_BUFFER: usize = 1024 * 1024;
@@ -47,57 +50,6 @@ const WRITE_QUEUE: usize = 16;
 const WRITEBACK_EVERY: i64 = 16 * 1024 * 1024;
 /// Bytes of an error body read for the error message.
 const ERROR_BODY: usize = 2048;
-
-/// How export files are downloaded; set it with
-/// [`ClientBuilder::download_policy`](crate::ClientBuilder::download_policy).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct DownloadPolicy {
-    /// Time limit for connecting to the storage host (default 10 s).
-    pub connect_timeout: Duration,
-    /// Longest time without a byte before the download counts as stalled (default 30 s).
-    pub read_timeout: Duration,
-    /// Resumes per download (default 5), then [`ExportError::Interrupted`]; fresh URLs do not count.
-    pub max_resumes: u32,
-    /// Wait before the first resume (default 500 ms), doubling up to 60 s.
-    pub resume_backoff: Duration,
-}
-
-impl Default for DownloadPolicy {
-    fn default() -> Self {
-        DownloadPolicy {
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(30),
-            max_resumes: 5,
-            resume_backoff: Duration::from_millis(500),
-        }
-    }
-}
-
-impl DownloadPolicy {
-    setters! {
-        /// Sets the connect time-out.
-        connect_timeout: Duration;
-        /// Sets the read-idle (stall) time-out.
-        read_timeout: Duration;
-        /// Sets how many times an interrupted download is resumed.
-        max_resumes: u32;
-        /// Sets the wait before the first resume.
-        resume_backoff: Duration;
-    }
-
-    /// The storage-side HTTP client: no auth headers, no total time-out.
-    pub(crate) fn http_client(&self, idle: Option<Duration>) -> Result<reqwest::Client, Error> {
-        reqwest::Client::builder()
-            .user_agent(crate::client::user_agent())
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .pool_idle_timeout(idle)
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the download HTTP client: {e}")))
-    }
-}
 
 /// How a [`download_to`](CompletedExport::download_to) went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,161 +1,19 @@
 //! The hook every API request goes through (rate-limit waits, retries, bounded reads, error
 //! bodies), in a `mangrove.request` tracing span (operation, method, path, status, attempts).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{AsHeaderName, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::client::Inner;
+// Re-exported here too: first published at `mangrove::retry::RateLimit`.
+pub use crate::wire::RateLimit;
+use crate::wire::{read_prefix, read_rate_limit, retry_after, MAX_ERROR_BODY};
+// Re-exported here too: first published at `mangrove::retry::RetryPolicy`.
+use crate::settings::Backoff;
+pub use crate::settings::RetryPolicy;
 use crate::Client;
-
-/// Retry policy for API requests.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Attempts per request, the first included (default 4).
-    pub max_attempts: u32,
-    /// Backoff before the first retry (default 250 ms), doubled each retry.
-    pub initial_backoff: Duration,
-    /// Backoff cap (default 8 s).
-    pub max_backoff: Duration,
-    /// Also retry idempotent requests on 500 (default false: a 500 is usually a bug, not load).
-    pub retry_server_errors: bool,
-    /// Longest wait for a rate-limit reset; a 429 asking for more is returned (default 65 s).
-    pub max_rate_limit_wait: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            initial_backoff: Duration::from_millis(250),
-            max_backoff: Duration::from_secs(8),
-            retry_server_errors: false,
-            max_rate_limit_wait: Duration::from_secs(65),
-        }
-    }
-}
-
-impl RetryPolicy {
-    setters! {
-        /// Retries idempotent requests on 500 too.
-        retry_server_errors: bool;
-        /// Sets the longest wait for a rate-limit reset.
-        max_rate_limit_wait: Duration;
-    }
-
-    /// A policy that never retries (rate-limit waits included).
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// Sets the attempts per request, the first included (at least 1).
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n.max(1);
-        self
-    }
-
-    /// Sets the first backoff and its cap.
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max.max(initial);
-        self
-    }
-}
-
-/// The crate's one backoff schedule: `initial × factor^(n-1)` before try `n` (from 1), capped at
-/// `max`; with `jitter`, 50–100 % of that.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Backoff {
-    pub(crate) initial: Duration,
-    /// Values below 1 (and NaN) count as 1.
-    pub(crate) factor: f64,
-    pub(crate) max: Duration,
-    pub(crate) jitter: bool,
-}
-
-impl Backoff {
-    /// The delay before try `n` (from 1). Never panics, whatever the numbers.
-    pub(crate) fn delay(&self, n: u32) -> Duration {
-        let exp = n.saturating_sub(1).min(64) as i32;
-        let secs = self.initial.as_secs_f64() * self.factor.max(1.0).powi(exp);
-        let delay = if secs < self.max.as_secs_f64() {
-            Duration::from_secs_f64(secs)
-        } else {
-            self.max
-        };
-        if self.jitter {
-            delay.mul_f64(0.5 + fastrand::f64() / 2.0)
-        } else {
-            delay
-        }
-    }
-
-    /// The longer of [`delay`](Self::delay) and what the server asked for.
-    pub(crate) fn wait(&self, n: u32, asked: Option<Duration>) -> Duration {
-        let delay = self.delay(n);
-        asked.map_or(delay, |asked| asked.max(delay))
-    }
-}
-
-/// Whether waiting `wait` more after `elapsed` stays within `limit`, without overflow.
-pub(crate) fn within(elapsed: Duration, wait: Duration, limit: Duration) -> bool {
-    elapsed.checked_add(wait).is_some_and(|end| end <= limit)
-}
-
-/// A reading of the `RateLimit-*` response headers ([`Client::rate_limit`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed per 60-second window (`RateLimit-Limit`).
-    pub limit: u64,
-    /// Requests left in the current window (`RateLimit-Remaining`).
-    pub remaining: u64,
-    /// When the window resets (`RateLimit-Reset`, a Unix timestamp).
-    pub reset: SystemTime,
-}
-
-/// A header's value as trimmed text (`None` if absent or not visible ASCII).
-pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
-}
-
-fn read_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
-    let reset = header_str(headers, "ratelimit-reset")?.parse().ok()?;
-    Some(RateLimit {
-        limit: header_str(headers, "ratelimit-limit")?.parse().ok()?,
-        remaining: header_str(headers, "ratelimit-remaining")?.parse().ok()?,
-        reset: UNIX_EPOCH.checked_add(Duration::from_secs(reset))?,
-    })
-}
-
-/// Time from the response's `Date` (else our clock) until `at`; zero if past.
-fn until(at: SystemTime, headers: &HeaderMap) -> Duration {
-    let now = header_str(headers, "date")
-        .and_then(|date| httpdate::parse_http_date(date).ok())
-        .unwrap_or_else(SystemTime::now);
-    at.duration_since(now).unwrap_or(Duration::ZERO)
-}
-
-/// How long a 429 or 503 asks to wait: `Retry-After`, else the reset of a used-up window.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(value) = header_str(headers, "retry-after") {
-        if let Ok(secs) = value.parse() {
-            return Some(Duration::from_secs(secs));
-        }
-        if let Ok(date) = httpdate::parse_http_date(value) {
-            return Some(until(date, headers));
-        }
-    }
-    let reading = read_rate_limit(headers)?;
-    (reading.remaining == 0).then(|| until(reading.reset, headers))
-}
 
 impl ClientHooks<Inner> for Client {
     async fn exec(
@@ -274,40 +132,6 @@ pub(crate) fn repeatable(request: &reqwest::Request) -> bool {
 pub(crate) fn starts_export(url: &url::Url) -> bool {
     url.query_pairs()
         .any(|(k, v)| k == "response_mode" && v == "summary_with_export")
-}
-
-/// The most read of an error body, of an export status and of any other answer.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
-pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
-
-/// Reads at most `limit` bytes of a body (none if it declares more), and whether more followed.
-pub(crate) async fn read_prefix(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> reqwest::Result<(Bytes, bool)> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Ok((Bytes::new(), true));
-    }
-    let mut out = Vec::new();
-    let more = read_into(&mut response, limit, &mut out).await?;
-    Ok((out.into(), more))
-}
-
-/// Appends the body to `out` until it holds `limit` (kept if this fails): whether more followed.
-pub(crate) async fn read_into(
-    response: &mut reqwest::Response,
-    limit: usize,
-    out: &mut Vec<u8>,
-) -> reqwest::Result<bool> {
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if chunk.len() > room {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Rewrites an error body that is not `{"message": "<string>", …}` into that shape (quoting at

@@ -1,6 +1,7 @@
 //! One test per sentence of the Mangrove exports overview (shared/reference/exports-overview.md),
 //! run against the fake server through the SDK.
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::prelude::*;
 use std::time::Duration;
 
@@ -555,7 +556,13 @@ async fn every_resource_type_is_accepted_by_post_exports() {
     for export in started {
         let export = export.expect("every known resource type is accepted");
         let status = export.status().await.unwrap();
-        understood.push(status.raw.resource_type.expect("the fake echoes the type"));
+        understood.push(
+            status
+                .raw
+                .resource_type
+                .expect("the fake echoes the type")
+                .to_string(),
+        );
     }
     assert_eq!(
         understood,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::ExportFormat;
@@ -48,7 +49,7 @@ async fn start(client: &Client, format: ExportFormat) -> Started {
     }
 }
 
-async fn poll(client: &Client, id: &str) -> types::Export {
+async fn poll(client: &Client, id: &str) -> types::ExportJob {
     client
         .get_export()
         .export_id(id)
@@ -58,7 +59,7 @@ async fn poll(client: &Client, id: &str) -> types::Export {
         .into_inner()
 }
 
-fn status(export: &types::Export) -> &str {
+fn status(export: &types::ExportJob) -> &str {
     export.status.as_ref().map_or("", ExportStatus::as_str)
 }
 
@@ -147,7 +148,7 @@ async fn lifecycle_after_polls_and_a_csv_file() {
             && first.file_size_bytes.is_none()
             && first.completed_at.is_none()
     );
-    assert_eq!(first.resource_type.as_deref(), Some("Project"));
+    assert_eq!(first.resource_type, Some(mangrove::ResourceType::Project));
     assert_eq!(first.format.as_ref().map(|f| f.as_str()), Some("csv"));
     assert!(first.created_at.is_some());
     assert_eq!(first.status_url, export.status_url);
@@ -194,7 +195,7 @@ async fn json_export_of_deliveries_by_resource_type() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: Some(ExportFormat::Json),
         })
         .send()
@@ -203,7 +204,10 @@ async fn json_export_of_deliveries_by_resource_type() {
     assert_eq!(created.status().as_u16(), 201);
     let created = created.into_inner();
     assert_eq!(created.status, Some(ExportStatus::Pending));
-    assert_eq!(created.resource_type.as_deref(), Some("Delivery"));
+    assert_eq!(
+        created.resource_type,
+        Some(mangrove::ResourceType::Delivery)
+    );
     assert_eq!(
         created.status_url,
         Some(format!("{}/exports/{}", fake.base_url(), created.id))
@@ -224,7 +228,7 @@ async fn json_export_of_deliveries_by_resource_type() {
         let r = client
             .create_export()
             .body(types::CreateExportRequest {
-                resource_type: bad.into(),
+                resource_type: mangrove::ResourceType::Unknown(bad.into()),
                 format: None,
             })
             .send()
@@ -374,7 +378,7 @@ async fn customer_and_partner_tokens_cannot_start_exports() {
         let e = error(
             c.create_export()
                 .body(types::CreateExportRequest {
-                    resource_type: "Delivery".into(),
+                    resource_type: mangrove::ResourceType::Delivery,
                     format: None,
                 })
                 .send()
@@ -408,7 +412,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: None,
         })
         .send()
@@ -439,7 +443,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let post = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Project".into(),
+            resource_type: mangrove::ResourceType::Project,
             format: None,
         })
         .send()

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::testing::{data, Collection, FakeMangrove, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::{AuthScheme, Client, RetryPolicy};

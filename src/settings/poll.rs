@@ -1,15 +1,20 @@
-//! How an export is polled: delays, time limit, error tolerance.
+//! How an export is polled: delays, time limit, error tolerance ([`PollPolicy`]).
+//!
+//! A settings module: it depends on nothing else of this crate but the shared [`Backoff`].
 
 use std::time::Duration;
 
-use crate::retry::Backoff;
+use super::backoff::Backoff;
 
 /// Polling policy for exports: exponential delays between status requests and a total time
 /// limit, per client ([`ClientBuilder::poll_policy`]) or per export ([`Export::with_policy`],
 /// [`StartExport::poll_policy`]).
 ///
 /// Defaults: first poll after 1 s, delays doubling up to 10 s, [`ExportError::TimedOut`] after
-/// 30 minutes, the last error after 10 transient failures in a row. No jitter. Waits use
+/// 30 minutes, the last error after 10 transient failures in a row. No jitter: unlike API retries
+/// (where many clients retrying at once would hit the server together, so `RetryPolicy` jitters),
+/// polls of one export are already spread by when each export started, and a fixed schedule is
+/// what tests on a paused clock and users reading logs can predict. Waits use
 /// `tokio::time`, so tests can run them on a paused clock.
 ///
 /// ```

@@ -9,6 +9,9 @@
 //! [`ClientBuilder::export_slot_wait`]: a bound on a stall, not on a queue that keeps moving.
 //!
 //! [`ClientBuilder::export_slot_wait`]: crate::ClientBuilder::export_slot_wait
+//!
+//! This module sits below `export` in the module layers: it asks about held exports through
+//! [`ExportProbe`], which the export layer implements, instead of calling the poller itself.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,10 +20,32 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::{poller, Export, ExportSnapshot, PollPolicy, SavedExport};
+use futures::future::BoxFuture;
+
 use crate::error::ExportError;
 use crate::open_enum::ExportStatus;
-use crate::Client;
+use crate::saved_export::SavedExport;
+use crate::settings::PollPolicy;
+
+/// What a waiting start learns when it asks the server about a held export
+/// (`GET /exports/{id}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Probe {
+    /// `completed`, `failed`, or gone (404: cleaned up): the server no longer counts it.
+    Ended,
+    /// Any other status: still counted by the server.
+    Running,
+    /// No answer worth acting on (a transient failure, an undecodable body): the slot stays taken,
+    /// because only the server's word frees a slot whose export may still run.
+    Unknown,
+}
+
+/// Asks the server whether a held export has ended. Implemented by the export layer (which knows
+/// how to read a status); the limiter only calls it, so this module does not depend on `export`.
+pub(crate) trait ExportProbe: Send + Sync {
+    /// The server's word on `export`.
+    fn probe(&self, export: SavedExport) -> BoxFuture<'_, Probe>;
+}
 
 /// The limiter of one client (shared by its clones). Its semaphore queues waiting starts in
 /// arrival order; each holder keeps a permit until its slot is given back.
@@ -142,11 +167,12 @@ impl Slot {
     /// the held exports at `policy`'s pace and frees those that ended; gives up with
     /// [`ExportError::NoFreeSlot`] when no slot came free for `bound`.
     pub(crate) async fn acquire(
-        client: &Client,
+        limiter: Option<Arc<Limiter>>,
+        probe: &dyn ExportProbe,
         policy: &PollPolicy,
         bound: Duration,
     ) -> Result<Arc<Slot>, ExportError> {
-        let Some(limiter) = client.state().export_limiter.clone() else {
+        let Some(limiter) = limiter else {
             return Ok(Arc::new(Slot {
                 limiter: None,
                 key: 0,
@@ -198,7 +224,7 @@ impl Slot {
                 });
             }
             if next_check.is_some_and(|at| now >= at) {
-                check_holders(client, &limiter, policy.delay_after(round)).await;
+                check_holders(probe, &limiter, policy.delay_after(round)).await;
                 round = round.saturating_add(1);
                 next_check = Instant::now().checked_add(policy.delay_after(round));
             }
@@ -243,25 +269,20 @@ impl Drop for Slot {
 /// One round of status checks on the exports holding slots (skipped when another waiter is
 /// already checking). Exports the server reports `completed`, `failed` or gone (404) free
 /// their slot; any other answer or failure leaves it taken.
-async fn check_holders(client: &Client, limiter: &Limiter, fresh: Duration) {
+async fn check_holders(probe: &dyn ExportProbe, limiter: &Limiter, fresh: Duration) {
     let Some(due) = limiter.due_for_check(fresh) else {
         return;
     };
     let _checking = Checking(limiter);
     for (key, saved) in due {
-        let export = Export::attach(client, saved);
-        match poller::fetch_status(&export).await {
-            Ok(raw) => match ExportSnapshot::from(raw).status {
-                ExportStatus::Completed | ExportStatus::Failed => {
-                    tracing::debug!(export_id = %export.id(), "export limiter: a held export has ended; slot freed");
-                    limiter.release(key);
-                }
-                _ => limiter.seen_running(key),
-            },
-            Err(poller::PollFailure::Permanent(ExportError::Expired { .. })) => {
-                limiter.release(key)
+        let id = saved.id.clone();
+        match probe.probe(saved).await {
+            Probe::Ended => {
+                tracing::debug!(export_id = %id, "export limiter: a held export has ended; slot freed");
+                limiter.release(key);
             }
-            Err(_) => {}
+            Probe::Running => limiter.seen_running(key),
+            Probe::Unknown => {}
         }
     }
 }
