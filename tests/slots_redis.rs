@@ -9,6 +9,7 @@ mod fake;
 mod redis_server;
 
 use mangrove::prelude::*;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -305,4 +306,82 @@ async fn a_waiting_start_reclaims_a_dead_holders_ended_export() {
         "the waiter asked the server"
     );
     second.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_run_holders_re_add_and_nobody_is_admitted_meanwhile() {
+    let mut server = RedisServer::start();
+    let run_for = Duration::from_millis(1500);
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::After(run_for))
+        .default_rows(2)
+        .start()
+        .await;
+    let build = |holder: &str| {
+        fake.client_builder(TokenKind::Account)
+            .poll_policy(
+                PollPolicy::default()
+                    .initial_delay(Duration::from_millis(50))
+                    .max_delay(Duration::from_millis(50)),
+            )
+            .export_slot_wait(Duration::from_secs(10))
+            .slot_store(store(&server, holder))
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (build("first"), build("second"));
+    let mut running = Vec::new();
+    for _ in 0..5 {
+        let (_, export) = first
+            .list_projects()
+            .summary_with_export()
+            .send()
+            .await
+            .unwrap();
+        running.push(tokio::spawn(export.into_future()));
+    }
+    server.restart();
+    // Right after the restart Redis is empty: only the warm-up keeps `second` out until
+    // `first` has re-added its five slots.
+    let waiting = tokio::spawn(async move {
+        second
+            .list_projects()
+            .summary_with_export()
+            .send()
+            .await
+            .map(|(_, e)| e)
+    });
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if let Ok(Some(s)) = first.export_slots().await {
+            if s.held() == 5 && s.holders.iter().all(|h| h.holder == "first") {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the five slots were not re-added"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let late = waiting
+        .await
+        .unwrap()
+        .expect("admitted once a slot really came free");
+    for r in running {
+        r.await.unwrap().unwrap();
+    }
+    late.await.unwrap();
+    let journal = fake.journal();
+    assert!(
+        journal.requests_with_status(429).is_empty(),
+        "no refused start"
+    );
+    assert_eq!(journal.max_exports_in_flight, 5);
+    let starts = journal.requests_to("list_projects");
+    assert!(
+        starts[5].at >= starts[0].at + run_for,
+        "the sixth start waited for a real end: {:?}",
+        starts.iter().map(|s| s.at).collect::<Vec<_>>()
+    );
 }
