@@ -59,15 +59,15 @@ static SNAPSHOT: LazyLock<Script> = script!("snapshot.lua");
 /// ```
 ///
 /// - A held slot carries a lease that its process renews every third of
-///   [`lease`](RedisSlotStoreBuilder::lease) (default 30 s). A lapsed lease (the process died or
+///   [`lease`](RedisSlotStoreBuilder::lease) (default 6 s). A lapsed lease (the process died or
 ///   hung) frees nothing by itself: a waiting process asks the server about the slot's export
 ///   (`GET /exports/{id}`) and frees the slot when it is completed, failed or gone. A lapsed
 ///   slot whose start was never answered (no export id) is freed after
 ///   [`start_grace`](RedisSlotStoreBuilder::start_grace) (default 60 s, the API request
 ///   time-out).
 /// - After Redis lost its data (a restart without persistence), and on first use of a
-///   namespace, admissions wait one renewal interval and a half, so that live holders re-add
-///   their slots first.
+///   namespace, admissions wait one renewal interval and a half (3 s by default), so that live
+///   holders re-add their slots first.
 /// - Redis unreachable: starts wait up to the client's slot wait, then fail with
 ///   [`ExportError::SlotStoreUnavailable`](crate::ExportError::SlotStoreUnavailable); there is no
 ///   silent fallback to per-process limits.
@@ -147,7 +147,10 @@ impl RedisSlotStore {
             url: url.into(),
             namespace: None,
             holder: None,
-            lease: Duration::from_secs(30),
+            // Short, because a lapse frees nothing by itself (only the server's word on the
+            // export does): it costs one renewal every 2 s per process holding slots, and it
+            // keeps the warm-up after a Redis restart at 3 s.
+            lease: Duration::from_secs(6),
             grace: Duration::from_secs(60),
             timeout: Duration::from_secs(2),
         }
@@ -180,8 +183,9 @@ impl RedisSlotStoreBuilder {
         self
     }
 
-    /// How long a held slot's lease lasts without renewal (default 30 s; renewed every third of
-    /// it; at least 30 ms).
+    /// How long a held slot's lease lasts without renewal (default 6 s; renewed every third of
+    /// it; at least 30 ms). A lapsed lease frees nothing by itself, so a short one is safe: it
+    /// only makes waiting processes ask the server about the holder's export sooner.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(30));
         self
