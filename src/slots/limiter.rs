@@ -102,14 +102,19 @@ fn new_id(kind: &str) -> String {
 /// Runs a store call that was made from synchronous code (a `Drop`) to its end, on the current
 /// runtime if there is one. A store that does its work when called (the in-process one) has
 /// already done it; without a runtime, a Redis slot lapses and is reclaimed after a check.
-fn finish_in_background<T: Send + 'static>(call: BoxFuture<'static, Result<T, SlotStoreError>>) {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(async move {
-            if let Err(e) = call.await {
-                tracing::warn!(error = %e, "export slots: the slot store did not take a change");
-            }
-        });
-    }
+///
+/// Answers the spawned task, for callers that can wait for it: a process that exits right
+/// after its last export ended must give that slot back first, or it stays taken until its lease
+/// lapses and a waiter checks the export.
+fn finish_in_background<T: Send + 'static>(
+    call: BoxFuture<'static, Result<T, SlotStoreError>>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    Some(runtime.spawn(async move {
+        if let Err(e) = call.await {
+            tracing::warn!(error = %e, "export slots: the slot store did not take a change");
+        }
+    }))
 }
 
 impl Limiter {
@@ -166,8 +171,9 @@ impl Limiter {
         key
     }
 
-    /// Gives a slot back (the store wakes the first waiter); idempotent.
-    fn release(&self, key: u64) {
+    /// Gives a slot back (the store wakes the first waiter); idempotent. Answers the store call
+    /// running in the background, if any.
+    fn release(&self, key: u64) -> Option<tokio::task::JoinHandle<()>> {
         let removed = {
             let mut s = self.lock();
             let removed = s.holders.remove(&key);
@@ -176,9 +182,8 @@ impl Limiter {
             }
             removed
         };
-        if let Some(holder) = removed {
-            finish_in_background(self.store.release(&holder.lease));
-        }
+        let holder = removed?;
+        finish_in_background(self.store.release(&holder.lease))
     }
 
     fn record(&self, holder: &Holder) -> LeaseRecord {
@@ -283,7 +288,8 @@ struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         if self.queued {
-            finish_in_background(self.store.leave_queue(&self.id));
+            // Nobody to wait for it here; a ticket not re-sent lapses anyway.
+            let _ = finish_in_background(self.store.leave_queue(&self.id));
         }
     }
 }
@@ -385,10 +391,11 @@ impl Slot {
         }
     }
 
-    /// Someone saw this export: frees the slot if the status is terminal, else notes it running.
-    pub(crate) fn observed(&self, status: &ExportStatus) {
+    /// Someone saw this export: frees the slot if the status is terminal (and waits until the
+    /// store took it), else notes it running.
+    pub(crate) async fn observed(&self, status: &ExportStatus) {
         match status {
-            ExportStatus::Completed | ExportStatus::Failed => self.release(),
+            ExportStatus::Completed | ExportStatus::Failed => self.released().await,
             _ => {
                 if let Some(limiter) = &self.limiter {
                     limiter.seen_running(self.key);
@@ -397,10 +404,18 @@ impl Slot {
         }
     }
 
-    /// Gives the slot back (idempotent).
+    /// Gives the slot back (idempotent) without waiting for the store.
     pub(crate) fn release(&self) {
         if let Some(limiter) = &self.limiter {
-            limiter.release(self.key);
+            let _ = limiter.release(self.key);
+        }
+    }
+
+    /// Gives the slot back (idempotent) and waits until the store took it: the release runs on
+    /// its own task, so it completes even if this future is dropped.
+    pub(crate) async fn released(&self) {
+        if let Some(task) = self.limiter.as_ref().and_then(|l| l.release(self.key)) {
+            let _ = task.await;
         }
     }
 }
@@ -541,7 +556,7 @@ async fn check_holders(probe: &dyn ExportProbe, limiter: &Limiter, fresh: Durati
         match probe.probe(saved).await {
             Probe::Ended => {
                 tracing::debug!(export_id = %id, "export slots: a held export has ended; slot freed");
-                limiter.release(key);
+                let _ = limiter.release(key);
             }
             Probe::Running => limiter.seen_running(key),
             Probe::Unknown => {}

@@ -113,6 +113,12 @@ impl Worker {
 
 /// Runs the worker of `mode` (from the environment) to its end; answers the exit code.
 pub async fn run(mode: &str) -> i32 {
+    if std::env::var("SLOTS_WORKER_TRACE").is_ok() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let worker = Worker::from_env();
     let client = worker.client();
     match mode {
