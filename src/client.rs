@@ -32,6 +32,11 @@ pub const REDIS_URL_ENV: &str = "MANGROVE_REDIS_URL";
 /// The key namespace in that Redis (required with [`REDIS_URL_ENV`]): one per account, e.g.
 /// `acme-prod`. Processes with the same namespace share 5 slots.
 pub const REDIS_NAMESPACE_ENV: &str = "MANGROVE_REDIS_NAMESPACE";
+
+/// Set to `local` to let a process count its exports alone while Redis is unreachable
+/// ([`FallbackSlotStore`](crate::slots::FallbackSlotStore)); unset, an unreachable Redis ends a
+/// start's wait with [`ExportError::SlotStoreUnavailable`](crate::ExportError::SlotStoreUnavailable).
+pub const REDIS_FALLBACK_ENV: &str = "MANGROVE_REDIS_FALLBACK";
 use crate::settings::{DownloadPolicy, PollPolicy, RetryPolicy};
 use crate::slots::{Limiter, LocalSlotStore, SlotSnapshot, SlotStore, SlotStoreError};
 use crate::Client;
@@ -62,8 +67,9 @@ pub struct ClientBuilder {
     export_concurrency: Option<usize>,
     export_slot_wait: Option<Duration>,
     slot_store: Option<Arc<dyn SlotStore>>,
-    /// `MANGROVE_REDIS_URL` and `MANGROVE_REDIS_NAMESPACE`, read by `from_env`.
-    redis_from_env: Option<(String, Option<String>)>,
+    /// `MANGROVE_REDIS_URL`, `MANGROVE_REDIS_NAMESPACE` and `MANGROVE_REDIS_FALLBACK`, read by
+    /// `from_env`.
+    redis_from_env: Option<(String, Option<String>, Option<String>)>,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
 }
@@ -150,7 +156,8 @@ impl ClientBuilder {
             .or(self.base_url);
         if let Some(url) = var(REDIS_URL_ENV) {
             let namespace = var(REDIS_NAMESPACE_ENV).map(|n| n.trim().to_string());
-            self.redis_from_env = Some((url.trim().to_string(), namespace));
+            let fallback = var(REDIS_FALLBACK_ENV).map(|f| f.trim().to_string());
+            self.redis_from_env = Some((url.trim().to_string(), namespace, fallback));
         }
         self
     }
@@ -194,7 +201,7 @@ impl ClientBuilder {
         if let Some(store) = self.slot_store.take() {
             return Ok(store);
         }
-        let Some((url, namespace)) = self.redis_from_env.take() else {
+        let Some((url, namespace, fallback)) = self.redis_from_env.take() else {
             return Ok(Arc::new(LocalSlotStore::new()));
         };
         #[cfg(feature = "redis")]
@@ -209,11 +216,19 @@ impl ClientBuilder {
                 .namespace(namespace)
                 .build()
                 .map_err(|e| Error::Config(format!("{REDIS_URL_ENV}: {e}")))?;
-            Ok(Arc::new(store))
+            match fallback.as_deref() {
+                None => Ok(Arc::new(store)),
+                Some("local") => Ok(Arc::new(crate::slots::FallbackSlotStore::new(Arc::new(
+                    store,
+                )))),
+                Some(other) => Err(Error::Config(format!(
+                    "{REDIS_FALLBACK_ENV}={other:?}: the only fallback is `local`"
+                ))),
+            }
         }
         #[cfg(not(feature = "redis"))]
         {
-            let _ = (url, namespace);
+            let _ = (url, namespace, fallback);
             Err(Error::Config(format!(
                 "{REDIS_URL_ENV} is set but mangrove was built without its `redis` feature: \
                  turn the feature on, or unset the variable to limit exports per process"

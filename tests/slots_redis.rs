@@ -385,3 +385,37 @@ async fn redis_restarted_mid_run_holders_re_add_and_nobody_is_admitted_meanwhile
         starts.iter().map(|s| s.at).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn falling_back_to_the_process_alone_is_an_explicit_opt_in() {
+    let mut server = RedisServer::start();
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::AfterPolls(1))
+        .start()
+        .await;
+    let shared = store(&server, "s");
+    server.stop();
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .retry_policy(RetryPolicy::none())
+        .export_slot_wait(Duration::from_millis(500))
+        .slot_store(Arc::new(mangrove::slots::FallbackSlotStore::new(shared)))
+        .build()
+        .unwrap();
+    // Redis is down: the start goes ahead on this process's own count.
+    let (_, export) = client
+        .list_projects()
+        .summary_with_export()
+        .send()
+        .await
+        .expect("the fallback admits");
+    let snapshot = client.export_slots().await.unwrap().unwrap();
+    assert_eq!(snapshot.held(), 1, "counted locally: {snapshot:?}");
+    export.await.unwrap();
+    let snapshot = client.export_slots().await.unwrap().unwrap();
+    assert_eq!(
+        snapshot.held(),
+        0,
+        "given back to the store that granted it"
+    );
+}

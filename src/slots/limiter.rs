@@ -289,7 +289,7 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         if self.queued {
             // Nobody to wait for it here; a ticket not re-sent lapses anyway.
-            let _ = finish_in_background(self.store.leave_queue(&self.id));
+            drop(finish_in_background(self.store.leave_queue(&self.id)));
         }
     }
 }
@@ -407,7 +407,7 @@ impl Slot {
     /// Gives the slot back (idempotent) without waiting for the store.
     pub(crate) fn release(&self) {
         if let Some(limiter) = &self.limiter {
-            let _ = limiter.release(self.key);
+            drop(limiter.release(self.key));
         }
     }
 
@@ -556,7 +556,7 @@ async fn check_holders(probe: &dyn ExportProbe, limiter: &Limiter, fresh: Durati
         match probe.probe(saved).await {
             Probe::Ended => {
                 tracing::debug!(export_id = %id, "export slots: a held export has ended; slot freed");
-                let _ = limiter.release(key);
+                drop(limiter.release(key));
             }
             Probe::Running => limiter.seen_running(key),
             Probe::Unknown => {}

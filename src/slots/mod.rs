@@ -5,6 +5,7 @@
 //! [`LocalSlotStore`] (the default) counts them in this process; with the `redis` feature,
 //! [`RedisSlotStore`] shares them with every process that uses the same Redis and namespace.
 
+mod fallback;
 mod limiter;
 mod local;
 #[cfg(feature = "redis")]
@@ -15,6 +16,7 @@ mod store;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisSlotStore, RedisSlotStoreBuilder};
+pub use fallback::FallbackSlotStore;
 pub(crate) use limiter::{ExportProbe, Limiter, Probe, Slot};
 pub use local::LocalSlotStore;
 #[doc(hidden)]

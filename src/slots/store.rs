@@ -4,7 +4,7 @@
 //!
 //! Two stores come with the crate: [`LocalSlotStore`](super::LocalSlotStore) (the default: one
 //! client, or the clients of one process that share it) and, with the `redis` feature,
-//! [`RedisSlotStore`](super::RedisSlotStore) (every process that uses the same Redis and
+//! `RedisSlotStore` (every process that uses the same Redis and
 //! namespace).
 
 use std::fmt;
