@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use mangrove::testing::{FakeMangrove, Resource, TokenKind};
+use mangrove::testing::{Collection, FakeMangrove, TokenKind};
 use mangrove::{Client, Export};
 
 mod common;
@@ -139,7 +139,7 @@ fn parent() -> Result<(), String> {
     // The fake and its storage origin live on this runtime while the children download.
     let (fake, id, url, size) = runtime.block_on(async {
         let fake = FakeMangrove::builder()
-            .rows(Resource::Projects, rows)
+            .rows(Collection::Projects, rows)
             .start()
             .await;
         let client = fake.client(TokenKind::Account);

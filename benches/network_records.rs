@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use mangrove::prelude::*;
-use mangrove::testing::{FakeMangrove, Resource, TokenKind};
+use mangrove::testing::{Collection, FakeMangrove, TokenKind};
 use mangrove::{records, types, Export};
 
 mod common;
@@ -186,7 +186,7 @@ fn parent(rows: u64) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let fake = rt.block_on(
         FakeMangrove::builder()
-            .rows(Resource::Projects, rows)
+            .rows(Collection::Projects, rows)
             .start(),
     );
     let base_url = fake.base_url().to_string();

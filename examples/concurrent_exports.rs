@@ -12,6 +12,9 @@
 //! cargo run --example concurrent_exports -- [--count N]   (default 20)
 //! ```
 //!
+//! In the SDK's repository the `testing` feature (the embedded fake) is on for examples; from the
+//! crate's source package (e.g. `~/.cargo/registry/src/*/mangrove-*/`) add `--features testing`.
+//!
 //! With `MANGROVE_API_TOKEN` set it talks to `MANGROVE_BASE_URL` (default the real API);
 //! without it, it starts the embedded fake server and says so. On failure it prints the typed
 //! error's message and exits non-zero.

@@ -5,6 +5,9 @@
 //! cargo run --example export -- --all [--project ID] [--format csv|json] [--out DIR]
 //! ```
 //!
+//! In the SDK's repository the `testing` feature (the embedded fake) is on for examples; from the
+//! crate's source package (e.g. `~/.cargo/registry/src/*/mangrove-*/`) add `--features testing`.
+//!
 //! With `MANGROVE_API_TOKEN` set it talks to `MANGROVE_BASE_URL` (default the real API); without
 //! it, it starts the embedded fake server and says so. It prints the count and a few samples,
 //! shows the export's status while polling, downloads the file and prints a summary. On failure

@@ -1,4 +1,5 @@
-//! Runs the fake Mangrove API until Ctrl-C, for trying the SDK (or curl) against it.
+//! Runs the fake Mangrove API until Ctrl-C (SIGINT) or SIGTERM, for trying the SDK (or curl)
+//! against it. Either signal stops it at once: the fake's servers stop when it is dropped.
 //!
 //! ```text
 //! cargo run --example fake_server               # 42 rows of every resource
@@ -51,6 +52,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.rate_limit(per_minute);
     }
     let fake = builder.try_start().await?;
+    // Listen for the signals before saying we serve: a signal sent as soon as the banner
+    // appears must stop the server, not kill it with the default action.
+    let signal = shutdown_signal()?;
 
     println!("Fake Mangrove API: {}", fake.base_url());
     println!("Storage origin:    {}", fake.storage().base_url());
@@ -70,8 +74,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         fake.base_url()
     );
     println!();
-    println!("Serving until Ctrl-C.");
-    tokio::signal::ctrl_c().await?;
-    println!("Stopped.");
+    println!("Serving until Ctrl-C or SIGTERM.");
+    let signal = signal.await;
+    // Drop the fake before printing: its servers and temporary files are gone when this
+    // line appears.
+    drop(fake);
+    println!("Stopped ({signal}).");
     Ok(())
+}
+
+/// Installs the handlers for Ctrl-C (SIGINT) and, on Unix, SIGTERM (what `kill`, systemd and
+/// container runtimes send) now, and returns a future that names the first that comes.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = &'static str>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Both handlers are installed before waiting, so neither signal kills the process
+        // with its default action while the other is awaited.
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        // `ctrl_c` installs its handler on the first poll: poll it once now.
+        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        let _ = futures::FutureExt::now_or_never(&mut ctrl_c);
+        Ok(async move {
+            let _ = ctrl_c.await;
+            "Ctrl-C"
+        })
+    }
 }

@@ -1,9 +1,12 @@
 //! How to test your own code against `mangrove::testing::FakeMangrove`.
 //!
-//! The first part of this file is "your" code: two functions of an application that uses the
-//! SDK. The second part tests them against the fake: each check starts a fake, gets a client,
-//! calls your code and asserts: on results, on typed errors after an injected fault or with a
-//! token that may not export, and on the fake's journal of requests. The checks run both ways:
+//! The first part of this file is "your" code: functions of an application that uses the SDK
+//! (count, filter, rename then read back, export a filtered list, join two exports). The second
+//! part tests them against the fake: each check starts a fake, gets a client, calls your code and
+//! asserts on exact rows (the fake is a store: what you write is what you read, filters and
+//! `sort` are honoured, and [`FakeMangrove::row`] tells what any row is), on typed errors after
+//! an injected fault or with a token that may not export, and on the fake's journal of
+//! requests. The checks run both ways:
 //!
 //! ```text
 //! cargo test --example user_test     # as #[tokio::test]s, as they would in your tests/*.rs
@@ -15,10 +18,14 @@
 //! bodies of the checks straight into `#[tokio::test]` functions in `tests/*.rs`. No token and no
 //! network are needed: the fake listens on 127.0.0.1.
 
+use futures::TryStreamExt;
 use mangrove::prelude::*;
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
 use std::path::Path;
 use std::process::ExitCode;
 
+use mangrove::types::{Batch, Feedstock, LedgerInput, LedgerRequest};
 use mangrove::{Client, ExportError};
 
 // ---------------------------------------------------------------------------------------------
@@ -36,16 +43,112 @@ pub async fn export_projects(client: &Client, path: &Path) -> Result<u64, Export
     Ok(completed.download_to(path).await?.bytes)
 }
 
+/// The ids of a project's batches in `state`, newest first.
+pub async fn batch_ids(
+    client: &Client,
+    project_id: i64,
+    state: &str,
+) -> Result<Vec<String>, mangrove::Error> {
+    client
+        .list_batches()
+        .filter_project_id_eq(project_id)
+        .filter_state_eq(state)
+        .sort("-created_at")
+        .items()
+        .map_ok(|batch| batch.id)
+        .try_collect()
+        .await
+}
+
+/// Renames a ledger; answers the name the API then reads back.
+pub async fn rename_ledger(
+    client: &Client,
+    ledger_id: &str,
+    name: &str,
+) -> Result<Option<String>, mangrove::Error> {
+    let request = LedgerRequest {
+        ledger: LedgerInput {
+            name: Some(name.to_string()),
+        },
+    };
+    client
+        .update_ledger()
+        .ledger_id(ledger_id)
+        .body(request)
+        .send()
+        .await?;
+    let ledger = client.get_ledger().ledger_id(ledger_id).send().await?;
+    Ok(ledger.into_inner().name)
+}
+
+/// Any error of the functions below (an export's, a record's).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Exports one project's batches (a filtered list) and reads the file back as typed rows.
+pub async fn export_project_batches(
+    client: &Client,
+    project_id: i64,
+) -> Result<Vec<Batch>, BoxError> {
+    let (_summary, export) = client
+        .list_batches()
+        .filter_project_id_eq(project_id)
+        .summary_with_export()
+        .format(ExportFormat::Json)
+        .send()
+        .await?;
+    let file = export.await?;
+    Ok(file.records::<Batch>().await?.try_collect().await?)
+}
+
+/// Batches per project, joined from two exports: batch → its feedstock → the feedstock's project.
+pub async fn batches_per_project(client: &Client) -> Result<BTreeMap<i64, usize>, BoxError> {
+    let batches = client
+        .export_resource(ResourceType::Batch)
+        .format(ExportFormat::Json)
+        .send();
+    let feedstocks = client
+        .export_resource(ResourceType::Feedstock)
+        .format(ExportFormat::Json)
+        .send();
+    // Both exports run at once (`Export` is `IntoFuture`: `.into_future()` makes it a future).
+    let (batches, feedstocks) = tokio::try_join!(batches, feedstocks)?;
+    let (batches, feedstocks) = tokio::try_join!(batches.into_future(), feedstocks.into_future())?;
+    let feedstocks: Vec<Feedstock> = feedstocks.records().await?.try_collect().await?;
+    let batches: Vec<Batch> = batches.records().await?.try_collect().await?;
+    let project_of: BTreeMap<String, i64> = feedstocks
+        .iter()
+        .filter_map(|f| Some((f.id.as_ref()?.to_string(), f.project_id?)))
+        .collect();
+    let mut counts = BTreeMap::new();
+    for batch in &batches {
+        let project = batch
+            .feedstocks
+            .first()
+            .and_then(|f| project_of.get(&f.id.as_ref()?.to_string()));
+        if let Some(project) = project {
+            *counts.entry(*project).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Your tests. Errors end a check through `?`, failed assertions panic: both fail the test.
 
 mod checks {
     use std::time::Duration;
 
-    use mangrove::testing::{FakeMangrove, Fault, Resource, TokenKind};
-    use mangrove::{Client, ExportError, PollPolicy};
+    use futures::TryStreamExt;
+    use mangrove::prelude::*;
 
-    use super::{export_projects, project_count};
+    use mangrove::testing::{Collection, FakeMangrove, Fault, TokenKind};
+    use mangrove::{Client, ExportError, PollPolicy};
+    use serde_json::{json, Value};
+
+    use super::{
+        batch_ids, batches_per_project, export_project_batches, export_projects, project_count,
+        rename_ledger,
+    };
 
     pub type Outcome = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -53,7 +156,10 @@ mod checks {
     pub async fn counts_projects() -> Outcome {
         let fake = FakeMangrove::start().await;
         let client = fake.client(TokenKind::Account);
-        assert_eq!(project_count(&client).await?, fake.rows(Resource::Projects));
+        assert_eq!(
+            project_count(&client).await?,
+            fake.rows(Collection::Projects)
+        );
         Ok(())
     }
 
@@ -95,7 +201,7 @@ mod checks {
     /// The export lands in full, and the API token never reached the storage host.
     pub async fn exports_every_project_and_token_stays_home() -> Outcome {
         let fake = FakeMangrove::builder()
-            .rows(Resource::Projects, 300)
+            .rows(Collection::Projects, 300)
             .start()
             .await;
         let client = quick_polling_client(&fake)?;
@@ -114,6 +220,119 @@ mod checks {
         );
         assert_eq!(journal.downloads().len(), 1);
         assert!(journal.requests_to_storage_with_authorization().is_empty());
+        Ok(())
+    }
+
+    /// Every row of `collection` as the fake holds it (what any read returns).
+    fn rows(fake: &FakeMangrove, collection: Collection) -> Vec<Value> {
+        (0..fake.rows(collection))
+            .filter_map(|i| fake.row(collection, i).map(Value::Object))
+            .collect()
+    }
+
+    /// The project of a batch: its feedstock's `project_id` (batch → feedstock → project).
+    fn project_of(batch: &Value) -> &Value {
+        &batch["feedstocks"][0]["project_id"]
+    }
+
+    /// Your filter gets exactly the rows that match, in your order.
+    pub async fn filters_batches() -> Outcome {
+        // 5 projects share 60 batches (12 each).
+        let fake = FakeMangrove::builder()
+            .default_rows(60)
+            .rows(Collection::Projects, 5)
+            .start()
+            .await;
+        let client = fake.client(TokenKind::Account);
+        let mut expected: Vec<Value> = rows(&fake, Collection::Batches)
+            .into_iter()
+            .filter(|b| project_of(b) == &json!(4) && b["state"] == json!("complete"))
+            .collect();
+        expected.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+        let expected: Vec<&str> = expected.iter().filter_map(|b| b["id"].as_str()).collect();
+        assert!(!expected.is_empty());
+        assert_eq!(batch_ids(&client, 4, "complete").await?, expected);
+        assert!(batch_ids(&client, 4, "no-such-state").await?.is_empty());
+        Ok(())
+    }
+
+    /// What you write is what you read: through your code, and in the fake's own rows.
+    pub async fn renames_a_ledger_and_reads_it_back() -> Outcome {
+        let fake = FakeMangrove::start().await;
+        let client = fake.client(TokenKind::Account);
+        // System ledgers cannot be renamed (422): pick one that is not.
+        let index = (0..fake.rows(Collection::Ledgers))
+            .find(|i| {
+                fake.row(Collection::Ledgers, *i)
+                    .is_some_and(|l| l["system_ledger_type"].is_null())
+            })
+            .ok_or("no user ledger")?;
+        let id = fake.row(Collection::Ledgers, index).ok_or("no row")?["id"].clone();
+        let id = id.as_str().ok_or("string id")?;
+        let name = rename_ledger(&client, id, "Biochar, 2025").await?;
+        assert_eq!(name.as_deref(), Some("Biochar, 2025"));
+        assert_eq!(
+            fake.row(Collection::Ledgers, index).ok_or("no row")?["name"],
+            json!("Biochar, 2025")
+        );
+        // Your list of ledgers shows it too; `reset` puts the seeded rows back.
+        let listed: Vec<_> = client.list_ledgers().items().try_collect().await?;
+        assert_eq!(
+            listed[index as usize].name.as_deref(),
+            Some("Biochar, 2025")
+        );
+        fake.reset();
+        assert_ne!(
+            fake.row(Collection::Ledgers, index).ok_or("no row")?["name"],
+            json!("Biochar, 2025")
+        );
+        Ok(())
+    }
+
+    /// An export of a filtered list holds exactly the filtered rows.
+    pub async fn exports_one_projects_batches() -> Outcome {
+        let fake = FakeMangrove::builder()
+            .default_rows(60)
+            .rows(Collection::Projects, 5)
+            .start()
+            .await;
+        let client = quick_polling_client(&fake)?;
+        let expected: Vec<Value> = rows(&fake, Collection::Batches)
+            .into_iter()
+            .filter(|b| project_of(b) == &json!(2))
+            .collect();
+        assert_eq!(expected.len(), 12);
+        let exported = export_project_batches(&client, 2).await?;
+        let ids: Vec<&str> = exported.iter().map(|b| b.id.as_str()).collect();
+        let expected_ids: Vec<&str> = expected.iter().filter_map(|b| b["id"].as_str()).collect();
+        assert_eq!(ids, expected_ids);
+        Ok(())
+    }
+
+    /// A join of two exports equals both the fake's rows and what the API answers per project.
+    pub async fn counts_batches_per_project() -> Outcome {
+        let fake = FakeMangrove::builder()
+            .rows(Collection::Projects, 6)
+            .rows(Collection::Feedstocks, 15)
+            .rows(Collection::Batches, 50)
+            .start()
+            .await;
+        let client = quick_polling_client(&fake)?;
+        let joined = batches_per_project(&client).await?;
+        let mut expected = std::collections::BTreeMap::new();
+        for batch in rows(&fake, Collection::Batches) {
+            let project = project_of(&batch).as_i64().ok_or("a project id")?;
+            *expected.entry(project).or_insert(0) += 1;
+        }
+        assert_eq!(joined, expected);
+        for (project, count) in &joined {
+            let summary = client
+                .list_batches()
+                .filter_project_id_eq(*project)
+                .summary()
+                .await?;
+            assert_eq!(summary.count, *count as u64, "project {project}");
+        }
         Ok(())
     }
 
@@ -157,6 +376,26 @@ mod tests {
     async fn exports_every_project_and_token_stays_home() -> Outcome {
         checks::exports_every_project_and_token_stays_home().await
     }
+
+    #[tokio::test]
+    async fn filters_batches() -> Outcome {
+        checks::filters_batches().await
+    }
+
+    #[tokio::test]
+    async fn renames_a_ledger_and_reads_it_back() -> Outcome {
+        checks::renames_a_ledger_and_reads_it_back().await
+    }
+
+    #[tokio::test]
+    async fn exports_one_projects_batches() -> Outcome {
+        checks::exports_one_projects_batches().await
+    }
+
+    #[tokio::test]
+    async fn counts_batches_per_project() -> Outcome {
+        checks::counts_batches_per_project().await
+    }
 }
 
 /// Runs one check in a task of its own, so a failed assertion (a panic) is reported like an error.
@@ -195,6 +434,22 @@ async fn main() -> ExitCode {
         run_check(
             "exports_every_project_and_token_stays_home",
             checks::exports_every_project_and_token_stays_home(),
+        )
+        .await,
+        run_check("filters_batches", checks::filters_batches()).await,
+        run_check(
+            "renames_a_ledger_and_reads_it_back",
+            checks::renames_a_ledger_and_reads_it_back(),
+        )
+        .await,
+        run_check(
+            "exports_one_projects_batches",
+            checks::exports_one_projects_batches(),
+        )
+        .await,
+        run_check(
+            "counts_batches_per_project",
+            checks::counts_batches_per_project(),
         )
         .await,
     ];

@@ -72,6 +72,7 @@ pub struct ClientBuilder {
     redis_from_env: Option<(String, Option<String>, Option<String>)>,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
+    tls: crate::tls::Tls,
 }
 
 impl Default for ClientBuilder {
@@ -91,6 +92,7 @@ impl Default for ClientBuilder {
             redis_from_env: None,
             allow_insecure_http: false,
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            tls: crate::tls::Tls::default(),
         }
     }
 }
@@ -120,8 +122,13 @@ impl ClientBuilder {
         allow_insecure_http: bool;
         /// Time limit for opening a connection (default 10 s; `None`: no limit).
         connect_timeout: impl Into<Option<Duration>>;
-        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit, as
-        /// tests on tokio's paused clock need for all three time-outs).
+        /// Time limit for one API request, downloads excepted (default 60 s; `None`: no limit).
+        ///
+        /// Tests that run on tokio's paused clock (`#[tokio::test(start_paused = true)]`) should
+        /// set all three time-outs (`connect_timeout`, `timeout`, `pool_idle_timeout`) to `None`:
+        /// these timers run on tokio's clock, and a paused clock jumps to the next timer whenever
+        /// the runtime has nothing else to do, which includes waiting for a real server's bytes.
+        /// A time-out would then fire at once, in the middle of an answer that was on its way.
         timeout: impl Into<Option<Duration>>;
         /// How long idle pooled connections are kept (default 90 s; `None`: forever).
         pool_idle_timeout: impl Into<Option<Duration>>;
@@ -236,6 +243,13 @@ impl ClientBuilder {
         }
     }
 
+    /// Trusts `cert` as a root for the API and the storage host, on top of the platform's roots
+    /// (a corporate proxy's CA, a test server's certificate; see [`crate::tls`]).
+    pub fn add_root_certificate(mut self, cert: crate::tls::Certificate) -> Self {
+        self.tls.extra_roots.push(cert);
+        self
+    }
+
     /// Builds the client.
     pub fn build(mut self) -> Result<Client, Error> {
         let export_limiter = match self.export_concurrency {
@@ -278,7 +292,7 @@ impl ClientBuilder {
         })?;
         value.set_sensitive(true);
         // A followed 307/308 would send an export start a second time; the API documents none.
-        let mut api = reqwest::Client::builder()
+        let mut api = crate::tls::configure(reqwest::Client::builder(), &self.tls)?
             .user_agent(user_agent())
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(HeaderMap::from_iter([(AUTHORIZATION, value)]))
@@ -292,7 +306,7 @@ impl ClientBuilder {
         let api = api
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
-        let download = download_client(&self.download_policy, self.pool_idle_timeout)?;
+        let download = download_client(&self.download_policy, self.pool_idle_timeout, &self.tls)?;
 
         let state = State {
             origin: parsed.origin(),
@@ -315,8 +329,9 @@ impl ClientBuilder {
 fn download_client(
     policy: &DownloadPolicy,
     idle: Option<Duration>,
+    tls: &crate::tls::Tls,
 ) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
+    crate::tls::configure(reqwest::Client::builder(), tls)?
         .user_agent(user_agent())
         .connect_timeout(policy.connect_timeout)
         .read_timeout(policy.read_timeout)

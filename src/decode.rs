@@ -12,6 +12,7 @@
 //! ```
 
 use std::fmt;
+use std::io;
 
 use bytes::Bytes;
 use progenitor_client::ResponseValue;
@@ -25,6 +26,11 @@ pub const BODY_PREFIX_LIMIT: usize = 64 * 1024;
 const ROOT: &str = ".";
 
 /// A response body that does not decode into the type the spec documents.
+///
+/// A generated call (`client.get_project()…send()`) reports it as
+/// `progenitor_client::Error::InvalidResponsePayload(prefix, json_error)`: `json_error`'s text
+/// is this error's text and its [`source`](std::error::Error::source) is this error, as a value;
+/// [`mangrove::Error::from`](crate::Error) makes it [`Error::Decode`](crate::Error::Decode).
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{operation}: the response body does not match the spec at `{path}`: {message} \
@@ -64,40 +70,86 @@ impl DecodeError {
         &self.body_prefix
     }
 
-    /// This error as a generated call's `InvalidResponsePayload` (URL queries cut off the prefix).
-    pub(crate) fn into_generated<E>(self) -> progenitor_client::Error<E> {
-        let error = <serde_json::Error as serde::de::Error>::custom(self.to_string());
+    /// This error as a generated call's `InvalidResponsePayload`: the bytes are the body's
+    /// prefix and the `serde_json::Error` carries this error as a value ([`carry`]), which
+    /// [`carried_by`](Self::carried_by) hands back. Queries of URLs in the prefix are cut off,
+    /// in both (a body may hold a pre-signed `download_url`).
+    pub(crate) fn into_generated<E>(mut self) -> progenitor_client::Error<E> {
         let text = String::from_utf8_lossy(&self.body_prefix);
-        let shown = if text.contains("://") {
-            Bytes::from(redact_urls(&text))
-        } else {
-            self.body_prefix.clone()
-        };
-        progenitor_client::Error::InvalidResponsePayload(shown, error)
+        if text.contains("://") {
+            self.body_prefix = Bytes::from(redact_urls(&text));
+        }
+        let shown = self.body_prefix.clone();
+        progenitor_client::Error::InvalidResponsePayload(shown, carry(self))
     }
 
-    /// The inverse of [`into_generated`](Self::into_generated); `None` for another error.
-    pub(crate) fn from_generated(prefix: &Bytes, error: &serde_json::Error) -> Option<Self> {
-        if error.line() != 0 {
-            return None; // a plain serde_json error, not one of ours
+    /// The `DecodeError` that a generated call's `InvalidResponsePayload` carries (see
+    /// [`into_generated`](Self::into_generated)); `None` for a plain `serde_json` error.
+    ///
+    /// It is found on the error's [`source`](std::error::Error::source) chain, so code holding
+    /// the generated error can find it the same way without this crate.
+    pub(crate) fn carried_by(error: &serde_json::Error) -> Option<&DecodeError> {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(e) = next {
+            if let Some(decode) = e.downcast_ref::<DecodeError>() {
+                return Some(decode);
+            }
+            if let Some(Carried(decode)) = e.downcast_ref::<Carried>() {
+                return Some(decode);
+            }
+            next = e.source();
         }
-        let text = error.to_string();
-        let (operation, rest) = text.split_once(MIDDLE)?;
-        let (path, rest) = rest.split_once("`: ")?;
-        let (message, len) = rest.rsplit_once(" (body: ")?;
-        let body_len = len.strip_suffix(" bytes)")?.parse().ok()?;
-        Some(DecodeError {
-            operation: operation.to_string(),
-            path: path.to_string(),
-            message: message.to_string(),
-            body_len,
-            body_prefix: prefix.clone(),
-        })
+        None
     }
 }
 
-/// The middle of the text (see `#[error]` above), where [`DecodeError::from_generated`] splits it.
-const MIDDLE: &str = ": the response body does not match the spec at `";
+/// A `serde_json::Error` that carries `error` as a value, for the generated calls, whose error
+/// type (`progenitor_client::Error::InvalidResponsePayload(Bytes, serde_json::Error)`) has no
+/// room for ours.
+///
+/// `serde_json` keeps an I/O error of the reader it reads from as it is, so a reader whose
+/// first read fails with an `io::Error` holding [`Carried`] gives a `serde_json::Error` whose
+/// text is `error`'s text (line and column 0, so nothing is added) and whose
+/// [`source`](std::error::Error::source) is `error` itself. Before, the text was parsed back
+/// into a `DecodeError`, which broke on a path or message that looked like the text's
+/// separators (a map key with a backtick); now nothing is parsed.
+fn carry(error: DecodeError) -> serde_json::Error {
+    /// A reader whose first read fails with the error it holds.
+    struct Failing(Option<io::Error>);
+    impl io::Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(self
+                .0
+                .take()
+                .unwrap_or_else(|| io::ErrorKind::InvalidData.into()))
+        }
+    }
+    let text = error.to_string();
+    let io = io::Error::new(io::ErrorKind::InvalidData, Carried(error));
+    match serde_json::from_reader::<_, serde::de::IgnoredAny>(Failing(Some(io))) {
+        Err(e) => e,
+        // Cannot happen (the reader fails at once); the text at least is kept.
+        Ok(_) => <serde_json::Error as serde::de::Error>::custom(text),
+    }
+}
+
+/// The payload of the `io::Error` that [`carry`] hands to `serde_json`: displayed as the
+/// `DecodeError`, whose [`source`](std::error::Error::source) it is (`io::Error::source` skips
+/// to its payload's source, so the `DecodeError` is the next link of the chain).
+#[derive(Debug)]
+struct Carried(DecodeError);
+
+impl fmt::Display for Carried {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Carried {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 /// Like the text, with the size of the body instead of its bytes.
 impl fmt::Debug for DecodeError {
@@ -135,11 +187,11 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
     let status = response.status();
     let headers = response.headers().clone();
     let cap = if operation == "get_export" {
-        crate::retry::MAX_STATUS_BODY
+        crate::wire::MAX_STATUS_BODY
     } else {
-        crate::retry::MAX_API_BODY
+        crate::wire::MAX_API_BODY
     };
-    let (body, more) = crate::retry::read_prefix(response, cap)
+    let (body, more) = crate::wire::read_prefix(response, cap)
         .await
         .map_err(ResponseBodyError)?;
     if more {
@@ -155,8 +207,7 @@ pub(crate) async fn from_response<T: DeserializeOwned, E>(
 pub(crate) fn find<T: DeserializeOwned>(body: &[u8], first: serde_json::Error) -> (String, String) {
     let mut de = serde_json::Deserializer::from_slice(body);
     let (path, error) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        // Never with a backtick: the generated error's text is parsed back.
-        Err(e) => (e.path().to_string().replace('`', "'"), e.into_inner()),
+        Err(e) => (e.path().to_string(), e.into_inner()),
         // Only the end of the body did not fit (trailing characters).
         Ok(_) => (ROOT.to_string(), first),
     };
@@ -179,5 +230,58 @@ fn message_of(error: &serde_json::Error) -> String {
     match full.strip_suffix(&position) {
         Some(message) if error.is_data() => message.to_owned(),
         _ => full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> DecodeError {
+        decode::<Vec<i64>>("list_ids", br#"[1, "two"]"#).unwrap_err()
+    }
+
+    // The generated error carries the DecodeError itself: same text, found on the source chain
+    // and by `carried_by`, with every field as it was.
+    #[test]
+    fn generated_error_carries_the_value() {
+        let original = sample();
+        let progenitor_client::Error::<()>::InvalidResponsePayload(prefix, json) =
+            original.clone().into_generated()
+        else {
+            panic!("InvalidResponsePayload expected");
+        };
+        assert_eq!(&prefix[..], br#"[1, "two"]"#);
+        assert_eq!(json.to_string(), original.to_string());
+        assert_eq!(DecodeError::carried_by(&json), Some(&original));
+        let source = std::error::Error::source(&json).expect("a source");
+        assert_eq!(source.downcast_ref::<DecodeError>(), Some(&original));
+    }
+
+    // A plain serde_json error carries nothing, even when its text is a DecodeError's text
+    // (the old way parsed the text back and would have made one up).
+    #[test]
+    fn plain_errors_carry_nothing() {
+        let plain = serde_json::from_slice::<i64>(b"x").unwrap_err();
+        assert_eq!(DecodeError::carried_by(&plain), None);
+        let lookalike = <serde_json::Error as serde::de::Error>::custom(sample().to_string());
+        assert_eq!(DecodeError::carried_by(&lookalike), None);
+    }
+
+    // Queries of URLs in the kept prefix are cut off, in the bytes and in the carried error.
+    #[test]
+    fn url_queries_are_cut_from_the_prefix() {
+        let body = br#"{"download_url": "https://s.example/f.csv?X-Sig=secret", "n": "x"}"#;
+        let error =
+            decode::<std::collections::HashMap<String, i64>>("get_export", body).unwrap_err();
+        let progenitor_client::Error::<()>::InvalidResponsePayload(prefix, json) =
+            error.into_generated()
+        else {
+            panic!("InvalidResponsePayload expected");
+        };
+        assert!(!String::from_utf8_lossy(&prefix).contains("secret"));
+        let carried = DecodeError::carried_by(&json).unwrap();
+        assert!(!String::from_utf8_lossy(carried.body_prefix()).contains("secret"));
+        assert!(!json.to_string().contains("secret"));
     }
 }

@@ -37,7 +37,7 @@ use crate::export::CompletedExport;
 use crate::open_enum::ExportFormat;
 use crate::records::{self, Records};
 use crate::redact::scrub;
-use crate::retry::{header_str, read_into};
+use crate::wire::{header_str, read_into};
 // Re-exported here too: first published at `mangrove::download::DownloadPolicy`.
 use crate::settings::Backoff;
 pub use crate::settings::DownloadPolicy;

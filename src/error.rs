@@ -41,9 +41,9 @@ pub enum Error {
 
 impl From<GeneratedError> for Error {
     fn from(e: GeneratedError) -> Self {
-        if let progenitor_client::Error::InvalidResponsePayload(prefix, error) = &e {
-            if let Some(decode) = DecodeError::from_generated(prefix, error) {
-                return Error::Decode(Box::new(decode));
+        if let progenitor_client::Error::InvalidResponsePayload(_, error) = &e {
+            if let Some(decode) = DecodeError::carried_by(error) {
+                return Error::Decode(Box::new(decode.clone()));
             }
         }
         Error::Api(Box::new(e))

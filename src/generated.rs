@@ -1,8 +1,13 @@
 //! The client and models generated from `openapi.yaml` by `build.rs` (progenitor).
 //!
 //! Never edited by hand. [`Client`] has one method per operation (`client.list_projects()`,
-//! `client.get_export()`, …) returning a builder from [`builder`]; request and response bodies are
-//! in [`types`].
+//! `client.get_export()`, …) returning a request builder from [`builder`] (re-exported as
+//! `mangrove::request`); request and response bodies are in [`types`], with their struct
+//! builders in `types::builder`.
+//!
+//! `build.rs` documents the setters and builders progenitor leaves undocumented (from the
+//! spec's parameter and field descriptions); what stays undocumented is fields and variants the
+//! spec does not describe, hence `missing_docs` allowed here only.
 #![allow(
     missing_docs,
     clippy::all,
@@ -11,4 +16,32 @@
     irrefutable_let_patterns
 )]
 
+// The types are generated into their own module, `crate::types` (see `split_types` in
+// build.rs); the client code names them as `types::…` and `super::types::…`.
+pub use crate::types;
+
 include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+
+/// Not public API: the list builders' `response_mode` and `export_format` setters for the
+/// crate's own wire-level tests of the fake (`testing` feature only; may change in any release).
+///
+/// The setters are crate-private on the builders (build pass `list_query_setters`): the
+/// hand-written layer owns the mode and the format (`.summary()`, `.items()`, `.pages()`,
+/// `.summary_with_export().format(..)`), so that no call can set them twice. These traits reach
+/// them for tests that ask the fake for a raw mode it must answer (a summary of a list that
+/// cannot export, …).
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod wire {
+    /// Sets the `response_mode` query parameter of a list request.
+    pub trait ResponseModeQuery: Sized {
+        /// Sets the `response_mode` query parameter.
+        fn response_mode(self, mode: super::types::ResponseMode) -> Self;
+    }
+
+    /// Sets the `export_format` query parameter of an exportable list request.
+    pub trait ExportFormatQuery: Sized {
+        /// Sets the `export_format` query parameter.
+        fn export_format(self, format: crate::open_enum::ExportFormat) -> Self;
+    }
+}

@@ -17,7 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// assert_eq!(b.to_string(), "fs_8XF1QtGs79oX9A6k");
 /// assert_eq!(serde_json::to_string(&a).unwrap(), "7");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum LooseId {
     /// A JSON integer.

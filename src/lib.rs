@@ -34,12 +34,26 @@ pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod tls;
+pub mod types;
+mod wire;
 
 pub use client::{AuthScheme, ClientBuilder};
 pub use decode::DecodeError;
 pub use error::{Error, ExportError};
 pub use export::{CompletedExport, Export, ExportSnapshot, SavedExport};
-pub use generated::{builder, types, Client, ResponseValue};
+/// The request builders: one per operation, made by the [`Client`] method of the same name
+/// (`client.list_batches()` is a [`request::ListBatches`]); set its parameters, then `.send()`.
+/// (Not to be confused with `types::builder`, the builders of request and response bodies.)
+pub use generated::builder as request;
+/// The former name of [`request`] (it collided with `types::builder`).
+#[doc(hidden)]
+pub use generated::builder;
+/// Not public API (`testing` feature): raw query setters for the crate's wire-level tests.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use generated::wire as __wire;
+pub use generated::{Client, ResponseValue};
 pub use open_enum::{ExportFormat, ExportStatus, ResourceType};
 pub use pagination::{Items, Pages};
 pub use resource::{Exportable, ListRequest};

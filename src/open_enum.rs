@@ -4,6 +4,39 @@
 //! Only decoding is open: [`FromStr`] accepts the known names only and there is no
 //! `From<&str>`, so a typo in a value the caller sends fails before any request. An unknown
 //! value can still be sent explicitly: `ResourceType::Unknown("Shipment".into())`.
+//!
+//! An export's [`ExportFormat`] is picked in one place, the export's own builder
+//! ([`StartExport::format`](crate::export::StartExport::format)), and a list's response mode by
+//! the method that reads it (`.summary()`, `.items()`, `.pages()`, `.summary_with_export()`):
+//!
+//! ```no_run
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) -> Result<(), mangrove::ExportError> {
+//! let (summary, export) = client
+//!     .list_batches()
+//!     .summary_with_export()
+//!     .format(ExportFormat::Json)
+//!     .send()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The list builders have no `export_format` or `response_mode` setter (a second way, which
+//! the first would silently override), so neither compiles:
+//!
+//! ```compile_fail
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) {
+//! let _ = client.list_batches().export_format(ExportFormat::Json).send().await;
+//! # }
+//! ```
+//!
+//! ```compile_fail
+//! use mangrove::prelude::*;
+//! # async fn run(client: mangrove::Client) {
+//! let _ = client.list_batches().response_mode(mangrove::types::ResponseMode::Summary).send().await;
+//! # }
+//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -78,6 +111,7 @@ macro_rules! open_enum {
             }
         }
 
+        #[cfg(feature = "schemars")]
         impl schemars::JsonSchema for $name {
             fn schema_name() -> String {
                 stringify!($name).to_string()
@@ -89,8 +123,9 @@ macro_rules! open_enum {
     };
 }
 
-// `ExportStatus`, `ExportFormat`, `RecordStatus`, `BatchState`, `ModelRunState`, `ReportStatus`
-// and `RuleResultStatus`: the values and descriptions of their schemas in `openapi.yaml`.
+// `ExportStatus`, `ExportFormat`, `RecordStatus`, `BatchState`, `ModelRunState`, `ReportStatus`,
+// `RuleResultStatus` and `ResourceType`: the values and descriptions of their schemas in
+// `openapi.yaml` (`OPEN_ENUMS` in build.rs).
 include!(concat!(env!("OUT_DIR"), "/open_enums.rs"));
 
 impl ExportStatus {
@@ -107,23 +142,30 @@ impl Default for ExportFormat {
     }
 }
 
-open_enum! {
-    /// A resource type for [`Client::export_resource`](crate::Client::export_resource): the
-    /// singular class name (`"Delivery"`, …), as in
-    /// [`Exportable::RESOURCE_TYPE`](crate::Exportable::RESOURCE_TYPE).
-    ResourceType {
-        Project = "Project",
-        Event = "Event",
-        EventType = "EventType",
-        DataPoint = "DataPoint",
-        Batch = "Batch",
-        Ledger = "Ledger",
-        Order = "Order",
-        Feedstock = "Feedstock",
-        TrackingUnit = "TrackingUnit",
-        Model = "Model",
-        Report = "Report",
-        Location = "Location",
-        Delivery = "Delivery",
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::ExportJob;
+
+    // The export status's `resource_type` is the open `ResourceType` of the spec: a known value
+    // is a variant, an unknown one is kept as sent, `null` and an absent field are `None`.
+    #[test]
+    fn export_status_resource_type_is_open() {
+        let status = |rt: serde_json::Value| -> ExportJob {
+            serde_json::from_value(serde_json::json!({"id": "exp_1", "resource_type": rt})).unwrap()
+        };
+        let known = status("Delivery".into());
+        assert_eq!(known.resource_type, Some(ResourceType::Delivery));
+        let unknown = status("Shipment".into());
+        assert_eq!(
+            unknown.resource_type,
+            Some(ResourceType::Unknown("Shipment".into()))
+        );
+        assert_eq!(
+            serde_json::to_value(&unknown).unwrap()["resource_type"],
+            "Shipment"
+        );
+        assert_eq!(status(serde_json::Value::Null).resource_type, None);
+        assert!("Shipment".parse::<ResourceType>().is_err());
     }
 }

@@ -71,3 +71,60 @@ pub(crate) fn scrub(text: &str, urls: &[&str]) -> String {
         None => out,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNED: &str = "https://user:pw@bucket.s3.example/exp_1.csv?X-Amz-Signature=abcdef0123456789&X-Amz-Expires=86400#frag";
+
+    #[test]
+    fn redact_query_drops_user_info_query_and_fragment() {
+        assert_eq!(
+            redact_query(SIGNED),
+            "https://bucket.s3.example/exp_1.csv?<redacted>"
+        );
+        assert_eq!(redact_query("https://h/p"), "https://h/p");
+        assert_eq!(
+            redact_query("https://h/p#only-a-fragment"),
+            "https://h/p?<redacted>"
+        );
+        // Not a URL: still cut at the query, never echoed whole.
+        assert_eq!(redact_query("not a url?sig=secret"), "not a url?<redacted>");
+    }
+
+    #[test]
+    fn redact_urls_cuts_every_url_and_query_like_word_and_nothing_else() {
+        let text = format!("GET <{SIGNED}> failed; see /p?token=abc and why? ok");
+        let shown = redact_urls(&text);
+        assert!(!shown.contains("abcdef0123456789"), "{shown}");
+        assert!(!shown.contains("token=abc"), "{shown}");
+        assert!(shown.contains("exp_1.csv?<redacted>>"), "{shown}");
+        // A question mark in prose is not a query.
+        assert!(shown.ends_with("and why? ok"), "{shown}");
+    }
+
+    #[test]
+    fn scrub_blanks_the_urls_secrets_wherever_they_appear() {
+        let echoed = "AccessDenied: signature abcdef0123456789 does not match; Expires=86400";
+        let shown = scrub(echoed, &[SIGNED]);
+        assert!(!shown.contains("abcdef0123456789"), "{shown}");
+        // Values shorter than 8 characters are too common to blank (86400 stays).
+        assert!(shown.contains("86400"), "{shown}");
+    }
+
+    #[test]
+    fn scrub_blanks_percent_decoded_values_too() {
+        let url = "https://h/f?sig=a%2Bb%2Fc%3D0123456";
+        let shown = scrub("the server said: a+b/c=0123456 is wrong", &[url]);
+        assert!(!shown.contains("a+b/c=0123456"), "{shown}");
+    }
+
+    #[test]
+    fn scrub_cuts_long_text_on_a_character_boundary() {
+        let long = "é".repeat(MAX_ECHO + 50);
+        let shown = scrub(&long, &[]);
+        assert_eq!(shown.chars().count(), MAX_ECHO + 1);
+        assert!(shown.ends_with('…'));
+    }
+}

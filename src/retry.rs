@@ -1,66 +1,19 @@
 //! The hook every API request goes through (rate-limit waits, retries, bounded reads, error
 //! bodies), in a `mangrove.request` tracing span (operation, method, path, status, attempts).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{AsHeaderName, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::client::Inner;
+// Re-exported here too: first published at `mangrove::retry::RateLimit`.
+pub use crate::wire::RateLimit;
+use crate::wire::{read_prefix, read_rate_limit, retry_after, MAX_ERROR_BODY};
 // Re-exported here too: first published at `mangrove::retry::RetryPolicy`.
 use crate::settings::Backoff;
 pub use crate::settings::RetryPolicy;
 use crate::Client;
-
-/// A reading of the `RateLimit-*` response headers ([`Client::rate_limit`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed per 60-second window (`RateLimit-Limit`).
-    pub limit: u64,
-    /// Requests left in the current window (`RateLimit-Remaining`).
-    pub remaining: u64,
-    /// When the window resets (`RateLimit-Reset`, a Unix timestamp).
-    pub reset: SystemTime,
-}
-
-/// A header's value as trimmed text (`None` if absent or not visible ASCII).
-pub(crate) fn header_str(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
-}
-
-fn read_rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
-    let reset = header_str(headers, "ratelimit-reset")?.parse().ok()?;
-    Some(RateLimit {
-        limit: header_str(headers, "ratelimit-limit")?.parse().ok()?,
-        remaining: header_str(headers, "ratelimit-remaining")?.parse().ok()?,
-        reset: UNIX_EPOCH.checked_add(Duration::from_secs(reset))?,
-    })
-}
-
-/// Time from the response's `Date` (else our clock) until `at`; zero if past.
-fn until(at: SystemTime, headers: &HeaderMap) -> Duration {
-    let now = header_str(headers, "date")
-        .and_then(|date| httpdate::parse_http_date(date).ok())
-        .unwrap_or_else(SystemTime::now);
-    at.duration_since(now).unwrap_or(Duration::ZERO)
-}
-
-/// How long a 429 or 503 asks to wait: `Retry-After`, else the reset of a used-up window.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(value) = header_str(headers, "retry-after") {
-        if let Ok(secs) = value.parse() {
-            return Some(Duration::from_secs(secs));
-        }
-        if let Ok(date) = httpdate::parse_http_date(value) {
-            return Some(until(date, headers));
-        }
-    }
-    let reading = read_rate_limit(headers)?;
-    (reading.remaining == 0).then(|| until(reading.reset, headers))
-}
 
 impl ClientHooks<Inner> for Client {
     async fn exec(
@@ -179,40 +132,6 @@ pub(crate) fn repeatable(request: &reqwest::Request) -> bool {
 pub(crate) fn starts_export(url: &url::Url) -> bool {
     url.query_pairs()
         .any(|(k, v)| k == "response_mode" && v == "summary_with_export")
-}
-
-/// The most read of an error body, of an export status and of any other answer.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-pub(crate) const MAX_STATUS_BODY: usize = 1024 * 1024;
-pub(crate) const MAX_API_BODY: usize = 64 * 1024 * 1024;
-
-/// Reads at most `limit` bytes of a body (none if it declares more), and whether more followed.
-pub(crate) async fn read_prefix(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> reqwest::Result<(Bytes, bool)> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Ok((Bytes::new(), true));
-    }
-    let mut out = Vec::new();
-    let more = read_into(&mut response, limit, &mut out).await?;
-    Ok((out.into(), more))
-}
-
-/// Appends the body to `out` until it holds `limit` (kept if this fails): whether more followed.
-pub(crate) async fn read_into(
-    response: &mut reqwest::Response,
-    limit: usize,
-    out: &mut Vec<u8>,
-) -> reqwest::Result<bool> {
-    while let Some(chunk) = response.chunk().await? {
-        let room = limit.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if chunk.len() > room {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 /// Rewrites an error body that is not `{"message": "<string>", …}` into that shape (quoting at

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What is needed to find an export again later: its id and status URL. Serializable, so a
-/// service can store it and [`Export::attach`] after a restart.
+/// service can store it and [`Export::attach`](crate::Export::attach) after a restart.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedExport {
     /// Export id, e.g. `exp_ABC123`.

@@ -6,13 +6,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::error::Error;
 use crate::types;
 
 /// The body of any list response. `data` is strict: an item that does not decode fails the call
-/// ([`Error::Decode`]); a sample that does not decode into `T` is kept, exactly as sent, in
+/// ([`Error::Decode`](crate::Error::Decode)); a sample that does not decode into `T` is kept, exactly as sent, in
 /// [`unfit_samples`](Self::unfit_samples), so a summary never loses its count.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(
     bound(deserialize = "T: DeserializeOwned", serialize = "T: Serialize"),
     from = "WireBody<T>"
@@ -38,11 +38,11 @@ pub struct ListBody<T> {
     pub export: Option<types::ExportRef>,
     /// The samples that do not decode into `T`, as sent and with why.
     #[serde(skip)]
-    #[schemars(skip)]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
     pub unfit_samples: Vec<UnfitSample>,
     /// Every sample exactly as the server sent it, in order.
     #[serde(skip)]
-    #[schemars(skip)]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
     raw_samples: RawSamples,
 }
 
@@ -166,47 +166,9 @@ impl<T> ListBody<T> {
         }
     }
 
-    /// The body as a summary, and the export object if there is one.
-    pub fn into_summary(self) -> Result<(Summary<T>, Option<types::ExportRef>), Error> {
-        let count = self.summary_count()?;
-        Ok((
-            Summary {
-                count,
-                samples: self.samples,
-                unfit_samples: self.unfit_samples,
-            },
-            self.export,
-        ))
-    }
-
     /// Every sample exactly as the server sent it, [`unfit_samples`](Self::unfit_samples) included.
     pub fn raw_samples(&self) -> &[Box<RawValue>] {
         &self.raw_samples.0
-    }
-
-    /// The summary exactly as the server sent it (unknown fields and explicit `null`s kept).
-    pub fn raw_summary(&self) -> Result<Summary<serde_json::Value>, Error> {
-        let count = self.summary_count()?;
-        let samples = self
-            .raw_samples()
-            .iter()
-            .map(|raw| serde_json::from_str(raw.get()));
-        let samples = samples
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::Unexpected(format!("a summary sample is not JSON: {e}")))?;
-        Ok(Summary {
-            count,
-            samples,
-            unfit_samples: Vec::new(),
-        })
-    }
-
-    fn summary_count(&self) -> Result<u64, Error> {
-        self.count.ok_or_else(|| {
-            Error::Unexpected(
-                "a summary response without `count` (was response_mode ignored?)".into(),
-            )
-        })
     }
 }
 
@@ -241,23 +203,4 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pagination info, when the server sent it.
     pub info: Option<types::PageInfo>,
-}
-
-/// The boxed `Send` future of [`.summary()`](crate::ListRequest::summary) on a list builder.
-pub type SummaryFuture<'a, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Summary<T>, Error>> + Send + 'a>>;
-
-/// `response_mode=summary`; boxed here so the `Send` proof is made generically (rust#100013).
-pub(crate) fn fetch_summary<'a, R: crate::resource::ListRequest<'a>>(
-    request: R,
-) -> SummaryFuture<'a, R::Item> {
-    let query = crate::resource::Query {
-        mode: types::ResponseMode::Summary,
-        page: None,
-        format: None,
-    };
-    Box::pin(async move {
-        let body = crate::resource::fetch(request, query).await?;
-        Ok(body.into_summary()?.0)
-    })
 }

@@ -1290,7 +1290,7 @@ fn exports_overview_summary_with_export_example() {
 // Proves: the completed export status of the overview decodes (`Completed`, URL, size, csv).
 #[test]
 fn export_status_overview_example() {
-    let e: types::Export = decode_lossless(EXPORT_STATUS_OVERVIEW);
+    let e: types::ExportJob = decode_lossless(EXPORT_STATUS_OVERVIEW);
     assert_eq!(e.id, "exp_ABC123");
     assert_eq!(e.status, Some(ExportStatus::Completed));
     assert!(e.status.as_ref().unwrap().is_terminal());
@@ -1302,7 +1302,7 @@ fn export_status_overview_example() {
 // Proves: the GET-export page example (no `status`, `format: "<string>"`) still decodes.
 #[test]
 fn export_status_get_page_example() {
-    let e: types::Export = decode_lossless(EXPORT_STATUS_GET_PAGE);
+    let e: types::ExportJob = decode_lossless(EXPORT_STATUS_GET_PAGE);
     assert_eq!(e.id, "<string>");
     assert_eq!(e.status, None);
     assert_eq!(e.format, Some(ExportFormat::Unknown("<string>".into())));

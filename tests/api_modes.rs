@@ -6,6 +6,7 @@
 mod common;
 
 use common::{api, query_exact, setup};
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::prelude::*;
 use mangrove::summary::BodyKind;
 use mangrove::types::{self, ResponseMode};

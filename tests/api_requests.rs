@@ -6,6 +6,7 @@
 mod common;
 
 use common::{api, base_url, query_exact, setup, t, user_agent, TOKEN};
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::open_enum::{BatchState, RecordStatus, ReportStatus};
 use mangrove::summary::BodyKind;
 use mangrove::types::{self, DataPointValue, ResponseMode};
@@ -1074,7 +1075,7 @@ async fn exports() {
         .create_export()
         .body(
             types::CreateExportRequest::builder()
-                .resource_type("Delivery".to_string())
+                .resource_type(mangrove::ResourceType::Delivery)
                 .format(ExportFormat::Json),
         )
         .send()

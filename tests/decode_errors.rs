@@ -363,8 +363,10 @@ fn decode_names_path_and_message_for_each_kind_of_failure() {
     assert_eq!(err.body_len(), 17);
 }
 
-// Proves: a key with a backtick does not break the generated error's round trip into
-// `Error::Decode` (the path shows it with a quote instead).
+// Proves: the generated error carries the `DecodeError` as a value, not as text to parse back:
+// a key holding backticks and the text's own separator (`` `: ``) reaches `Error::Decode`
+// exactly as sent. (When the text was parsed back, backticks had to be replaced by quotes, and
+// this path came back as "results.a 'b': c".)
 #[tokio::test]
 async fn odd_keys_survive_the_generated_error() {
     let (server, client) = setup().await;
@@ -376,10 +378,19 @@ async fn odd_keys_survive_the_generated_error() {
         .mount(&server)
         .await;
     let err = common::simulate(&client).await.unwrap_err();
+    let progenitor_client::Error::InvalidResponsePayload(_, json) = &err else {
+        panic!("expected InvalidResponsePayload, got {err:?}");
+    };
+    // Found on the source chain of the generated error, as a value.
+    let carried = std::error::Error::source(json)
+        .and_then(|e| e.downcast_ref::<mangrove::DecodeError>())
+        .expect("the DecodeError is the source of the serde_json error")
+        .clone();
     let err = Error::from(err);
     let decode = err.decode_error().expect("Error::Decode");
+    assert_eq!(decode, &carried);
     assert_eq!(decode.operation(), "simulate_model");
-    assert_eq!(decode.path(), "results.a 'b': c");
+    assert_eq!(decode.path(), "results.a `b`: c");
     assert!(decode.message().contains("expected f64"), "{err}");
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use mangrove::records::RecordError;
-use mangrove::testing::{data, FaultBody, Resource, StorageFault};
+use mangrove::testing::{data, Collection, FaultBody, StorageFault};
 use mangrove::{types, CompletedExport, ExportError, ExportFormat};
 use tokio::io::AsyncReadExt;
 
@@ -176,7 +176,7 @@ async fn csv_and_json_records_decode_into_projects() {
             .unwrap();
         assert_eq!(projects.len(), 300, "{format:?}");
         for (i, project) in projects.iter().enumerate() {
-            let row = data::row(Resource::Projects, i as u64);
+            let row = data::row(Collection::Projects, i as u64);
             assert_eq!(
                 serde_json::json!(project.id),
                 row["id"],

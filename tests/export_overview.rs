@@ -1,10 +1,11 @@
 //! One test per sentence of the Mangrove exports overview (shared/reference/exports-overview.md),
 //! run against the fake server through the SDK.
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::prelude::*;
 use std::time::Duration;
 
-use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
+use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::types::ResponseMode;
 use mangrove::{Export, ExportError, ExportFormat, ExportStatus, Exportable};
 
@@ -45,7 +46,7 @@ async fn collections_export_via_response_mode() {
 // "This lets you export full datasets without pagination limits."
 #[tokio::test]
 async fn export_contains_the_full_dataset_not_a_page() {
-    let fake = fake_rows(Resource::Batches, 1_234).await;
+    let fake = fake_rows(Collection::Batches, 1_234).await;
     let client = fake.client(TokenKind::Account);
     let (summary, export) = client
         .list_batches()
@@ -66,7 +67,7 @@ async fn export_contains_the_full_dataset_not_a_page() {
 // "default: Standard paginated response"
 #[tokio::test]
 async fn default_mode_is_a_page() {
-    let fake = fake_rows(Resource::Projects, 25).await;
+    let fake = fake_rows(Collection::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let body = client
         .list_projects()
@@ -84,7 +85,7 @@ async fn default_mode_is_a_page() {
 // "summary: Returns a count and 10 samples, no pagination"
 #[tokio::test]
 async fn summary_mode_is_count_and_ten_samples() {
-    let fake = fake_rows(Resource::Projects, 25).await;
+    let fake = fake_rows(Collection::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let summary = client.list_projects().summary().await.unwrap();
     assert_eq!(summary.count, 25);
@@ -102,7 +103,7 @@ async fn summary_mode_is_count_and_ten_samples() {
 // "summary_with_export: Returns a summary and triggers an async CSV or JSON export"
 #[tokio::test]
 async fn summary_with_export_returns_summary_and_export() {
-    let fake = fake_rows(Resource::Reports, 7).await;
+    let fake = fake_rows(Collection::Reports, 7).await;
     let client = fake.client(TokenKind::Account);
     let (summary, export) = client
         .list_reports()
@@ -118,7 +119,7 @@ async fn summary_with_export_returns_summary_and_export() {
 // "export_format ... csv: Comma-separated values (default)"
 #[tokio::test]
 async fn csv_is_the_default_format() {
-    let fake = fake_rows(Resource::Projects, 3).await;
+    let fake = fake_rows(Collection::Projects, 3).await;
     let client = fake.client(TokenKind::Account);
     let export = start_projects(&client).await;
     let done = export.with_policy(quick()).await.unwrap();
@@ -127,7 +128,7 @@ async fn csv_is_the_default_format() {
     let header = body.split(|b| *b == b'\n').next().unwrap();
     assert_eq!(
         String::from_utf8_lossy(header),
-        data::columns(Resource::Projects).join(",")
+        data::columns(Collection::Projects).join(",")
     );
     assert_eq!(
         fake.journal().requests_to("list_projects")[0]
@@ -140,7 +141,7 @@ async fn csv_is_the_default_format() {
 // "json: JSON array of objects" / "?response_mode=summary_with_export&export_format=json"
 #[tokio::test]
 async fn json_format_is_an_array_of_objects() {
-    let fake = fake_rows(Resource::Projects, 3).await;
+    let fake = fake_rows(Collection::Projects, 3).await;
     let client = fake.client(TokenKind::Account);
     let (_, export) = client
         .list_projects()
@@ -281,11 +282,17 @@ async fn every_supported_endpoint_produces_a_file() {
 // compile on them; see the compile_fail doctest in `mangrove::resource`).
 #[tokio::test]
 async fn summary_works_on_non_exportable_lists() {
-    let fake = fake_rows(Resource::LedgerBatches, 12).await;
+    // One ledger: it owns all 12 ledger batches (the fake serves a ledger's own batches only).
+    let fake = FakeMangrove::builder()
+        .rows(Collection::LedgerBatches, 12)
+        .rows(Collection::Ledgers, 1)
+        .start()
+        .await;
+    let ledger = data::row(Collection::Ledgers, 0)["id"].clone();
     let client = fake.client(TokenKind::Account);
     let summary = client
         .list_ledger_batches()
-        .ledger_id("lgr_1")
+        .ledger_id(ledger.as_str().unwrap())
         .summary()
         .await
         .unwrap();
@@ -296,11 +303,17 @@ async fn summary_works_on_non_exportable_lists() {
 // "Requesting an export on an unsupported endpoint returns a summary without a file."
 #[tokio::test]
 async fn unsupported_endpoint_answers_summary_without_export() {
-    let fake = fake_rows(Resource::ModelRuns, 4).await;
+    // One model: it owns all 4 runs (the fake serves a model's own runs only).
+    let fake = FakeMangrove::builder()
+        .rows(Collection::ModelRuns, 4)
+        .rows(Collection::Models, 1)
+        .start()
+        .await;
+    let model = data::row(Collection::Models, 0)["id"].clone();
     let client = fake.client(TokenKind::Account);
     let body = client
         .list_model_runs()
-        .model_id("mdl_1")
+        .model_id(model.as_str().unwrap())
         .response_mode(ResponseMode::SummaryWithExport)
         .send()
         .await
@@ -351,7 +364,7 @@ async fn missing_export_object_is_not_supported_with_summary_kept() {
 // "Deliveries are exportable by resource type (POST /exports with resource_type: "Delivery")"
 #[tokio::test]
 async fn deliveries_export_by_resource_type() {
-    let fake = fake_rows(Resource::Deliveries, 5).await;
+    let fake = fake_rows(Collection::Deliveries, 5).await;
     let client = fake.client(TokenKind::Account);
     let export = client
         .export_resource(mangrove::ResourceType::Delivery)
@@ -543,7 +556,13 @@ async fn every_resource_type_is_accepted_by_post_exports() {
     for export in started {
         let export = export.expect("every known resource type is accepted");
         let status = export.status().await.unwrap();
-        understood.push(status.raw.resource_type.expect("the fake echoes the type"));
+        understood.push(
+            status
+                .raw
+                .resource_type
+                .expect("the fake echoes the type")
+                .to_string(),
+        );
     }
     assert_eq!(
         understood,

@@ -8,6 +8,7 @@
 #[path = "common/fake.rs"]
 mod fake;
 
+use mangrove::__wire::ResponseModeQuery;
 use mangrove::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
+use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::ExportFormat;
 use mangrove::{Client, ExportStatus};
@@ -48,7 +49,7 @@ async fn start(client: &Client, format: ExportFormat) -> Started {
     }
 }
 
-async fn poll(client: &Client, id: &str) -> types::Export {
+async fn poll(client: &Client, id: &str) -> types::ExportJob {
     client
         .get_export()
         .export_id(id)
@@ -58,14 +59,16 @@ async fn poll(client: &Client, id: &str) -> types::Export {
         .into_inner()
 }
 
-fn status(export: &types::Export) -> &str {
+fn status(export: &types::ExportJob) -> &str {
     export.status.as_ref().map_or("", ExportStatus::as_str)
 }
 
 #[tokio::test]
 async fn summary_with_export_on_every_exportable_endpoint() {
+    // One project: it owns all three rows of every collection under a project.
     let fake = FakeMangrove::builder()
         .default_rows(3)
+        .rows(Collection::Projects, 1)
         .export_limit(None)
         .start()
         .await;
@@ -74,8 +77,9 @@ async fn summary_with_export_on_every_exportable_endpoint() {
     macro_rules! check {
         ($($call:expr),+ $(,)?) => {$({
             let body = $call.response_mode(ResponseMode::SummaryWithExport).send().await.unwrap().into_inner();
-            assert_eq!(body.count, Some(3), "{}", stringify!($call));
-            assert_eq!(body.samples.len(), 3);
+            let rows = if stringify!($call) == "c.list_projects()" { 1 } else { 3 };
+            assert_eq!(body.count, Some(rows), "{}", stringify!($call));
+            assert_eq!(body.samples.len(), rows as usize);
             assert_eq!(body.response_mode.as_deref(), Some("summary_with_export"));
             let export = body.export.expect(stringify!($call));
             let id = export.id.expect("export id");
@@ -105,7 +109,7 @@ async fn summary_with_export_on_every_exportable_endpoint() {
     assert_eq!(ids.len(), 12);
 
     // Not exportable: a plain summary, no export.
-    let ledger = data::row(Resource::Ledgers, 0)["id"]
+    let ledger = data::row(Collection::Ledgers, 0)["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -117,12 +121,14 @@ async fn summary_with_export_on_every_exportable_endpoint() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(body.count, Some(3));
+    // Ledger 0 of 3 owns ledger batch 0 of 3 (row i belongs to parent i % 3).
+    assert_eq!(body.count, Some(1));
     assert_eq!(body.response_mode.as_deref(), Some("summary"));
     assert!(body.export.is_none());
+    let model = data::row(Collection::Models, 0)["id"].clone();
     let body = c
         .list_model_runs()
-        .model_id("mdl_x")
+        .model_id(model.as_str().unwrap())
         .response_mode(ResponseMode::SummaryWithExport)
         .send()
         .await;
@@ -131,7 +137,7 @@ async fn summary_with_export_on_every_exportable_endpoint() {
 
 #[tokio::test]
 async fn lifecycle_after_polls_and_a_csv_file() {
-    let fake = fake_rows(Resource::Projects, 25).await;
+    let fake = fake_rows(Collection::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let export = start(&client, ExportFormat::Csv).await;
 
@@ -142,7 +148,7 @@ async fn lifecycle_after_polls_and_a_csv_file() {
             && first.file_size_bytes.is_none()
             && first.completed_at.is_none()
     );
-    assert_eq!(first.resource_type.as_deref(), Some("Project"));
+    assert_eq!(first.resource_type, Some(mangrove::ResourceType::Project));
     assert_eq!(first.format.as_ref().map(|f| f.as_str()), Some("csv"));
     assert!(first.created_at.is_some());
     assert_eq!(first.status_url, export.status_url);
@@ -166,13 +172,13 @@ async fn lifecycle_after_polls_and_a_csv_file() {
         .iter()
         .map(str::to_string)
         .collect();
-    assert_eq!(header, data::columns(Resource::Projects));
+    assert_eq!(header, data::columns(Collection::Projects));
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 25);
     assert_eq!(&records[0][0], "1");
     assert_eq!(
         &records[3][1],
-        data::row(Resource::Projects, 3)["name"].as_str().unwrap()
+        data::row(Collection::Projects, 3)["name"].as_str().unwrap()
     );
 
     assert_eq!(status(&poll(&client, &export.id).await), "completed");
@@ -184,12 +190,12 @@ async fn lifecycle_after_polls_and_a_csv_file() {
 
 #[tokio::test]
 async fn json_export_of_deliveries_by_resource_type() {
-    let fake = fake_rows(Resource::Deliveries, 7).await;
+    let fake = fake_rows(Collection::Deliveries, 7).await;
     let client = plain(&fake, TokenKind::Account);
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: Some(ExportFormat::Json),
         })
         .send()
@@ -198,7 +204,10 @@ async fn json_export_of_deliveries_by_resource_type() {
     assert_eq!(created.status().as_u16(), 201);
     let created = created.into_inner();
     assert_eq!(created.status, Some(ExportStatus::Pending));
-    assert_eq!(created.resource_type.as_deref(), Some("Delivery"));
+    assert_eq!(
+        created.resource_type,
+        Some(mangrove::ResourceType::Delivery)
+    );
     assert_eq!(
         created.status_url,
         Some(format!("{}/exports/{}", fake.base_url(), created.id))
@@ -213,13 +222,13 @@ async fn json_export_of_deliveries_by_resource_type() {
     assert_eq!(body.len() as i64, done.file_size_bytes.unwrap());
     let rows: Vec<Value> = serde_json::from_slice(&body).unwrap();
     assert_eq!(rows.len(), 7);
-    assert_eq!(rows[2], Value::Object(data::row(Resource::Deliveries, 2)));
+    assert_eq!(rows[2], Value::Object(data::row(Collection::Deliveries, 2)));
 
     for bad in ["Widget", "LedgerBatch", "delivery"] {
         let r = client
             .create_export()
             .body(types::CreateExportRequest {
-                resource_type: bad.into(),
+                resource_type: mangrove::ResourceType::Unknown(bad.into()),
                 format: None,
             })
             .send()
@@ -257,7 +266,7 @@ async fn lifecycle_after_a_duration_on_the_paused_clock() {
 async fn failed_exports_carry_an_error() {
     let fake = FakeMangrove::builder()
         .schedule_for(
-            Resource::Projects,
+            Collection::Projects,
             Schedule::FailAfterPolls {
                 polls: 2,
                 message: "Export failed: quota".into(),
@@ -352,9 +361,10 @@ async fn customer_and_partner_tokens_cannot_start_exports() {
         assert_eq!(e.status().as_u16(), 403);
         assert_eq!(e.into_inner().message, FORBIDDEN);
 
+        let batch = data::row(Collection::Batches, 0)["id"].clone();
         let e = error(
             c.list_batch_evidences()
-                .batch_id("bat_x")
+                .batch_id(batch.as_str().unwrap())
                 .response_mode(ResponseMode::SummaryWithExport)
                 .send()
                 .await,
@@ -368,7 +378,7 @@ async fn customer_and_partner_tokens_cannot_start_exports() {
         let e = error(
             c.create_export()
                 .body(types::CreateExportRequest {
-                    resource_type: "Delivery".into(),
+                    resource_type: mangrove::ResourceType::Delivery,
                     format: None,
                 })
                 .send()
@@ -402,7 +412,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: None,
         })
         .send()
@@ -433,7 +443,7 @@ async fn the_sixth_concurrent_export_gets_429() {
     let post = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Project".into(),
+            resource_type: mangrove::ResourceType::Project,
             format: None,
         })
         .send()
@@ -474,7 +484,7 @@ async fn empty_exports_are_a_header_or_an_empty_array() {
     for (format, expected) in [
         (
             ExportFormat::Csv,
-            format!("{}\n", data::columns(Resource::Projects).join(",")),
+            format!("{}\n", data::columns(Collection::Projects).join(",")),
         ),
         (ExportFormat::Json, "[]".to_string()),
     ] {
@@ -490,4 +500,70 @@ async fn empty_exports_are_a_header_or_an_empty_array() {
         assert_eq!(String::from_utf8(body).unwrap(), expected);
         assert_eq!(done.file_size_bytes, Some(expected.len() as i64));
     }
+}
+
+#[tokio::test]
+async fn an_external_export_takes_a_slot_until_it_finishes() {
+    let fake = FakeMangrove::builder().export_limit(Some(2)).start().await;
+    let client = plain(&fake, TokenKind::Account);
+    let external = fake.start_external_export(Collection::Batches).unwrap();
+    assert!(external.starts_with("exp_"));
+    start(&client, ExportFormat::Csv).await;
+    // The account's two slots: one taken from outside, one by the SDK.
+    let e = error(
+        client
+            .list_projects()
+            .response_mode(ResponseMode::SummaryWithExport)
+            .send()
+            .await,
+    );
+    assert_eq!(e.status().as_u16(), 429);
+    assert!(e.into_inner().message.contains("Export limit reached"));
+    assert_eq!(
+        fake.start_external_export(Collection::Projects),
+        Err(mangrove::testing::ExternalExportError::LimitReached { limit: 2 })
+    );
+    assert_eq!(fake.journal().max_exports_in_flight, 2);
+    // No API request was journaled for the external start.
+    assert_eq!(fake.journal().requests_to("create_export").len(), 0);
+
+    // It is a real export: its status is served, and it completes with a file.
+    assert_eq!(status(&poll(&client, &external).await), "processing");
+    assert!(fake.finish_export(&external));
+    assert!(!fake.finish_export(&external), "already ended");
+    let done = poll(&client, &external).await;
+    assert_eq!(status(&done), "completed");
+    let (code, body) = fetch(done.download_url.as_deref().unwrap()).await;
+    assert_eq!(code, 200);
+    let header = format!("{}\n", data::columns(Collection::Batches).join(","));
+    assert!(String::from_utf8(body).unwrap().starts_with(&header));
+
+    // Its slot is free again.
+    start(&client, ExportFormat::Csv).await;
+    assert!(!fake.finish_export("exp_unknown"));
+    assert_eq!(
+        fake.start_external_export(Collection::ModelRuns),
+        Err(mangrove::testing::ExternalExportError::NotExportable(
+            Collection::ModelRuns
+        ))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_external_export_follows_a_timed_schedule_by_itself() {
+    let fake = FakeMangrove::builder()
+        .export_limit(Some(1))
+        .schedule(Schedule::After(Duration::from_secs(30)))
+        .start()
+        .await;
+    let client = plain(&fake, TokenKind::Account);
+    fake.start_external_export(Collection::Projects).unwrap();
+    let refused = client
+        .list_projects()
+        .response_mode(ResponseMode::SummaryWithExport)
+        .send()
+        .await;
+    assert_eq!(error(refused).status().as_u16(), 429);
+    fake.advance(Duration::from_secs(30));
+    start(&client, ExportFormat::Csv).await;
 }

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use mangrove::__wire::{ExportFormatQuery, ResponseModeQuery};
 use mangrove::testing::{FakeMangrove, Fault, FaultBody, StorageFault, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::Client;
@@ -32,7 +33,7 @@ async fn raw(fake: &FakeMangrove, path: &str) -> reqwest::Response {
 }
 
 /// A completed CSV export of projects and its status answer.
-async fn completed(fake: &FakeMangrove, client: &Client) -> types::Export {
+async fn completed(fake: &FakeMangrove, client: &Client) -> types::ExportJob {
     let body = client
         .list_projects()
         .response_mode(ResponseMode::SummaryWithExport)
@@ -79,7 +80,7 @@ async fn status_faults_apply_to_the_next_matching_requests_only() {
     let post = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Delivery".into(),
+            resource_type: mangrove::ResourceType::Delivery,
             format: None,
         })
         .send()
@@ -220,7 +221,7 @@ async fn an_unknown_export_status_value() {
     let export = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Project".into(),
+            resource_type: mangrove::ResourceType::Project,
             format: None,
         })
         .send()
@@ -276,7 +277,7 @@ async fn a_status_url_on_a_foreign_origin() {
     let created = client
         .create_export()
         .body(types::CreateExportRequest {
-            resource_type: "Report".into(),
+            resource_type: mangrove::ResourceType::Report,
             format: None,
         })
         .send()

@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use mangrove::testing::{data, FakeMangrove, Resource, TokenKind};
+use mangrove::__wire::ResponseModeQuery;
+use mangrove::testing::{data, Collection, FakeMangrove, TokenKind};
 use mangrove::types::{self, ResponseMode};
 use mangrove::{AuthScheme, Client, RetryPolicy};
 use serde_json::Value;
@@ -23,7 +24,7 @@ fn status<T: std::fmt::Debug>(
     }
 }
 
-fn row_id(resource: Resource, index: u64) -> String {
+fn row_id(resource: Collection, index: u64) -> String {
     match &data::row(resource, index)["id"] {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -32,7 +33,7 @@ fn row_id(resource: Resource, index: u64) -> String {
 
 #[tokio::test]
 async fn twenty_five_rows_in_pages_of_ten() {
-    let fake = fake_rows(Resource::Projects, 25).await;
+    let fake = fake_rows(Collection::Projects, 25).await;
     let client = fake.client(TokenKind::Account);
     let mut ids = Vec::new();
     for page in 1..=3 {
@@ -66,7 +67,7 @@ async fn twenty_five_rows_in_pages_of_ten() {
     assert_eq!(first.data.len(), 10, "page_size defaults to 10");
     assert_eq!(
         first.data[0].name.as_deref(),
-        data::row(Resource::Projects, 0)["name"].as_str()
+        data::row(Collection::Projects, 0)["name"].as_str()
     );
 
     let past = client
@@ -87,8 +88,8 @@ async fn twenty_five_rows_in_pages_of_ten() {
 #[tokio::test]
 async fn zero_and_one_row() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Ledgers, 0)
-        .rows(Resource::Models, 1)
+        .rows(Collection::Ledgers, 0)
+        .rows(Collection::Models, 1)
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
@@ -103,14 +104,14 @@ async fn zero_and_one_row() {
 
     let one = client.list_models().send().await.unwrap().into_inner();
     assert_eq!(one.data.len(), 1);
-    assert_eq!(one.data[0].id, row_id(Resource::Models, 0));
+    assert_eq!(one.data[0].id, row_id(Collection::Models, 0));
     assert_eq!(one.info.unwrap().next_page, None);
 }
 
 #[tokio::test]
 async fn page_size_is_clamped_to_the_maximum() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Orders, 150)
+        .rows(Collection::Orders, 150)
         .page_size_max(100)
         .start()
         .await;
@@ -167,8 +168,8 @@ async fn bad_paging_parameters_are_400() {
 #[tokio::test]
 async fn summary_has_a_count_and_at_most_ten_samples() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Feedstocks, 25)
-        .rows(Resource::Reports, 3)
+        .rows(Collection::Feedstocks, 25)
+        .rows(Collection::Reports, 3)
         .start()
         .await;
     let client = fake.client(TokenKind::Account);
@@ -200,52 +201,65 @@ async fn summary_has_a_count_and_at_most_ten_samples() {
 async fn every_list_endpoint_decodes_in_default_and_summary_mode() {
     let fake = FakeMangrove::builder().default_rows(12).start().await;
     let c = fake.client(TokenKind::Account);
-    let batch = row_id(Resource::Batches, 0);
-    let ledger = row_id(Resource::Ledgers, 0);
-    let model = row_id(Resource::Models, 0);
+    let batch = row_id(Collection::Batches, 0);
+    let ledger = row_id(Collection::Ledgers, 0);
+    let model = row_id(Collection::Models, 0);
+    // `$n` rows: 12 in a top-level list, 1 in a nested one (12 parents share 12 rows).
     macro_rules! check {
-        ($($call:expr),+ $(,)?) => {$({
+        ($n:expr; $($call:expr),+ $(,)?) => {$({
             let page = $call.page_size(5).send().await.unwrap().into_inner();
-            assert_eq!(page.data.len(), 5, "{}", stringify!($call));
-            assert_eq!(page.info.as_ref().and_then(|i| i.total_items), Some(12));
+            assert_eq!(page.data.len(), ($n as usize).min(5), "{}", stringify!($call));
+            assert_eq!(page.info.as_ref().and_then(|i| i.total_items), Some($n));
             let summary = $call.response_mode(ResponseMode::Summary).send().await.unwrap().into_inner();
-            assert_eq!((summary.count, summary.samples.len()), (Some(12), 10), "{}", stringify!($call));
+            assert_eq!((summary.count, summary.samples.len()), (Some($n), ($n as usize).min(10)), "{}", stringify!($call));
         })+};
     }
     check!(
+        12;
         c.list_projects(),
-        c.list_events().project_id(1),
-        c.list_event_types().project_id(1),
-        c.list_data_points().project_id(1),
         c.list_locations(),
         c.list_batches(),
-        c.list_batch_evidences().batch_id(batch.as_str()),
         c.list_ledgers(),
-        c.list_ledger_batches().ledger_id(ledger.as_str()),
         c.list_models(),
-        c.list_model_runs().model_id(model.as_str()),
         c.list_feedstocks(),
         c.list_tracking_units(),
         c.list_reports(),
         c.list_orders(),
     );
+    check!(
+        1;
+        c.list_events().project_id(1),
+        c.list_event_types().project_id(1),
+        c.list_data_points().project_id(1),
+        c.list_batch_evidences().batch_id(batch.as_str()),
+        c.list_ledger_batches().ledger_id(ledger.as_str()),
+        c.list_model_runs().model_id(model.as_str()),
+    );
     assert_eq!(fake.journal().requests.len(), 30);
 }
 
 #[tokio::test]
-async fn filters_and_sort_are_accepted() {
-    let fake = FakeMangrove::start().await;
+async fn filters_and_sort_are_sent_and_honoured() {
+    let fake = FakeMangrove::builder().default_rows(90).start().await;
     let client = fake.client(TokenKind::Account);
     let body = client
         .list_batches()
         .filter_project_id_eq(3)
         .filter_state_eq("complete")
         .sort("-created_at")
+        .page_size(100)
         .send()
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(body.data.len(), 10);
+    // Batch i -> feedstock i % 90 -> project i % 90 % 90 + 1: project 3 has batch 2 only.
+    let expected: Vec<String> = (0..fake.rows(Collection::Batches))
+        .filter_map(|i| fake.row(Collection::Batches, i))
+        .filter(|b| b["feedstocks"][0]["project_id"] == 3 && b["state"] == "complete")
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    let got: Vec<String> = body.data.iter().map(|b| b.id.clone()).collect();
+    assert_eq!(got, expected);
     let journal = fake.journal();
     let request = journal.requests_to("list_batches")[0];
     assert_eq!(
@@ -256,7 +270,7 @@ async fn filters_and_sort_are_accepted() {
 
 #[tokio::test]
 async fn a_million_rows_are_paged_lazily() {
-    let fake = fake_rows(Resource::Projects, 1_000_000).await;
+    let fake = fake_rows(Collection::Projects, 1_000_000).await;
     let client = fake.client(TokenKind::Account);
     let started = Instant::now();
     let body = client
@@ -307,7 +321,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         (404, "Record not found.".into())
     );
 
-    let batch = row_id(Resource::Batches, 4);
+    let batch = row_id(Collection::Batches, 4);
     assert_eq!(
         c.get_batch()
             .batch_id(batch.as_str())
@@ -325,7 +339,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
     assert_eq!(
         status(
             c.get_batch()
-                .batch_id(row_id(Resource::Batches, 5))
+                .batch_id(row_id(Collection::Batches, 5))
                 .send()
                 .await
         )
@@ -334,7 +348,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         "row 5 of 5"
     );
 
-    let ledger = row_id(Resource::Ledgers, 2);
+    let ledger = row_id(Collection::Ledgers, 2);
     assert_eq!(
         c.get_ledger()
             .ledger_id(ledger.as_str())
@@ -350,7 +364,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         404
     );
 
-    let model = row_id(Resource::Models, 1);
+    let model = row_id(Collection::Models, 1);
     assert_eq!(
         c.get_model()
             .model_id(model.as_str())
@@ -366,7 +380,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
         404
     );
 
-    let report = row_id(Resource::Reports, 0);
+    let report = row_id(Collection::Reports, 0);
     assert_eq!(
         c.get_report()
             .report_id(report.as_str())
@@ -394,7 +408,7 @@ async fn single_objects_exist_for_seeded_ids_only() {
     );
     assert_eq!(status(c.get_order().order_id(0).send().await).0, 404);
 
-    let event = row_id(Resource::Events, 0);
+    let event = row_id(Collection::Events, 0);
     let got = c
         .get_event()
         .project_id(1)
@@ -404,10 +418,11 @@ async fn single_objects_exist_for_seeded_ids_only() {
         .unwrap()
         .into_inner();
     assert_eq!(got.id, event);
-    let point = row_id(Resource::DataPoints, 1);
+    // Data point 1 belongs to project 2 (row i belongs to project i % 42 + 1).
+    let point = row_id(Collection::DataPoints, 1);
     let got = c
         .get_data_point()
-        .project_id(1)
+        .project_id(2)
         .event_id(event.as_str())
         .data_point_id(point.as_str())
         .send()
@@ -415,6 +430,14 @@ async fn single_objects_exist_for_seeded_ids_only() {
         .unwrap()
         .into_inner();
     assert_eq!(got.id, point);
+    let elsewhere = c
+        .get_data_point()
+        .project_id(1)
+        .event_id(event.as_str())
+        .data_point_id(point.as_str())
+        .send()
+        .await;
+    assert_eq!(status(elsewhere).0, 404, "another project's data point");
     assert_eq!(
         c.get_model_run()
             .model_run_id(2)
@@ -469,7 +492,7 @@ async fn writes_are_validated_and_answered() {
     // Only draft reports can be updated.
     let (draft, done) = {
         let status_of = |i| {
-            data::row(Resource::Reports, i)["status"]
+            data::row(Collection::Reports, i)["status"]
                 .as_str()
                 .map(str::to_string)
         };
@@ -480,8 +503,8 @@ async fn writes_are_validated_and_answered() {
             .find(|i| status_of(*i).as_deref() != Some("draft"))
             .unwrap();
         (
-            row_id(Resource::Reports, draft),
-            row_id(Resource::Reports, done),
+            row_id(Collection::Reports, draft),
+            row_id(Collection::Reports, done),
         )
     };
     let body = || types::ReportRequest {
@@ -513,7 +536,7 @@ async fn writes_are_validated_and_answered() {
 
     let export = c
         .create_batch_generation()
-        .ledger_id(row_id(Resource::Ledgers, 0))
+        .ledger_id(row_id(Collection::Ledgers, 0))
         .body(types::GenerationRequest {
             start_time: "2025-01-01T00:00:00Z".parse().unwrap(),
             end_time: "2025-03-31T00:00:00Z".parse().unwrap(),
@@ -526,13 +549,13 @@ async fn writes_are_validated_and_answered() {
     assert_eq!(export.status().as_u16(), 202);
     assert!(c
         .get_model_schema()
-        .model_id(row_id(Resource::Models, 0))
+        .model_id(row_id(Collection::Models, 0))
         .send()
         .await
         .is_ok());
     assert!(c
         .get_ledger_required_inputs()
-        .ledger_id(row_id(Resource::Ledgers, 0))
+        .ledger_id(row_id(Collection::Ledgers, 0))
         .send()
         .await
         .is_ok());

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mangrove::testing::{
-    data, FakeMangrove, FakeMangroveBuilder, Fault, Resource, Schedule, StorageFault, TokenKind,
+    data, Collection, FakeMangrove, FakeMangroveBuilder, Fault, Schedule, StorageFault, TokenKind,
 };
 use mangrove::{Client, DownloadPolicy, ExportError, PollPolicy, RetryPolicy};
 
@@ -278,7 +278,7 @@ fn cases() -> Vec<Case> {
         Case {
             fault: "0-row export",
             expect: Expect::Completed,
-            builder: |b| b.rows(Resource::Projects, 0),
+            builder: |b| b.rows(Collection::Projects, 0),
             arm: nothing,
             token: TokenKind::Account,
         },
@@ -329,7 +329,7 @@ fn client(fake: &FakeMangrove, kind: TokenKind) -> Client {
 }
 
 async fn run_case(case: &Case, dir: &Path) -> (Result<u64, ExportError>, FakeMangrove) {
-    let fake = (case.builder)(FakeMangrove::builder().rows(Resource::Projects, ROWS))
+    let fake = (case.builder)(FakeMangrove::builder().rows(Collection::Projects, ROWS))
         .start()
         .await;
     let client = client(&fake, case.token);
@@ -371,8 +371,8 @@ async fn fault_matrix() {
             Ok(bytes) => {
                 let mut expected = Vec::new();
                 data::render(
-                    Resource::Projects,
-                    fake.rows(Resource::Projects),
+                    Collection::Projects,
+                    fake.rows(Collection::Projects),
                     mangrove::ExportFormat::Csv,
                     &mut expected,
                 )

@@ -2,7 +2,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 use mangrove::prelude::*;
-use mangrove::testing::{Fault, Resource, TokenKind};
+use mangrove::testing::{Collection, Fault, TokenKind};
 use mangrove::types::Batch;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -20,7 +20,7 @@ async fn streams_zero_one_and_many_items() {
         (2_500, 100, 25),
         (2_500, 7, 358),
     ] {
-        let fake = fake_rows(Resource::Batches, rows).await;
+        let fake = fake_rows(Collection::Batches, rows).await;
         let client = fake.client(TokenKind::Account);
         let items: Vec<Batch> = client
             .list_batches()
@@ -35,7 +35,7 @@ async fn streams_zero_one_and_many_items() {
             "rows={rows} page_size={page_size}"
         );
         for (i, item) in items.iter().enumerate() {
-            let expected = mangrove::testing::data::row(Resource::Batches, i as u64);
+            let expected = mangrove::testing::data::row(Collection::Batches, i as u64);
             assert_eq!(Some(item.id.as_str()), expected["id"].as_str());
         }
         let journal = fake.journal();
@@ -52,7 +52,7 @@ async fn streams_zero_one_and_many_items() {
 // Pages are fetched lazily: taking 3 items fetches one page.
 #[tokio::test]
 async fn pages_are_fetched_lazily() {
-    let fake = fake_rows(Resource::Projects, 1_000).await;
+    let fake = fake_rows(Collection::Projects, 1_000).await;
     let client = fake.client(TokenKind::Account);
     let first: Vec<_> = client
         .list_projects()
@@ -68,11 +68,16 @@ async fn pages_are_fetched_lazily() {
 // Filters set on the builder are sent with every page.
 #[tokio::test]
 async fn filters_apply_to_every_page() {
-    let fake = fake_rows(Resource::Batches, 30).await;
+    // One project: all 30 batches are its own, so the honoured filter keeps every row.
+    let fake = mangrove::testing::FakeMangrove::builder()
+        .rows(Collection::Batches, 30)
+        .rows(Collection::Projects, 1)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let n = client
         .list_batches()
-        .filter_project_id_eq(7)
+        .filter_project_id_eq(1)
         .page_size(10)
         .items()
         .count()
@@ -81,7 +86,7 @@ async fn filters_apply_to_every_page() {
     for r in fake.journal().requests_to("list_batches") {
         assert_eq!(
             r.query_param("filter[project_id][eq]").as_deref(),
-            Some("7")
+            Some("1")
         );
     }
 }
@@ -89,7 +94,7 @@ async fn filters_apply_to_every_page() {
 // 503 twice, then OK: the GET is retried and the stream completes.
 #[tokio::test(start_paused = true)]
 async fn transient_503_mid_stream_is_retried() {
-    let fake = fake_rows(Resource::Batches, 50).await;
+    let fake = fake_rows(Collection::Batches, 50).await;
     let client = fake.client(TokenKind::Account);
     let mut stream = client.list_batches().page_size(10).items();
     let mut got = Vec::new();
@@ -108,7 +113,7 @@ async fn transient_503_mid_stream_is_retried() {
 // A remaining error ends the stream with that error (status kept).
 #[tokio::test(start_paused = true)]
 async fn permanent_error_ends_the_stream() {
-    let fake = fake_rows(Resource::Batches, 50).await;
+    let fake = fake_rows(Collection::Batches, 50).await;
     let client = fake.client(TokenKind::Account);
     fake.inject(Fault::on("list_batches").times(10).status(500).html_body());
     let result: Result<Vec<Batch>, _> = client.list_batches().items().try_collect().await;
@@ -241,7 +246,7 @@ async fn non_advancing_next_page_stops() {
 // flattened.
 #[tokio::test]
 async fn pages_yield_pages_and_items_yield_items() {
-    let fake = fake_rows(Resource::Batches, 25).await;
+    let fake = fake_rows(Collection::Batches, 25).await;
     let client = fake.client(TokenKind::Account);
     let pages: Vec<mangrove::Page<Batch>> = client
         .list_batches()
@@ -286,7 +291,7 @@ fn count_three_ways<'a, R: ListRequest<'a>>(
 // streams they give are `Send + 'static` with a `'static` client: they can be spawned.
 #[tokio::test]
 async fn generic_code_calls_the_trait_methods_and_spawns_them() {
-    let fake = fake_rows(Resource::Ledgers, 12).await;
+    let fake = fake_rows(Collection::Ledgers, 12).await;
     let client: &'static mangrove::Client = Box::leak(Box::new(fake.client(TokenKind::Account)));
     assert_eq!(
         count_three_ways(client.list_ledgers().page_size(5)).await,

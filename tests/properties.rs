@@ -104,7 +104,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = serde_json::from_slice::<ListBody<Project>>(&bytes);
-        let _ = serde_json::from_slice::<types::Export>(&bytes);
+        let _ = serde_json::from_slice::<types::ExportJob>(&bytes);
         let _ = serde_json::from_slice::<types::ApiError>(&bytes);
         let _ = serde_json::from_slice::<types::Order>(&bytes);
     }
@@ -119,7 +119,7 @@ proptest! {
         if let Some(u) = &url { map.insert("download_url".into(), json!(u)); }
         if let Some(e) = &error { map.insert("error".into(), json!(e)); }
         if let Some(n) = size { map.insert("file_size_bytes".into(), json!(n)); }
-        let raw: types::Export = serde_json::from_value(Value::Object(map)).expect("decodes");
+        let raw: types::ExportJob = serde_json::from_value(Value::Object(map)).expect("decodes");
         let snapshot = ExportSnapshot::from(raw);
         match &status {
             Some(s) => prop_assert_eq!(snapshot.status.as_str(), s.as_str()),

@@ -5,7 +5,7 @@ use mangrove::prelude::*;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use mangrove::testing::{FakeMangrove, Fault, Resource, TokenKind};
+use mangrove::testing::{Collection, FakeMangrove, Fault, TokenKind};
 use mangrove::types::Project;
 
 #[path = "common/fake.rs"]
@@ -30,7 +30,7 @@ async fn rate_limit_headers_are_exposed() {
 #[tokio::test(start_paused = true)]
 async fn rate_limited_mid_stream_waits_for_reset() {
     let fake = FakeMangrove::builder()
-        .rows(Resource::Projects, 100)
+        .rows(Collection::Projects, 100)
         .rate_limit(4)
         .start()
         .await;
@@ -77,7 +77,7 @@ async fn rate_limited_mid_stream_waits_for_reset() {
 // A bulk run past the limit hits 429s, waits each window out and completes.
 #[tokio::test(start_paused = true)]
 async fn a_bulk_run_past_the_limit_hits_429_and_recovers() {
-    let fake = fake_rows(Resource::Projects, 5).await;
+    let fake = fake_rows(Collection::Projects, 5).await;
     let client = fake.client_builder(TokenKind::Account).build().unwrap();
     for _ in 0..1_050 {
         client.get_project().project_id(1).send().await.unwrap();

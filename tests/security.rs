@@ -159,7 +159,7 @@ fn invalid_token_error_does_not_echo_it() {
 /// `{:?}` of `client.get_export().send()`'s answer cannot leak it to a log.
 #[test]
 fn generated_export_types_redact_the_download_url_in_debug() {
-    let raw: mangrove::types::Export = serde_json::from_value(serde_json::json!({
+    let raw: mangrove::types::ExportJob = serde_json::from_value(serde_json::json!({
         "id": "exp_1",
         "status": "completed",
         "download_url": "https://storage.example/f.csv?X-Amz-Signature=sekret&X-Amz-Expires=86400",
@@ -171,7 +171,7 @@ fn generated_export_types_redact_the_download_url_in_debug() {
         shown.contains("https://storage.example/f.csv?<redacted>"),
         "{shown}"
     );
-    let builder = mangrove::types::Export::builder()
+    let builder = mangrove::types::ExportJob::builder()
         .id("exp_1")
         .download_url(Some(raw.download_url.clone().unwrap()));
     let shown = format!("{builder:?}");
@@ -192,7 +192,7 @@ fn generated_export_types_redact_the_download_url_in_debug() {
             "https://storage.example/f.csv",
         ),
     ] {
-        let raw: mangrove::types::Export = serde_json::from_value(serde_json::json!({
+        let raw: mangrove::types::ExportJob = serde_json::from_value(serde_json::json!({
             "id": "exp_1",
             "status": "completed",
             "download_url": url,

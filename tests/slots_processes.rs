@@ -225,7 +225,7 @@ async fn a_holder_killed_before_its_start_was_answered_frees_the_slot_after_the_
         capacity: 1,
         ..worker(&fake, &redis, "doomed", 1)
     };
-    let mut doomed = spawn(&w, "run");
+    let doomed = spawn(&w, "run");
     let watcher = RedisSlotStore::builder(redis.url())
         .namespace("procs")
         .build()

@@ -72,7 +72,7 @@ fn decode(name: &str, value: &Value) -> Result<Value, String> {
         "PAGINATION_EXAMPLE" | "SUMMARY_WITH_EXPORT_EXAMPLE" => {
             as_::<ListBody<types::Project>>(value)
         }
-        "EXPORT_STATUS_OVERVIEW" | "EXPORT_STATUS_GET_PAGE" => as_::<types::Export>(value),
+        "EXPORT_STATUS_OVERVIEW" | "EXPORT_STATUS_GET_PAGE" => as_::<types::ExportJob>(value),
         "ERROR_BODY" => as_::<types::ApiError>(value),
         "PROJECT" => as_::<types::Project>(value),
         "EVENT" => as_::<types::Event>(value),
@@ -102,7 +102,7 @@ fn schema(name: &str) -> RootSchema {
         "PAGINATION_EXAMPLE" | "SUMMARY_WITH_EXPORT_EXAMPLE" => {
             schema_for!(ListBody<types::Project>)
         }
-        "EXPORT_STATUS_OVERVIEW" | "EXPORT_STATUS_GET_PAGE" => schema_for!(types::Export),
+        "EXPORT_STATUS_OVERVIEW" | "EXPORT_STATUS_GET_PAGE" => schema_for!(types::ExportJob),
         "ERROR_BODY" => schema_for!(types::ApiError),
         "PROJECT" => schema_for!(types::Project),
         "EVENT" => schema_for!(types::Event),
@@ -494,7 +494,10 @@ async fn guessed_write_statuses_accept_any_2xx() {
         assert!(!results.data.is_empty());
         let started = client
             .create_export()
-            .body(types::CreateExportRequest::builder().resource_type("Delivery".to_string()))
+            .body(
+                types::CreateExportRequest::builder()
+                    .resource_type(mangrove::ResourceType::Delivery),
+            )
             .send()
             .await
             .unwrap_or_else(|e| panic!("create_export {status}: {e}"));

@@ -18,6 +18,9 @@
 //! MANGROVE_API_TOKEN=... cargo run --example doctor -- [--json FILE|-] [--page-size N]
 //! ```
 //!
+//! In the SDK's repository the `testing` feature (the embedded fake) is on for examples; from the
+//! crate's source package (e.g. `~/.cargo/registry/src/*/mangrove-*/`) add `--features testing`.
+//!
 //! `--json FILE` also writes the findings as JSON (`-`: to stdout, and the table to stderr), to
 //! attach to a bug report or to correct `openapi.yaml` with. The report holds operation ids, path
 //! templates, statuses, JSON paths, drift kinds and JSON types only: never the token, the base

@@ -104,7 +104,7 @@ decoders! {
     "ModelRun" => types::ModelRun,
     "Report" => types::Report,
     "Order" => types::Order,
-    "Export" => types::Export,
+    "ExportJob" => types::ExportJob,
 }
 
 /// Where a body failed to decode (path segments, message).

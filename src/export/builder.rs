@@ -7,10 +7,8 @@ use tokio::time::Instant;
 use super::{Export, PollPolicy, SavedExport};
 use crate::error::{ExportError, GeneratedError};
 use crate::open_enum::{ExportFormat, ResourceType};
-use crate::resource::{fetch, Exportable, Query};
 use crate::slots::Slot;
-use crate::summary::Summary;
-use crate::types::{self, ResponseMode};
+use crate::types;
 use crate::Client;
 
 /// The boxed `Send` future that starts an export; boxed so it can be spawned from generic code.
@@ -18,7 +16,7 @@ pub type StartFuture<'a, T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ExportError>> + Send + 'a>>;
 
 /// An export about to start, from a list request (`S` is the request: made by
-/// [`.summary_with_export()`](Exportable::summary_with_export) after its filters and sort) or
+/// [`.summary_with_export()`](crate::Exportable::summary_with_export) after its filters and sort) or
 /// from a resource type (`S` is [`ResourceType`]: made by [`Client::export_resource`]).
 ///
 /// ```no_run
@@ -51,9 +49,9 @@ pub type StartFuture<'a, T> =
 #[must_use = "call .send() to start the export"]
 #[derive(Clone, Debug)]
 pub struct StartExport<S> {
-    source: S,
+    pub(crate) source: S,
     client: Client,
-    format: ExportFormat,
+    pub(crate) format: ExportFormat,
     policy: Option<PollPolicy>,
 }
 
@@ -80,47 +78,11 @@ impl<S> StartExport<S> {
     }
 }
 
-impl<'a, R: Exportable<'a>> StartExport<R> {
-    /// Starts the export: answers the summary (count and typed samples) and the [`Export`].
-    pub fn send(self) -> StartFuture<'a, (Summary<R::Item>, Export)> {
-        let query = Query {
-            mode: ResponseMode::SummaryWithExport,
-            page: None,
-            format: Some(self.format.clone()),
-        };
-        let request = self.source.clone();
-        let send = move || fetch(request.clone(), query.clone());
-        Box::pin(async move {
-            let (body, export) = start(self, R::RESOURCE, send, |body| match &body.export {
-                Some(types::ExportRef {
-                    id: Some(id),
-                    status_url,
-                    ..
-                }) => Ok(SavedExport {
-                    id: id.clone(),
-                    status_url: status_url.clone(),
-                }),
-                Some(export) => Err(ExportError::ExportWithoutId {
-                    resource: R::RESOURCE,
-                    summary: body.raw_summary()?,
-                    export: Box::new(export.clone()),
-                }),
-                None => Err(ExportError::NotSupported {
-                    resource: R::RESOURCE,
-                    summary: body.raw_summary()?,
-                }),
-            })
-            .await?;
-            Ok((body.into_summary()?.0, export))
-        })
-    }
-}
-
 impl StartExport<ResourceType> {
     /// Starts the export (`POST /exports`).
     pub fn send(self) -> StartFuture<'static, Export> {
         let body = types::CreateExportRequest {
-            resource_type: self.source.to_string(),
+            resource_type: self.source.clone(),
             format: Some(self.format.clone()),
         };
         let client = self.client.clone();
@@ -130,7 +92,7 @@ impl StartExport<ResourceType> {
         };
         Box::pin(async move {
             let resource = self.source.to_string();
-            let saved = |c: &types::Export| {
+            let saved = |c: &types::ExportJob| {
                 Ok(SavedExport {
                     id: c.id.clone(),
                     status_url: c.status_url.clone(),
@@ -157,7 +119,8 @@ impl Client {
 /// or by a process that shares no slot store. The slot is given back before the wait (it is not
 /// ours to hold while the server refuses) and the start queues again, so the waiting starts of
 /// every process keep their order; the mismatch is logged as drift.
-async fn start<S, T, F, Fut>(
+/// (The list way, `summary_with_export`, is implemented in `resource`, above this layer.)
+pub(crate) async fn start<S, T, F, Fut>(
     builder: StartExport<S>,
     resource: &str,
     mut send: F,
@@ -195,7 +158,7 @@ where
         // Given back now: holding it through the wait would keep another process's start out.
         slot.release();
         drop(slot);
-        let retry_after = crate::retry::retry_after(rv.headers());
+        let retry_after = crate::wire::retry_after(rv.headers());
         // At the policy's pace at least: a `Retry-After: 0` is not a reason to burst.
         let wait = policy.schedule().wait(attempt, retry_after);
         if !crate::settings::within(started.elapsed(), wait, policy.time_limit) {

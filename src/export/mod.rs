@@ -1,9 +1,23 @@
-//! Exports: start one, await it, follow its progress, resume it after a restart (the crate
-//! docs' quick start shows the whole flow).
+//! Exports: start one, await it, follow its progress, resume it after a restart (the
+//! [crate docs](crate)' quick start shows the whole flow).
 //!
 //! [`StartExport`] starts one, [`Export`] is the handle (one [`status`](Export::status), a
 //! stream of [`statuses`](Export::statuses), `.await` until done, [`Export::attach`] after a
-//! restart), [`CompletedExport`] the finished file, [`PollPolicy`] the pace.
+//! restart), [`CompletedExport`] the finished file, [`PollPolicy`] the pace. Several exports at
+//! once: see [`Export`].
+//!
+//! ```no_run
+//! use mangrove::prelude::*;
+//!
+//! # async fn run(client: Client) -> Result<(), ExportError> {
+//! let (summary, export) = client.list_projects().summary_with_export().send().await?;
+//! let saved = export.saved(); // store it to `Export::attach` after a restart
+//! let file = export
+//!     .on_status(|s| eprintln!("{} after {:?}", s.status, s.elapsed))
+//!     .await?;
+//! file.download_to("projects.csv").await?;
+//! # Ok(()) }
+//! ```
 //!
 //! **Credentials stay home.** The `status_url` the server gives is followed only when it has the
 //! API base URL's origin (scheme, host, port). Otherwise the status is read by id from the base
@@ -20,6 +34,7 @@ use std::time::Duration;
 
 use futures::Stream;
 
+pub(crate) use builder::start;
 pub use builder::{StartExport, StartFuture};
 // Re-exported here too: first published at `mangrove::export::PollPolicy`.
 pub use crate::settings::PollPolicy;
@@ -35,6 +50,55 @@ pub use crate::saved_export::SavedExport;
 /// A started export: await it for the [`CompletedExport`]. `Send + 'static` and cheap to clone;
 /// dropping every clone (and every future made from it) stops polling and frees its limiter slot
 /// (the export itself keeps running on the server).
+///
+/// Made by [`StartExport::send`] (from `.summary_with_export()` or [`Client::export_resource`])
+/// or by [`Export::attach`] with the id of an export started earlier.
+///
+/// # `IntoFuture`, not `Future`
+///
+/// An `Export` is a handle, not a running future: it can be cloned, stored
+/// ([`saved`](Export::saved)), asked for one [`status`](Export::status) or a stream of
+/// [`statuses`](Export::statuses), and awaited. It implements [`IntoFuture`] so that `.await`
+/// starts the polling loop (an [`ExportFuture`]) while the handle itself stays a plain value with
+/// those methods. `.await`, `tokio::join!` and `tokio::try_join!` (tokio 1.39 or later) take it
+/// as it is; `futures` combinators (`futures::try_join!`, `try_join_all`, `FuturesUnordered`)
+/// take futures: call [`.into_future()`](IntoFuture::into_future) first.
+///
+/// # Several exports at once
+///
+/// ```no_run
+/// use std::future::IntoFuture;
+///
+/// use mangrove::prelude::*;
+/// use mangrove::CompletedExport;
+///
+/// # async fn run(client: Client) -> Result<(), ExportError> {
+/// // Two exports, started together and awaited together.
+/// let ((_, batches), (_, projects)) = tokio::try_join!(
+///     client.list_batches().summary_with_export().send(),
+///     client.list_projects().summary_with_export().send(),
+/// )?;
+/// let (batches, projects) = tokio::try_join!(batches, projects)?;
+/// tokio::try_join!(
+///     batches.download_to("batches.csv"),
+///     projects.download_to("projects.csv"),
+/// )?;
+///
+/// // Any number: `try_join_all` takes futures, so convert each export first.
+/// let mut exports = Vec::new();
+/// for project in [1, 2, 3] {
+///     let request = client.list_events().project_id(project);
+///     let (_, export) = request.summary_with_export().send().await?;
+///     exports.push(export.into_future());
+/// }
+/// let files: Vec<CompletedExport> = futures::future::try_join_all(exports).await?;
+/// # Ok(()) }
+/// ```
+///
+/// The client keeps at most 5 exports in flight (the account's limit,
+/// [`ClientBuilder::export_concurrency`](crate::ClientBuilder::export_concurrency)): a sixth
+/// `send()` waits until one of them has ended. With more than 5, start and await each in its
+/// own task (`tokio::spawn`) rather than starting all of them before awaiting any.
 #[derive(Clone)]
 #[must_use = "an export does nothing until awaited or polled"]
 pub struct Export {
@@ -166,7 +230,7 @@ pub struct ExportSnapshot {
     /// `download_url`, `failed` if there is an `error`, else `pending`.
     pub status: ExportStatus,
     /// The server's answer as it came.
-    pub raw: types::Export,
+    pub raw: types::ExportJob,
     /// Status requests made so far by this poller (this one included).
     pub polls: u32,
     /// Time since polling started.
@@ -174,7 +238,7 @@ pub struct ExportSnapshot {
 }
 
 impl ExportSnapshot {
-    pub(crate) fn new(raw: types::Export, polls: u32, elapsed: Duration) -> Self {
+    pub(crate) fn new(raw: types::ExportJob, polls: u32, elapsed: Duration) -> Self {
         let status = match &raw.status {
             Some(s) => s.clone(),
             None if raw.download_url.is_some() => ExportStatus::Completed,
@@ -190,9 +254,9 @@ impl ExportSnapshot {
     }
 }
 
-impl From<types::Export> for ExportSnapshot {
+impl From<types::ExportJob> for ExportSnapshot {
     /// Interprets a raw status answer (for example one fetched with `client.get_export()`).
-    fn from(raw: types::Export) -> Self {
+    fn from(raw: types::ExportJob) -> Self {
         ExportSnapshot::new(raw, 0, Duration::ZERO)
     }
 }

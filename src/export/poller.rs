@@ -36,7 +36,7 @@ impl PollFailure {
 /// Reads the export's status once: from `status_url` when it is on the API's origin (else by
 /// id, with a warning: the token never goes to another origin). Whoever holds the export's
 /// limiter slot learns what was seen: a terminal status or a 404 frees the slot.
-pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollFailure> {
+pub(crate) async fn fetch_status(export: &Export) -> Result<types::ExportJob, PollFailure> {
     let status_url = export.saved.status_url.as_deref();
     let origin = status_url
         .and_then(|u| url::Url::parse(u).ok())
@@ -73,8 +73,8 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::Export, PollF
 }
 
 /// GET a same-origin status URL through the client's request pipeline (which caps the body at
-/// [`crate::retry::MAX_STATUS_BODY`]), decoded like a generated call.
-async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedError> {
+/// [`crate::wire::MAX_STATUS_BODY`]), decoded like a generated call.
+async fn get_url(export: &Export, url: &str) -> Result<types::ExportJob, GeneratedError> {
     let client = &export.client;
     let request = client
         .client()
@@ -87,7 +87,7 @@ async fn get_url(export: &Export, url: &str) -> Result<types::Export, GeneratedE
         .map_err(GeneratedError::CommunicationError)?;
     match response.status().as_u16() {
         200..=299 => Ok(
-            crate::decode::from_response::<types::Export, _>(response, OPERATION)
+            crate::decode::from_response::<types::ExportJob, _>(response, OPERATION)
                 .await?
                 .into_inner(),
         ),
@@ -103,7 +103,7 @@ fn classify(id: &str, e: GeneratedError) -> PollFailure {
     match &e {
         E::ErrorResponse(rv) => {
             let status = rv.status();
-            let retry_after = crate::retry::retry_after(rv.headers());
+            let retry_after = crate::wire::retry_after(rv.headers());
             match status {
                 StatusCode::NOT_FOUND => {
                     PollFailure::Permanent(ExportError::Expired { id: id.to_string() })

@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::{json, Value};
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use super::data::Resource;
+use super::data::Collection;
 use super::journal::ApiRequest;
 use super::{exports, faults, lists, objects, request_schema, Shared, State, TokenKind};
 
@@ -132,9 +132,9 @@ macro_rules! operations {
             }
 
             /// The resource a list operation serves.
-            pub(crate) fn list_resource(self) -> Option<Resource> {
+            pub(crate) fn list_resource(self) -> Option<Collection> {
                 match self {
-                    $($(Op::$op => Some(Resource::$resource),)?)+
+                    $($(Op::$op => Some(Collection::$resource),)?)+
                     #[allow(unreachable_patterns)]
                     _ => None,
                 }
@@ -143,7 +143,7 @@ macro_rules! operations {
 
         /// `(method, path pattern under /api/v1, operation)`; `{}` is one path parameter, `{int}` one
 /// that the spec types as an `int64` (anything else is answered `400`).
-        const ROUTES: &[(&str, &str, Op)] = &[
+        pub(crate) const ROUTES: &[(&str, &str, Op)] = &[
             $(($method, $pattern, Op::$op),)+
         ];
     };

@@ -4,7 +4,7 @@
 //! the same index always gives the same row, on every machine, without a random-number crate.
 //! Field names and JSON types follow the example objects of the Mangrove API documentation
 //! (`mangrove-api.md` §6); objects the documentation does not show (feedstock, tracking unit,
-//! standalone location, standalone delivery) use the shapes listed on [`Resource`].
+//! standalone location, standalone delivery) use the shapes listed on [`Collection`].
 //!
 //! Identifiers: integer ids are `index + 1`; friendly ids are the documented prefix (`evt_`,
 //! `in_`, `dp_`, `loc_`, `bat_`, `lgr_`, `mdl_`, `rpt_`, `dl_`, plus `tu_` for tracking units)
@@ -54,7 +54,9 @@ pub const TRICKY_TEXT: &str = "Site 7, \"north\" yard\nsecond line";
 /// A non-ASCII string put in some rows (see the module docs).
 pub const UNICODE_TEXT: &str = "Forêt de Bäume – 東京 CO₂ ☕";
 
-/// Every resource the fake serves rows for.
+/// Every collection the fake serves rows for: what one list endpoint (or, for `Deliveries`, one
+/// export `resource_type`) serves. Not to be confused with [`ResourceType`](crate::ResourceType),
+/// the SDK's name for an export's `resource_type` string.
 ///
 /// Shapes of the objects that the API documentation does not show:
 ///
@@ -69,7 +71,7 @@ pub const UNICODE_TEXT: &str = "Forêt de Bäume – 東京 CO₂ ☕";
 /// `LedgerBatches` rows have the shape of `Batches` rows; `BatchEvidences` rows are evidence
 /// objects; `ModelRuns` rows are model-run list items.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Resource {
+pub enum Collection {
     /// `GET /projects`.
     Projects,
     /// `GET /projects/{id}/events`.
@@ -104,26 +106,26 @@ pub enum Resource {
     ModelRuns,
 }
 
-impl Resource {
+impl Collection {
     /// Every resource, exportable ones first (in the order of the exports table, then
     /// `Deliveries`), then the three list-only ones.
-    pub const ALL: [Resource; 16] = [
-        Resource::Projects,
-        Resource::Events,
-        Resource::EventTypes,
-        Resource::DataPoints,
-        Resource::Batches,
-        Resource::Ledgers,
-        Resource::Orders,
-        Resource::Feedstocks,
-        Resource::TrackingUnits,
-        Resource::Models,
-        Resource::Reports,
-        Resource::Locations,
-        Resource::Deliveries,
-        Resource::LedgerBatches,
-        Resource::BatchEvidences,
-        Resource::ModelRuns,
+    pub const ALL: [Collection; 16] = [
+        Collection::Projects,
+        Collection::Events,
+        Collection::EventTypes,
+        Collection::DataPoints,
+        Collection::Batches,
+        Collection::Ledgers,
+        Collection::Orders,
+        Collection::Feedstocks,
+        Collection::TrackingUnits,
+        Collection::Models,
+        Collection::Reports,
+        Collection::Locations,
+        Collection::Deliveries,
+        Collection::LedgerBatches,
+        Collection::BatchEvidences,
+        Collection::ModelRuns,
     ];
 
     /// Whether an export file can be produced for this resource: the twelve resources of the
@@ -131,7 +133,7 @@ impl Resource {
     pub fn exportable(self) -> bool {
         !matches!(
             self,
-            Resource::LedgerBatches | Resource::BatchEvidences | Resource::ModelRuns
+            Collection::LedgerBatches | Collection::BatchEvidences | Collection::ModelRuns
         )
     }
 
@@ -140,29 +142,29 @@ impl Resource {
     /// `"ModelRun"`, which [`from_resource_type`](Self::from_resource_type) does not accept.
     pub fn resource_type(self) -> &'static str {
         match self {
-            Resource::Projects => "Project",
-            Resource::Events => "Event",
-            Resource::EventTypes => "EventType",
-            Resource::DataPoints => "DataPoint",
-            Resource::Batches => "Batch",
-            Resource::Ledgers => "Ledger",
-            Resource::Orders => "Order",
-            Resource::Feedstocks => "Feedstock",
-            Resource::TrackingUnits => "TrackingUnit",
-            Resource::Models => "Model",
-            Resource::Reports => "Report",
-            Resource::Locations => "Location",
-            Resource::Deliveries => "Delivery",
-            Resource::LedgerBatches => "LedgerBatch",
-            Resource::BatchEvidences => "Evidence",
-            Resource::ModelRuns => "ModelRun",
+            Collection::Projects => "Project",
+            Collection::Events => "Event",
+            Collection::EventTypes => "EventType",
+            Collection::DataPoints => "DataPoint",
+            Collection::Batches => "Batch",
+            Collection::Ledgers => "Ledger",
+            Collection::Orders => "Order",
+            Collection::Feedstocks => "Feedstock",
+            Collection::TrackingUnits => "TrackingUnit",
+            Collection::Models => "Model",
+            Collection::Reports => "Report",
+            Collection::Locations => "Location",
+            Collection::Deliveries => "Delivery",
+            Collection::LedgerBatches => "LedgerBatch",
+            Collection::BatchEvidences => "Evidence",
+            Collection::ModelRuns => "ModelRun",
         }
     }
 
     /// The exportable resource whose [`resource_type`](Self::resource_type) is `name`
     /// (case-sensitive); `None` for anything else, including the non-exportable names.
-    pub fn from_resource_type(name: &str) -> Option<Resource> {
-        Resource::ALL
+    pub fn from_resource_type(name: &str) -> Option<Collection> {
+        Collection::ALL
             .into_iter()
             .find(|r| r.exportable() && r.resource_type() == name)
     }
@@ -171,57 +173,63 @@ impl Resource {
     /// names and paths.
     pub fn slug(self) -> &'static str {
         match self {
-            Resource::Projects => "projects",
-            Resource::Events => "events",
-            Resource::EventTypes => "event_types",
-            Resource::DataPoints => "data_points",
-            Resource::Batches => "batches",
-            Resource::Ledgers => "ledgers",
-            Resource::Orders => "orders",
-            Resource::Feedstocks => "feedstocks",
-            Resource::TrackingUnits => "tracking_units",
-            Resource::Models => "models",
-            Resource::Reports => "reports",
-            Resource::Locations => "locations",
-            Resource::Deliveries => "deliveries",
-            Resource::LedgerBatches => "ledger_batches",
-            Resource::BatchEvidences => "evidences",
-            Resource::ModelRuns => "model_runs",
+            Collection::Projects => "projects",
+            Collection::Events => "events",
+            Collection::EventTypes => "event_types",
+            Collection::DataPoints => "data_points",
+            Collection::Batches => "batches",
+            Collection::Ledgers => "ledgers",
+            Collection::Orders => "orders",
+            Collection::Feedstocks => "feedstocks",
+            Collection::TrackingUnits => "tracking_units",
+            Collection::Models => "models",
+            Collection::Reports => "reports",
+            Collection::Locations => "locations",
+            Collection::Deliveries => "deliveries",
+            Collection::LedgerBatches => "ledger_batches",
+            Collection::BatchEvidences => "evidences",
+            Collection::ModelRuns => "model_runs",
         }
+    }
+
+    /// The position in [`ALL`](Self::ALL).
+    pub(crate) fn position(self) -> usize {
+        // `salt` is the position + 1 (checked by a unit test).
+        (self.salt() - 1) as usize
     }
 
     /// Hash salt of the resource (distinct per resource).
     fn salt(self) -> u64 {
         match self {
-            Resource::Projects => 1,
-            Resource::Events => 2,
-            Resource::EventTypes => 3,
-            Resource::DataPoints => 4,
-            Resource::Batches => 5,
-            Resource::Ledgers => 6,
-            Resource::Orders => 7,
-            Resource::Feedstocks => 8,
-            Resource::TrackingUnits => 9,
-            Resource::Models => 10,
-            Resource::Reports => 11,
-            Resource::Locations => 12,
-            Resource::Deliveries => 13,
-            Resource::LedgerBatches => 14,
-            Resource::BatchEvidences => 15,
-            Resource::ModelRuns => 16,
+            Collection::Projects => 1,
+            Collection::Events => 2,
+            Collection::EventTypes => 3,
+            Collection::DataPoints => 4,
+            Collection::Batches => 5,
+            Collection::Ledgers => 6,
+            Collection::Orders => 7,
+            Collection::Feedstocks => 8,
+            Collection::TrackingUnits => 9,
+            Collection::Models => 10,
+            Collection::Reports => 11,
+            Collection::Locations => 12,
+            Collection::Deliveries => 13,
+            Collection::LedgerBatches => 14,
+            Collection::BatchEvidences => 15,
+            Collection::ModelRuns => 16,
         }
     }
 }
 
-/// Salts for objects embedded in other rows (never equal to a [`Resource::salt`]).
+/// Salts for objects embedded in other rows (never equal to a [`Collection::salt`]).
 const SALT_EVENT_DATA_POINT: u64 = 101;
 const SALT_MODEL_RUN_OUTPUT: u64 = 102;
 const SALT_BATCH_MODEL_RUN: u64 = 103;
 
 /// The CSV header of `resource`: the row's top-level keys, in the order files use.
-pub fn columns(resource: Resource) -> &'static [&'static str] {
+pub fn columns(resource: Collection) -> &'static [&'static str] {
     match resource {
-        Resource::Projects => &[
+        Collection::Projects => &[
             "id",
             "name",
             "description",
@@ -236,18 +244,22 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "images",
             "sustainable_development_goals",
         ],
-        Resource::Events => &[
+        Collection::Events => &[
             "id",
             "slug",
             "event_type",
             "tracking_id",
+            "status",
+            "notes",
             "start_time",
             "end_time",
+            "created_at",
+            "updated_at",
             "data_points",
             "locations",
             "evidences",
         ],
-        Resource::EventTypes => &[
+        Collection::EventTypes => &[
             "id",
             "slug",
             "name",
@@ -256,8 +268,8 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "created_at",
             "updated_at",
         ],
-        Resource::DataPoints => &["id", "slug", "data_point_type", "value", "unit", "status"],
-        Resource::Batches | Resource::LedgerBatches => &[
+        Collection::DataPoints => &["id", "slug", "data_point_type", "value", "unit", "status"],
+        Collection::Batches | Collection::LedgerBatches => &[
             "id",
             "tracking_id",
             "start_time",
@@ -271,7 +283,7 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "model_run",
             "feedstocks",
         ],
-        Resource::Ledgers => &[
+        Collection::Ledgers => &[
             "id",
             "name",
             "unit",
@@ -283,7 +295,7 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "created_at",
             "updated_at",
         ],
-        Resource::Orders => &[
+        Collection::Orders => &[
             "id",
             "order_status",
             "customer",
@@ -297,7 +309,7 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "created_at",
             "updated_at",
         ],
-        Resource::Feedstocks => &[
+        Collection::Feedstocks => &[
             "id",
             "name",
             "feedstock_type_id",
@@ -305,8 +317,8 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "created_at",
             "updated_at",
         ],
-        Resource::TrackingUnits => &["id", "name", "project_id", "created_at", "updated_at"],
-        Resource::Models => &[
+        Collection::TrackingUnits => &["id", "name", "project_id", "created_at", "updated_at"],
+        Collection::Models => &[
             "id",
             "name",
             "version",
@@ -317,7 +329,7 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "created_at",
             "updated_at",
         ],
-        Resource::Reports => &[
+        Collection::Reports => &[
             "id",
             "name",
             "report_type",
@@ -328,8 +340,8 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "inclusions",
             "allocation",
         ],
-        Resource::Locations => &["id", "lat", "long", "name", "address"],
-        Resource::Deliveries => &[
+        Collection::Locations => &["id", "lat", "long", "name", "address"],
+        Collection::Deliveries => &[
             "friendly_id",
             "project_name",
             "quantity",
@@ -343,8 +355,8 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
             "delivered_quantity",
             "is_paid",
         ],
-        Resource::BatchEvidences => &["id", "url", "evidence_type", "name"],
-        Resource::ModelRuns => &[
+        Collection::BatchEvidences => &["id", "url", "evidence_type", "name"],
+        Collection::ModelRuns => &[
             "id",
             "start_time",
             "end_time",
@@ -358,32 +370,121 @@ pub fn columns(resource: Resource) -> &'static [&'static str] {
     }
 }
 
-/// Row number `index` (0-based) of `resource`. Deterministic: the same arguments always give the
-/// same row. The keys are exactly [`columns`]`(resource)`.
-pub fn row(resource: Resource, index: u64) -> Map<String, Value> {
+/// Row number `index` (0-based) of `resource` in a fake with the default row counts (42 of
+/// every collection). Deterministic: the same arguments always give the same row. The keys are
+/// exactly [`columns`]`(resource)`.
+///
+/// Rows that link to other collections (see [`parent`]) link by row counts, so in a fake built
+/// with other counts ask the fake itself: [`FakeMangrove::row`](super::FakeMangrove::row) (which
+/// also shows what was written). Collections without links (`Projects`, `Ledgers`, `Orders`,
+/// `Locations`, `Deliveries`) are the same whatever the counts.
+pub fn row(resource: Collection, index: u64) -> Map<String, Value> {
+    seeded(&Links::DEFAULT, resource, index)
+}
+
+/// The collection whose rows own the rows of `collection`, if any:
+///
+/// * `Events`, `EventTypes`, `DataPoints`, `Models`, `Feedstocks`, `TrackingUnits`, `Reports`
+///   belong to a project (`Projects`);
+/// * `Batches` belong to a feedstock (`Feedstocks`): a batch's `feedstocks` holds that
+///   feedstock, whose `project_id` is the batch's project;
+/// * `LedgerBatches` belong to a ledger, `BatchEvidences` to a batch, `ModelRuns` to a model;
+/// * `Projects`, `Ledgers`, `Orders`, `Locations` and `Deliveries` belong to the account only.
+///
+/// Seeded row `i` belongs to parent row `i % n` (`n` = the parent collection's row count), so
+/// every parent has rows when there are at least as many children as parents.
+pub fn parent(collection: Collection) -> Option<Collection> {
+    match collection {
+        Collection::Events
+        | Collection::EventTypes
+        | Collection::DataPoints
+        | Collection::Models
+        | Collection::Feedstocks
+        | Collection::TrackingUnits
+        | Collection::Reports => Some(Collection::Projects),
+        Collection::Batches => Some(Collection::Feedstocks),
+        Collection::LedgerBatches => Some(Collection::Ledgers),
+        Collection::BatchEvidences => Some(Collection::Batches),
+        Collection::ModelRuns => Some(Collection::Models),
+        Collection::Projects
+        | Collection::Ledgers
+        | Collection::Orders
+        | Collection::Locations
+        | Collection::Deliveries => None,
+    }
+}
+
+/// The seeded row counts the links between collections are computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Links {
+    counts: [u64; 16],
+}
+
+impl Links {
+    /// 42 rows of every collection (the fake's default).
+    pub(crate) const DEFAULT: Links = Links { counts: [42; 16] };
+
+    /// The counts `count` gives.
+    pub(crate) fn new(count: impl Fn(Collection) -> u64) -> Links {
+        let mut counts = [0; 16];
+        for (slot, collection) in counts.iter_mut().zip(Collection::ALL) {
+            *slot = count(collection);
+        }
+        Links { counts }
+    }
+
+    /// The seeded row count of `collection`.
+    pub(crate) fn count(&self, collection: Collection) -> u64 {
+        self.counts[collection.position()]
+    }
+
+    /// The parent row (index in [`parent`]`(collection)`) of seeded row `index`.
+    pub(crate) fn parent_of(&self, collection: Collection, index: u64) -> Option<u64> {
+        let n = self.count(parent(collection)?);
+        (n > 0).then(|| index % n)
+    }
+
+    /// The project (index in `Projects`) of seeded row `index`, following parents.
+    pub(crate) fn project_of(&self, collection: Collection, index: u64) -> Option<u64> {
+        match parent(collection)? {
+            Collection::Projects => self.parent_of(collection, index),
+            up => self.project_of(up, self.parent_of(collection, index)?),
+        }
+    }
+}
+
+/// Seeded row `index` of `resource`, linked by `links`.
+pub(crate) fn seeded(links: &Links, resource: Collection, index: u64) -> Map<String, Value> {
     let value = match resource {
-        Resource::Projects => project(index),
-        Resource::Events => event(index),
-        Resource::EventTypes => event_type(index),
-        Resource::DataPoints => data_point(Resource::DataPoints.salt(), "in_", index),
-        Resource::Batches => batch(Resource::Batches, index),
-        Resource::LedgerBatches => batch(Resource::LedgerBatches, index),
-        Resource::Ledgers => ledger(index),
-        Resource::Orders => order(index),
-        Resource::Feedstocks => feedstock(index),
-        Resource::TrackingUnits => tracking_unit(index),
-        Resource::Models => model(index),
-        Resource::Reports => report(index),
-        Resource::Locations => location(index),
-        Resource::Deliveries => delivery(index),
-        Resource::BatchEvidences => evidence(index),
-        Resource::ModelRuns => model_run(Resource::ModelRuns.salt(), index),
+        Collection::Projects => project(index),
+        Collection::Events => event(links, index),
+        Collection::EventTypes => event_type(index),
+        Collection::DataPoints => data_point(Collection::DataPoints.salt(), "in_", index),
+        Collection::Batches => batch(links, Collection::Batches, index),
+        Collection::LedgerBatches => batch(links, Collection::LedgerBatches, index),
+        Collection::Ledgers => ledger(index),
+        Collection::Orders => order(index),
+        Collection::Feedstocks => feedstock(links, index),
+        Collection::TrackingUnits => tracking_unit(links, index),
+        Collection::Models => model(index),
+        Collection::Reports => report(links, index),
+        Collection::Locations => location(index),
+        Collection::Deliveries => delivery(index),
+        Collection::BatchEvidences => evidence(index),
+        Collection::ModelRuns => model_run(Collection::ModelRuns.salt(), index),
     };
     match value {
         Value::Object(map) => map,
         // Every builder above returns an object literal.
         _ => Map::new(),
     }
+}
+
+/// `project_id` of a seeded row that names its project (`null` in a fake without projects).
+fn project_id(links: &Links, collection: Collection, index: u64) -> Value {
+    links
+        .project_of(collection, index)
+        .map_or(Value::Null, |p| json!(p + 1))
 }
 
 /// The `Content-Type` of an export file in `format`: `text/csv` or `application/json`.
@@ -400,13 +501,29 @@ pub(crate) fn content_type(format: &ExportFormat) -> &'static str {
 /// Rows are generated and written one at a time, so memory stays bounded for any `rows`. `w` is
 /// written in many small pieces: pass a buffered writer.
 pub fn render(
-    resource: Resource,
+    resource: Collection,
     rows: u64,
     format: ExportFormat,
     w: &mut impl Write,
 ) -> io::Result<u64> {
+    render_rows(
+        columns(resource),
+        (0..rows).map(|index| row(resource, index)),
+        format,
+        w,
+    )
+}
+
+/// Writes `rows` (objects with the keys `cols`) to `w` as an export file in `format`, one row at a
+/// time as the iterator yields it (so a filter in the iterator is evaluated as rows are written,
+/// and memory stays bounded), and returns the number of bytes written.
+pub(crate) fn render_rows(
+    cols: &[&str],
+    rows: impl Iterator<Item = Map<String, Value>>,
+    format: ExportFormat,
+    w: &mut impl Write,
+) -> io::Result<u64> {
     let mut out = Counting { inner: w, count: 0 };
-    let cols = columns(resource);
     match format {
         ExportFormat::Csv => {
             let mut scratch = Vec::with_capacity(1024);
@@ -417,8 +534,7 @@ pub fn render(
                 write_csv_field(&mut out, col.as_bytes())?;
             }
             out.write_all(b"\n")?;
-            for index in 0..rows {
-                let map = row(resource, index);
+            for map in rows {
                 for (i, col) in cols.iter().enumerate() {
                     if i > 0 {
                         out.write_all(b",")?;
@@ -432,11 +548,10 @@ pub fn render(
         }
         ExportFormat::Json => {
             out.write_all(b"[")?;
-            for index in 0..rows {
+            for (index, map) in rows.enumerate() {
                 if index > 0 {
                     out.write_all(b",\n")?;
                 }
-                let map = row(resource, index);
                 out.write_all(b"{")?;
                 let mut first = true;
                 for col in cols {
@@ -471,8 +586,23 @@ pub fn render(
 /// The file is named `{slug}-{pid}-{n}.{extension}` and is created exclusively (never
 /// overwriting anything). If writing fails the partial file is removed.
 pub fn materialize(
-    resource: Resource,
+    resource: Collection,
     rows: u64,
+    format: ExportFormat,
+    dir: &Path,
+) -> io::Result<(PathBuf, u64)> {
+    materialize_rows(
+        resource,
+        (0..rows).map(|index| row(resource, index)),
+        format,
+        dir,
+    )
+}
+
+/// Writes `rows` of `resource` to a new file in `dir`, as [`materialize`] does.
+pub(crate) fn materialize_rows(
+    resource: Collection,
+    rows: impl Iterator<Item = Map<String, Value>>,
     format: ExportFormat,
     dir: &Path,
 ) -> io::Result<(PathBuf, u64)> {
@@ -502,9 +632,14 @@ pub fn materialize(
     }
 }
 
-fn write_file(resource: Resource, rows: u64, format: &ExportFormat, file: File) -> io::Result<u64> {
+fn write_file(
+    resource: Collection,
+    rows: impl Iterator<Item = Map<String, Value>>,
+    format: &ExportFormat,
+    file: File,
+) -> io::Result<u64> {
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    let size = render(resource, rows, format.clone(), &mut w)?;
+    let size = render_rows(columns(resource), rows, format.clone(), &mut w)?;
     w.into_inner().map_err(|e| e.into_error())?;
     Ok(size)
 }
@@ -717,7 +852,7 @@ fn coordinate(g: &mut Gen, limit: u64) -> String {
 // Row builders.
 
 fn project(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Projects.salt(), index);
+    let mut g = Gen::new(Collection::Projects.salt(), index);
     const NAMES: &[&str] = &[
         "Southeast Capture Project",
         "Cascade Biochar",
@@ -857,7 +992,7 @@ fn data_point(salt: u64, prefix: &str, index: u64) -> Value {
         _ => "complete",
     };
     let (type_name, value, unit) = match special(index) {
-        Some(text) if salt == Resource::DataPoints.salt() => (
+        Some(text) if salt == Collection::DataPoints.salt() => (
             if both_special(index) {
                 UNICODE_TEXT
             } else {
@@ -888,37 +1023,67 @@ const EVENT_TYPES: &[(&str, &str)] = &[
     ("lab-analysis", "Lab Analysis"),
 ];
 
-fn event(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Events.salt(), index);
-    let (slug, type_name) = g.pick(EVENT_TYPES);
-    let (event_type, tracking_id) = if both_special(index) {
-        (UNICODE_TEXT.to_string(), json!(TRICKY_TEXT))
+/// The event type (slug, name) of seeded event `index`: one of its project's event types (event
+/// type `j` belongs to project `j % projects`), picked by the index. A project without event
+/// types (a fake with fewer event types than projects) gives one of the built-in types.
+fn event_type_of(links: &Links, index: u64) -> (String, String) {
+    let h = mix(index ^ 0xE7E7_E7E7);
+    let projects = links.count(Collection::Projects);
+    let types = links.count(Collection::EventTypes);
+    match links.parent_of(Collection::Events, index) {
+        Some(p) if p < types => {
+            let own = (types - 1 - p) / projects + 1;
+            event_type_names(p + (h % own) * projects)
+        }
+        _ => {
+            let (slug, name) = EVENT_TYPES[(h % EVENT_TYPES.len() as u64) as usize];
+            (slug.to_string(), name.to_string())
+        }
+    }
+}
+
+fn event(links: &Links, index: u64) -> Value {
+    let mut g = Gen::new(Collection::Events.salt(), index);
+    let (slug, event_type) = event_type_of(links, index);
+    let (notes, tracking_id) = if both_special(index) {
+        (json!(UNICODE_TEXT), json!(TRICKY_TEXT))
     } else if g.chance(1, 8) {
-        (type_name.to_string(), Value::Null)
+        (Value::Null, Value::Null)
     } else {
-        (type_name.to_string(), json!(format!("MG{}", 1000 + index)))
+        (Value::Null, json!(format!("MG{}", 1000 + index)))
+    };
+    let status = match g.below(10) {
+        0 => "pending",
+        1 => "incomplete",
+        _ => "complete",
     };
     let (start, end) = day_range(&mut g, index, 1);
+    let (created_at, updated_at) = created_updated(&mut g, index);
     let data_points: Vec<Value> = (0..1 + g.below(3))
         .map(|k| data_point(SALT_EVENT_DATA_POINT, "in_", index * 4 + k))
         .collect();
     let locations: Vec<Value> = (0..g.below(3)).map(|_| location(g.below(10_000))).collect();
     let evidences: Vec<Value> = (0..g.below(3)).map(|_| evidence(g.below(10_000))).collect();
     json!({
-        "id": friendly("evt_", Resource::Events.salt(), index),
+        "id": friendly("evt_", Collection::Events.salt(), index),
         "slug": slug,
         "event_type": event_type,
         "tracking_id": tracking_id,
+        "status": status,
+        "notes": notes,
         "start_time": start,
         "end_time": end,
+        "created_at": created_at,
+        "updated_at": updated_at,
         "data_points": data_points,
         "locations": locations,
         "evidences": evidences,
     })
 }
 
-fn event_type(index: u64) -> Value {
-    let mut g = Gen::new(Resource::EventTypes.salt(), index);
+/// Slug and name of event type row `index`: the five built-in types first, then numbered ones
+/// (`biochar-delivery-6`, "Biochar Delivery 6"); awkward names at `3`/`4 (mod 97)`.
+pub(crate) fn event_type_names(index: u64) -> (String, String) {
     let (slug, name) = EVENT_TYPES[(index % EVENT_TYPES.len() as u64) as usize];
     let (slug, name) = if index < EVENT_TYPES.len() as u64 {
         (slug.to_string(), name.to_string())
@@ -928,7 +1093,12 @@ fn event_type(index: u64) -> Value {
             format!("{name} {}", index + 1),
         )
     };
-    let name = special(index).map(str::to_string).unwrap_or(name);
+    (slug, special(index).map(str::to_string).unwrap_or(name))
+}
+
+fn event_type(index: u64) -> Value {
+    let mut g = Gen::new(Collection::EventTypes.salt(), index);
+    let (slug, name) = event_type_names(index);
     let first = g.below(DATA_POINT_TYPES.len() as u64) as usize;
     let data_point_types: Vec<Value> = (0..1 + g.below(4) as usize)
         .map(|k| {
@@ -971,7 +1141,7 @@ fn model_run(salt: u64, index: u64) -> Value {
         _ => "complete",
     };
     let error_message = match (state, special(index)) {
-        (_, Some(text)) if salt == Resource::ModelRuns.salt() => json!(text),
+        (_, Some(text)) if salt == Collection::ModelRuns.salt() => json!(text),
         ("failed", _) => json!("Missing input: feedstock-mass"),
         _ => Value::Null,
     };
@@ -1023,7 +1193,7 @@ fn model_run(salt: u64, index: u64) -> Value {
     })
 }
 
-fn batch(resource: Resource, index: u64) -> Value {
+fn batch(links: &Links, resource: Collection, index: u64) -> Value {
     let mut g = Gen::new(resource.salt(), index);
     let state = match g.below(10) {
         0 => "processing",
@@ -1060,8 +1230,18 @@ fn batch(resource: Resource, index: u64) -> Value {
         "ledger_balance": g.amount(500),
         "allocations": [],
         "model_run": model_run(SALT_BATCH_MODEL_RUN, index),
-        "feedstocks": [],
+        "feedstocks": batch_feedstocks(links, index),
     })
+}
+
+/// The `feedstocks` of batch `index`: feedstock `index % feedstocks` (the batch's parent, see
+/// [`parent`]), whose `project_id` is the batch's project; empty in a fake without feedstocks.
+fn batch_feedstocks(links: &Links, index: u64) -> Vec<Value> {
+    let n = links.count(Collection::Feedstocks);
+    if n == 0 {
+        return Vec::new();
+    }
+    vec![feedstock(links, index % n)]
 }
 
 const LEDGER_NAMES: &[&str] = &[
@@ -1072,7 +1252,7 @@ const LEDGER_NAMES: &[&str] = &[
 ];
 
 fn ledger(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Ledgers.salt(), index);
+    let mut g = Gen::new(Collection::Ledgers.salt(), index);
     let name = special(index)
         .map(str::to_string)
         .unwrap_or_else(|| format!("{} {}", g.pick(LEDGER_NAMES), index + 1));
@@ -1099,14 +1279,14 @@ fn ledger(index: u64) -> Value {
     let model_index = g.below(1000);
     let (created_at, updated_at) = created_updated(&mut g, index);
     json!({
-        "id": friendly("lgr_", Resource::Ledgers.salt(), index),
+        "id": friendly("lgr_", Collection::Ledgers.salt(), index),
         "name": name,
         "unit": unit,
         "system_ledger_type": system_ledger_type,
         "partition_type": partition_type,
         "cadence": cadence,
         "latest_model": {
-            "id": friendly("mdl_", Resource::Models.salt(), model_index),
+            "id": friendly("mdl_", Collection::Models.salt(), model_index),
             "name": "Carbon Calculation Model",
         },
         "asset_category": null,
@@ -1126,12 +1306,12 @@ const CUSTOMERS: &[&str] = &[
 
 /// Currency of order `order_index` (shared by its deliveries).
 fn order_currency(order_index: u64) -> &'static str {
-    let mut g = Gen::new(Resource::Orders.salt() ^ 0xC0FFEE, order_index);
+    let mut g = Gen::new(Collection::Orders.salt() ^ 0xC0FFEE, order_index);
     g.pick(CURRENCIES)
 }
 
 fn order(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Orders.salt(), index);
+    let mut g = Gen::new(Collection::Orders.salt(), index);
     let (customer, order_terms) = if both_special(index) {
         (UNICODE_TEXT.to_string(), TRICKY_TEXT.to_string())
     } else {
@@ -1170,7 +1350,7 @@ fn order(index: u64) -> Value {
 }
 
 fn delivery(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Deliveries.salt(), index);
+    let mut g = Gen::new(Collection::Deliveries.salt(), index);
     let project_name = special(index)
         .map(str::to_string)
         .unwrap_or_else(|| format!("Southeast Capture {}", 1 + g.below(50)));
@@ -1180,7 +1360,7 @@ fn delivery(index: u64) -> Value {
     let estimated = BASE_MS / DAY_MS + (index % 1_000_000) as i64 / 16 + g.below(60) as i64;
     let delivered = status == "DELIVERED";
     json!({
-        "friendly_id": friendly("dl_", Resource::Deliveries.salt(), index),
+        "friendly_id": friendly("dl_", Collection::Deliveries.salt(), index),
         "project_name": project_name,
         "quantity": quantity,
         "price_in_cents_in_currency": price,
@@ -1203,8 +1383,8 @@ const FEEDSTOCKS: &[&str] = &[
     "Forestry residue",
 ];
 
-fn feedstock(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Feedstocks.salt(), index);
+fn feedstock(links: &Links, index: u64) -> Value {
+    let mut g = Gen::new(Collection::Feedstocks.salt(), index);
     let name = special(index)
         .map(str::to_string)
         .unwrap_or_else(|| format!("{} #{}", g.pick(FEEDSTOCKS), index + 1));
@@ -1213,14 +1393,14 @@ fn feedstock(index: u64) -> Value {
         "id": index + 1,
         "name": name,
         "feedstock_type_id": 1 + g.below(6),
-        "project_id": 1 + g.below(50),
+        "project_id": project_id(links, Collection::Feedstocks, index),
         "created_at": created_at,
         "updated_at": updated_at,
     })
 }
 
-fn tracking_unit(index: u64) -> Value {
-    let mut g = Gen::new(Resource::TrackingUnits.salt(), index);
+fn tracking_unit(links: &Links, index: u64) -> Value {
+    let mut g = Gen::new(Collection::TrackingUnits.salt(), index);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
         format!(
             "{} {}-{:04}",
@@ -1231,16 +1411,16 @@ fn tracking_unit(index: u64) -> Value {
     });
     let (created_at, updated_at) = created_updated(&mut g, index);
     json!({
-        "id": friendly("tu_", Resource::TrackingUnits.salt(), index),
+        "id": friendly("tu_", Collection::TrackingUnits.salt(), index),
         "name": name,
-        "project_id": 1 + g.below(50),
+        "project_id": project_id(links, Collection::TrackingUnits, index),
         "created_at": created_at,
         "updated_at": updated_at,
     })
 }
 
 fn model(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Models.salt(), index);
+    let mut g = Gen::new(Collection::Models.salt(), index);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
         format!(
             "{} {}",
@@ -1255,7 +1435,7 @@ fn model(index: u64) -> Value {
     let version = index % 3 + 1;
     let (created_at, updated_at) = created_updated(&mut g, index);
     json!({
-        "id": friendly("mdl_", Resource::Models.salt(), index),
+        "id": friendly("mdl_", Collection::Models.salt(), index),
         "name": name,
         "version": version,
         "is_latest": version == 3,
@@ -1267,8 +1447,8 @@ fn model(index: u64) -> Value {
     })
 }
 
-fn report(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Reports.salt(), index);
+fn report(links: &Links, index: u64) -> Value {
+    let mut g = Gen::new(Collection::Reports.salt(), index);
     let report_type = g.pick(&["quarterly", "annual", "monthly"]);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
         format!(
@@ -1290,11 +1470,11 @@ fn report(index: u64) -> Value {
         })
     };
     json!({
-        "id": friendly("rpt_", Resource::Reports.salt(), index),
+        "id": friendly("rpt_", Collection::Reports.salt(), index),
         "name": name,
         "report_type": report_type,
         "status": if draft { "draft" } else { "complete" },
-        "project_id": 1 + g.below(50),
+        "project_id": project_id(links, Collection::Reports, index),
         "created_at": created_at,
         "updated_at": updated_at,
         "inclusions": [],
@@ -1303,7 +1483,7 @@ fn report(index: u64) -> Value {
 }
 
 fn location(index: u64) -> Value {
-    let mut g = Gen::new(Resource::Locations.salt(), index);
+    let mut g = Gen::new(Collection::Locations.salt(), index);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
         format!(
             "{} {}",
@@ -1342,7 +1522,7 @@ fn location(index: u64) -> Value {
         (Value::Null, Value::Null, Value::Null)
     };
     json!({
-        "id": friendly("loc_", Resource::Locations.salt(), index),
+        "id": friendly("loc_", Collection::Locations.salt(), index),
         "lat": lat,
         "long": long,
         "name": name,
@@ -1359,7 +1539,7 @@ fn location(index: u64) -> Value {
 }
 
 fn evidence(index: u64) -> Value {
-    let mut g = Gen::new(Resource::BatchEvidences.salt(), index);
+    let mut g = Gen::new(Collection::BatchEvidences.salt(), index);
     let id = index + 1;
     let file = g.chance(2, 3);
     let name = special(index).map(str::to_string).unwrap_or_else(|| {
@@ -1387,7 +1567,7 @@ mod tests {
 
     #[test]
     fn rows_have_exactly_the_columns() {
-        for resource in Resource::ALL {
+        for resource in Collection::ALL {
             for index in [0, 1, 3, 4, 96, 97, 100, 1_000_003] {
                 let map = row(resource, index);
                 let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
@@ -1401,17 +1581,55 @@ mod tests {
     }
 
     #[test]
+    fn positions_follow_all() {
+        for (i, c) in Collection::ALL.into_iter().enumerate() {
+            assert_eq!(c.position(), i, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn links_follow_parents() {
+        let links = Links::new(|c| if c == Collection::Projects { 5 } else { 12 });
+        // Batch 9 -> feedstock 9 -> project 9 % 5 = 4 (id 5).
+        let batch = seeded(&links, Collection::Batches, 9);
+        assert_eq!(batch["feedstocks"][0]["id"], json!(10));
+        assert_eq!(batch["feedstocks"][0]["project_id"], json!(5));
+        assert_eq!(links.project_of(Collection::Batches, 9), Some(4));
+        assert_eq!(links.project_of(Collection::BatchEvidences, 21), Some(4));
+        assert_eq!(links.project_of(Collection::Orders, 1), None);
+        // Event 7 (project 2) has an event type of project 2: type 2 (types 2 and 7 are
+        // project 2's).
+        let event = seeded(&links, Collection::Events, 7);
+        let own: Vec<String> = [2u64, 7].iter().map(|j| event_type_names(*j).0).collect();
+        assert!(own.contains(&event["slug"].as_str().unwrap().to_string()));
+        for i in 0..12 {
+            let fs = seeded(&links, Collection::Feedstocks, i);
+            assert_eq!(fs["project_id"], json!(i % 5 + 1));
+        }
+        // No projects: no project ids, no panic.
+        let none = Links::new(|c| if c == Collection::Projects { 0 } else { 3 });
+        assert_eq!(
+            seeded(&none, Collection::Reports, 1)["project_id"],
+            Value::Null
+        );
+        assert_eq!(
+            seeded(&none, Collection::Events, 1)["id"],
+            row(Collection::Events, 1)["id"]
+        );
+    }
+
+    #[test]
     fn resource_types_round_trip() {
-        let exportable: Vec<Resource> = Resource::ALL
+        let exportable: Vec<Collection> = Collection::ALL
             .into_iter()
             .filter(|r| r.exportable())
             .collect();
         assert_eq!(exportable.len(), 13);
-        for r in Resource::ALL {
-            let back = Resource::from_resource_type(r.resource_type());
+        for r in Collection::ALL {
+            let back = Collection::from_resource_type(r.resource_type());
             assert_eq!(back, r.exportable().then_some(r));
         }
-        assert_eq!(Resource::from_resource_type("project"), None);
+        assert_eq!(Collection::from_resource_type("project"), None);
     }
 
     #[test]
@@ -1437,12 +1655,12 @@ mod tests {
     fn empty_exports() {
         let mut out = Vec::new();
         assert_eq!(
-            render(Resource::Models, 0, ExportFormat::Json, &mut out).ok(),
+            render(Collection::Models, 0, ExportFormat::Json, &mut out).ok(),
             Some(2)
         );
         assert_eq!(out, b"[]");
         out.clear();
-        let n = render(Resource::Locations, 0, ExportFormat::Csv, &mut out).ok();
+        let n = render(Collection::Locations, 0, ExportFormat::Csv, &mut out).ok();
         assert_eq!(out, b"id,lat,long,name,address\n");
         assert_eq!(n, Some(out.len() as u64));
     }

@@ -20,9 +20,11 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Reply};
-use super::data::{self, Resource};
+use super::data::{self, Collection};
 use super::lists::export_format;
+use super::query::Query;
 use super::storage::{StorageOrigin, StoredObject};
+use super::store::Table;
 use super::{Schedule, Shared, State, TokenKind};
 use crate::ExportFormat;
 
@@ -31,7 +33,7 @@ pub(crate) type Exports = BTreeMap<String, Record>;
 
 /// One export.
 pub(crate) struct Record {
-    resource: Resource,
+    resource: Collection,
     format: ExportFormat,
     /// Start time on the fake's clock.
     created: Duration,
@@ -39,6 +41,9 @@ pub(crate) struct Record {
     polls: u32,
     outcome: Option<Outcome>,
     job: Option<Arc<FileJob>>,
+    /// The rows the file holds: the collection as it was when the export started, and the
+    /// filters and sort of the list that started it.
+    source: (Table, Query),
 }
 
 #[derive(Clone, Debug)]
@@ -183,16 +188,36 @@ pub(crate) fn sweep(shared: &Shared, state: &mut State, now: Duration) {
     }
 }
 
-/// Starts an export (concurrency limit permitting) and returns its `export` object
-/// (`{id, status: "pending", status_url}`).
-pub(crate) fn start(
-    ctx: &Ctx<'_>,
-    resource: Resource,
+/// Why the account could not start an export.
+pub(crate) struct LimitReached {
+    limit: usize,
+}
+
+impl LimitReached {
+    /// The `429` a start over the limit gets.
+    fn reply(&self) -> Reply {
+        let limit = self.limit;
+        Reply::message(
+            429,
+            format!(
+                "Export limit reached: at most {limit} concurrent exports per account. Retry when one completes."
+            ),
+        )
+        .header("retry-after", "5")
+    }
+}
+
+/// Takes one of the account's export slots for a new export of `collection` and records it:
+/// the one admission rule for exports started through the API and from outside it
+/// ([`FakeMangrove::start_external_export`](super::FakeMangrove::start_external_export)).
+fn admit(
+    shared: &Shared,
+    state: &mut State,
+    collection: Collection,
     format: ExportFormat,
-) -> Result<Value, Reply> {
-    let shared = ctx.shared;
-    let now = ctx.at;
-    let mut state = shared.lock();
+    query: Query,
+    now: Duration,
+) -> Result<String, LimitReached> {
     let in_flight = state
         .exports
         .values()
@@ -200,29 +225,39 @@ pub(crate) fn start(
         .count();
     if let Some(limit) = shared.config.export_limit {
         if in_flight >= limit {
-            return Err(Reply::message(
-                429,
-                format!(
-                    "Export limit reached: at most {limit} concurrent exports per account. Retry when one completes."
-                ),
-            )
-            .header("retry-after", "5"));
+            return Err(LimitReached { limit });
         }
     }
     let id = new_id();
+    let table = state.store.table(collection);
     state.exports.insert(
         id.clone(),
         Record {
-            resource,
+            resource: collection,
             format,
             created: now,
-            schedule: shared.config.schedule(resource).clone(),
+            schedule: shared.config.schedule(collection).clone(),
             polls: 0,
             outcome: None,
             job: None,
+            source: (table, query),
         },
     );
     state.max_in_flight = state.max_in_flight.max(in_flight + 1);
+    Ok(id)
+}
+
+/// Starts an export of the rows `query` selects (concurrency limit permitting) and returns its
+/// `export` object (`{id, status: "pending", status_url}`).
+pub(crate) fn start(
+    ctx: &Ctx<'_>,
+    resource: Collection,
+    format: ExportFormat,
+    query: Query,
+) -> Result<Value, Reply> {
+    let shared = ctx.shared;
+    let mut state = shared.lock();
+    let id = admit(shared, &mut state, resource, format, query, ctx.at).map_err(|e| e.reply())?;
     let status_url = match state.faults.take_status_url() {
         Some(origin) => format!("{origin}/api/v1/exports/{id}"),
         None => format!("{}/exports/{id}", shared.base_url),
@@ -232,6 +267,64 @@ pub(crate) fn start(
         return Err(lost);
     }
     Ok(json!({ "id": id, "status": "pending", "status_url": status_url }))
+}
+
+/// Starts a CSV export of `collection` the way the web app or a script would: it takes a slot
+/// like any other export, but no API request is journaled for it.
+pub(crate) fn start_external(
+    shared: &Shared,
+    collection: Collection,
+) -> Result<String, ExternalExportError> {
+    if !collection.exportable() {
+        return Err(ExternalExportError::NotExportable(collection));
+    }
+    let now = shared.clock.now();
+    let mut state = shared.lock();
+    sweep(shared, &mut state, now);
+    admit(
+        shared,
+        &mut state,
+        collection,
+        ExportFormat::Csv,
+        Query::default(),
+        now,
+    )
+    .map_err(|e| ExternalExportError::LimitReached { limit: e.limit })
+}
+
+/// Makes export `id` `completed` now, whatever its schedule (its file is written when it is next
+/// polled, as for any export). `false` if there is no such export or it already ended.
+pub(crate) fn finish(shared: &Shared, id: &str) -> bool {
+    let now = shared.clock.now();
+    let mut state = shared.lock();
+    match state.exports.get_mut(id) {
+        Some(record) if !record.phase(now).terminal() => {
+            record.outcome = Some(Outcome::Completed { at: now });
+            if matches!(record.schedule, Schedule::FailAfterPolls { .. }) {
+                // A failing schedule writes no file; a finished export needs one.
+                record.schedule = Schedule::AfterPolls(1);
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Why [`FakeMangrove::start_external_export`](super::FakeMangrove::start_external_export)
+/// started nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExternalExportError {
+    /// The account already runs as many exports as its limit allows (what a `POST /exports`
+    /// would answer `429` to).
+    #[error("export limit reached: at most {limit} concurrent exports per account")]
+    LimitReached {
+        /// The account's limit ([`FakeMangroveBuilder::export_limit`](super::FakeMangroveBuilder::export_limit)).
+        limit: usize,
+    },
+    /// The collection has no export (`LedgerBatches`, `BatchEvidences`, `ModelRuns`).
+    #[error("{0:?} cannot be exported")]
+    NotExportable(Collection),
 }
 
 /// `POST /exports`.
@@ -247,8 +340,8 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
     let Some(resource_type) = body.get("resource_type").and_then(Value::as_str) else {
         return Reply::message(422, "resource_type is required.");
     };
-    let Some(resource) = Resource::from_resource_type(resource_type) else {
-        let known: Vec<&str> = Resource::ALL
+    let Some(resource) = Collection::from_resource_type(resource_type) else {
+        let known: Vec<&str> = Collection::ALL
             .iter()
             .filter(|r| r.exportable())
             .map(|r| r.resource_type())
@@ -272,7 +365,7 @@ pub(crate) fn create(ctx: &Ctx<'_>) -> Reply {
         Ok(format) => format,
         Err(message) => return Reply::message(422, message),
     };
-    match start(ctx, resource, format.clone()) {
+    match start(ctx, resource, format.clone(), Query::default()) {
         Ok(export) => {
             let id = export["id"].as_str().unwrap_or_default();
             let status_url = export["status_url"].as_str().unwrap_or_default();
@@ -291,7 +384,7 @@ fn base_body(
     id: &str,
     status: &str,
     status_url: &str,
-    resource: Resource,
+    resource: Collection,
     format: ExportFormat,
     created: Duration,
 ) -> Map<String, Value> {
@@ -320,13 +413,13 @@ pub(crate) fn status(ctx: &Ctx<'_>) -> Reply {
             && record.job.is_none()
             && record.produces_file()
         {
-            let rows = shared.config.rows(record.resource);
+            let (table, query) = record.source.clone();
             record.job = Some(FileJob::spawn(
                 shared.storage.clone(),
                 shared.files.path().to_path_buf(),
                 key(id, &record.format),
-                record.resource,
-                rows,
+                table,
+                query,
                 record.format.clone(),
             ));
         }
@@ -410,14 +503,14 @@ pub(crate) struct FileJob {
 }
 
 impl FileJob {
-    /// Starts writing rows `0..rows` of `resource` into `dir` and registering the file under
-    /// `key` on `storage`.
+    /// Starts writing the rows of `table` that `query` selects into `dir` (filters evaluated as
+    /// each row is written) and registering the file under `key` on `storage`.
     fn spawn(
         storage: StorageOrigin,
         dir: PathBuf,
         key: String,
-        resource: Resource,
-        rows: u64,
+        table: Table,
+        query: Query,
         format: ExportFormat,
     ) -> Arc<FileJob> {
         let job = Arc::new(FileJob {
@@ -427,7 +520,9 @@ impl FileJob {
         });
         let worker = Arc::clone(&job);
         let run = move || {
-            let result = data::materialize(resource, rows, format.clone(), &dir)
+            let resource = table.collection;
+            let rows = query.rows(table);
+            let result = data::materialize_rows(resource, rows, format.clone(), &dir)
                 .map(|(path, _)| storage.put(&key, path, data::content_type(&format)))
                 .map_err(|e| e.to_string());
             if worker.cancelled.load(Ordering::SeqCst) {
@@ -460,6 +555,8 @@ impl FileJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::data::Links;
+    use crate::testing::store::Store;
 
     #[test]
     fn ids_look_like_the_docs() {
@@ -473,13 +570,17 @@ mod tests {
 
     fn record(schedule: Schedule) -> Record {
         Record {
-            resource: Resource::Projects,
+            resource: Collection::Projects,
             format: ExportFormat::Csv,
             created: Duration::from_secs(10),
             schedule,
             polls: 0,
             outcome: None,
             job: None,
+            source: (
+                Store::new(Links::DEFAULT).table(Collection::Projects),
+                Query::default(),
+            ),
         }
     }
 

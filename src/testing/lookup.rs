@@ -7,37 +7,37 @@
 //! id, so a change in how `data.rs` builds ids makes lookups fail (404) rather than answer a
 //! wrong row.
 
+#[cfg(test)]
 use serde_json::{Map, Value};
 
-use super::data::{self, Resource};
+use super::data::{self, Collection};
+use super::store;
 
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const M1: u64 = 0xBF58_476D_1CE4_E5B9;
 const M2: u64 = 0x94D0_49BB_1331_11EB;
 const ALNUM: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// The row of `resource` (of `rows` rows) whose id is `id`.
-pub(crate) fn find(resource: Resource, rows: u64, id: &str) -> Option<Map<String, Value>> {
+/// The index of the seeded row of `resource` (of `rows` rows) whose id is `id`.
+pub(crate) fn find_index(resource: Collection, rows: u64, id: &str) -> Option<u64> {
     let index = index_of(resource, id)?;
     if index >= rows {
         return None;
     }
+    // Ids do not depend on the links between collections, so the default ones do.
     let row = data::row(resource, index);
-    let key = if resource == Resource::Deliveries {
-        "friendly_id"
-    } else {
-        "id"
-    };
-    let same = match row.get(key)? {
-        Value::Number(n) => n.as_u64().is_some_and(|n| n.to_string() == id),
-        Value::String(s) => s == id,
-        _ => false,
-    };
-    same.then_some(row)
+    let same = store::same_id(row.get(store::id_key(resource))?, id);
+    same.then_some(index)
+}
+
+/// The seeded row of `resource` (of `rows` rows) whose id is `id`.
+#[cfg(test)]
+fn find(resource: Collection, rows: u64, id: &str) -> Option<Map<String, Value>> {
+    find_index(resource, rows, id).map(|index| data::row(resource, index))
 }
 
 /// The index `id` decodes to (not yet checked against the row).
-fn index_of(resource: Resource, id: &str) -> Option<u64> {
+fn index_of(resource: Collection, id: &str) -> Option<u64> {
     if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
         return id.parse::<u64>().ok()?.checked_sub(1);
     }
@@ -54,9 +54,9 @@ fn index_of(resource: Resource, id: &str) -> Option<u64> {
     Some(unmix(h) ^ mix(salt(resource).wrapping_mul(0x1000_0000_01B3)))
 }
 
-/// The salt `data.rs` uses for `resource`: its position in [`Resource::ALL`], from 1.
-fn salt(resource: Resource) -> u64 {
-    Resource::ALL
+/// The salt `data.rs` uses for `resource`: its position in [`Collection::ALL`], from 1.
+fn salt(resource: Collection) -> u64 {
+    Collection::ALL
         .iter()
         .position(|r| *r == resource)
         .map_or(0, |i| i as u64 + 1)
@@ -107,10 +107,10 @@ mod tests {
 
     #[test]
     fn every_resource_finds_its_rows_by_id() {
-        for resource in Resource::ALL {
+        for resource in Collection::ALL {
             for index in [0u64, 1, 96, 12_345] {
                 let row = data::row(resource, index);
-                let key = if resource == Resource::Deliveries {
+                let key = if resource == Collection::Deliveries {
                     "friendly_id"
                 } else {
                     "id"
@@ -128,9 +128,9 @@ mod tests {
                 );
             }
         }
-        assert_eq!(find(Resource::Batches, 10, "bat_nonexistent00000"), None);
-        assert_eq!(find(Resource::Projects, 10, "0"), None);
-        assert_eq!(find(Resource::Projects, 10, "11"), None);
-        assert!(find(Resource::Projects, 10, "10").is_some());
+        assert_eq!(find(Collection::Batches, 10, "bat_nonexistent00000"), None);
+        assert_eq!(find(Collection::Projects, 10, "0"), None);
+        assert_eq!(find(Collection::Projects, 10, "11"), None);
+        assert!(find(Collection::Projects, 10, "10").is_some());
     }
 }

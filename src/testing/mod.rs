@@ -18,22 +18,74 @@
 //! # }
 //! ```
 //!
-//! # Data
+//! # Data: a store
 //!
-//! Every list endpoint serves rows `0..n` of its [`Resource`] (default 42 each, see
-//! [`FakeMangroveBuilder::rows`]); row `i` is [`data::row`]`(resource, i)`, so a test can compute
-//! the expected value of any item, sample or file line. Rows are generated on demand: a page or a
-//! summary generates only the rows it returns, so a resource of millions of rows costs nothing
-//! until it is exported. Single-object `GET`s (`get_project`, `get_batch`, `get_ledger`,
-//! `get_model`, `get_report`, `get_order`, `get_event`, `get_data_point`, `get_model_run`) answer
-//! the row whose id was asked for and `404 {"message":"Record not found."}` for any other id.
-//! Writes (`create_event`, `update_ledger`, …) are validated and answered with plausible objects
-//! built from the request, but are **not stored**: the seeded rows never change.
+//! The fake behaves like a small store of the account's data, the way moto or the Firebase
+//! emulators do for their APIs: what you write is what you read back.
+//!
+//! * **Seeded rows.** Every list endpoint starts with rows `0..n` of its [`Collection`] (default
+//!   42 each, see [`FakeMangroveBuilder::rows`]). Rows are generated on demand, deterministically
+//!   (see [`data`]): a page or a summary builds only the rows it returns, so a collection of
+//!   millions of rows costs nothing until it is exported. [`FakeMangrove::row`] returns any row
+//!   as the fake holds it, so a test can compute the expected value of any item, sample or file
+//!   line.
+//! * **Writes are kept.** `create_event`, `create_event_type`, `create_model_run` and
+//!   `create_model_version` add a row; `update_event`, `update_ledger`, `update_model`,
+//!   `update_report` and `update_batch_inputs` change one. They are validated as before (ids,
+//!   timestamps, `422` for the documented business rules) and answered with the object as kept,
+//!   which is what later single `GET`s, pages, summaries and exports return. Created rows come
+//!   after the seeded ones; integer ids continue the seeded ones (`43`, `44`, …), string ids are
+//!   new (`evt_…`). [`FakeMangrove::reset`] forgets every write; a fake per test is the other way
+//!   to keep tests independent.
+//! * **Filters and `sort` are honoured** in pages, summaries (`count` is the filtered count,
+//!   `samples` the first ten filtered rows) and export files (exactly the filtered rows, in
+//!   order). Every `filter[...]` parameter the spec declares works:
+//!
+//!   | operation | filters |
+//!   |---|---|
+//!   | `list_events` | `id`, `status`, `tracking_id` (`eq`) |
+//!   | `list_batches` | `project_id`, `id`, `state` (`eq`) |
+//!   | `list_ledger_batches` | `id`, `state`, `tracking_id`, `friendly_id` (`eq`) |
+//!   | `list_models` | `project_id` (`eq`) |
+//!   | `list_feedstocks` | `project_id`, `feedstock_type_id`, `name` (`eq`); `created_at` (`geq`, `leq`) |
+//!   | `list_reports` | `project_id`, `status` (`eq`) |
+//!
+//!   `sort` (`-start_time,created_at`) works on every list, on any top-level field of its rows.
+//!   `info.sort` and `info.filter` echo what was applied (see the GAP list below).
+//! * **Nested lists serve their parent's rows**: `/projects/{id}/events` only that project's
+//!   events, `/ledgers/{id}/batches` that ledger's batches, and so on; an unknown parent is
+//!   `404 {"message":"Record not found."}`. A nested single object (`get_event`,
+//!   `update_event`, `get_data_point`) is found only under its own project.
+//!
+//! ## How resources relate
+//!
+//! Every row that belongs to something links to a row that exists:
+//!
+//! * **batch → feedstock → project**: a batch's `feedstocks` holds its feedstock (the whole
+//!   object), whose `project_id` is the batch's project; `filter[project_id][eq]` on
+//!   `list_batches` follows that link. `types::Batch` has no other project field.
+//! * **event → event type**: an event's `slug` (and `event_type`, the type's name) is one of its
+//!   project's event types (`list_event_types` of the same project).
+//! * **under a project**: events, event types, data points, models, feedstocks (`project_id`),
+//!   tracking units (`project_id`) and reports (`project_id`);
+//! * ledger batches under a ledger, evidences under a batch, model runs under a model;
+//! * projects, ledgers, orders, locations and deliveries belong to the account.
+//!
+//! Seeded row `i` of a collection belongs to parent row `i % n` (`n` parents; see
+//! [`data::parent`]), so with the default counts each project owns one feedstock, one event
+//! type, and so on. A per-project join computed from two exports (batches and feedstocks) gives
+//! what `list_batches` with `filter[project_id][eq]` answers, row for row.
 //!
 //! # Exports
 //!
 //! `summary_with_export` on the twelve exportable list endpoints and `POST /exports` (any
-//! exportable `resource_type`, including `"Delivery"`) start an export. Its status follows the
+//! exportable `resource_type`, including `"Delivery"`) start an export. The file holds the rows
+//! as they were when the export started: the rows the list's filters select, in its `sort`
+//! order (all rows for `POST /exports`), with the writes made until then. Filters are evaluated
+//! as each row is written, so a filtered export of millions of rows holds no more in memory
+//! than an unfiltered one (a sorted one holds the sort keys). An export can also be started
+//! from outside the API ([`FakeMangrove::start_external_export`], "in the web app") and
+//! finished at once ([`FakeMangrove::finish_export`]). Its status follows the
 //! [`Schedule`] (default [`Schedule::AfterPolls`]`(2)`: `pending` when started, `processing` on the
 //! first poll, `completed` from the second poll on). When an export completes, the fake writes the
 //! file (CSV with a header row, or one JSON array; see [`data`]) and registers it on the storage
@@ -80,12 +132,24 @@
 //!   [`page_size_max`](FakeMangroveBuilder::page_size_max) (default 100) is clamped to it (and
 //!   `info.page_size` shows the clamped value); `page` or `page_size` below 1 or not an integer is
 //!   `400`. A page past the end has empty `data` and `next_page: null`; `total_pages` is at least
-//!   1; `previous_page` is `page - 1` (or `null` on page 1); `info.sort` and `info.filter` are
-//!   always `[]`.
-//! * Filters and `sort` are accepted and ignored. Nested lists (`/projects/{id}/events`, …) serve
-//!   the same rows whatever the parent id.
-//! * `summary` and `summary_with_export` ignore `page`/`page_size` and return the first ten rows
-//!   as `samples`. `summary_with_export` on a list endpoint that cannot export answers a plain
+//!   1; `previous_page` is `page - 1` (or `null` on page 1).
+//! * `info.sort` lists the applied sort keys (`[{"field":"start_time","direction":"desc"}]`) and
+//!   `info.filter` the applied filters (`[{"field":"state","operator":"eq","value":"complete"}]`,
+//!   the value as sent); both are `[]` when nothing was applied.
+//! * `sort` fields that are not fields of the rows are ignored (and not echoed); a `filter[...]`
+//!   parameter the spec does not declare for that list is `400`, so a filter is never silently
+//!   dropped. `eq` compares with the field's JSON value (numbers numerically, strings exactly);
+//!   `geq`/`leq` compare date-times as instants. Sorting orders `null` first, then booleans,
+//!   numbers, strings, and keeps the seeded order among equal values.
+//! * Writes: `update_batch_inputs` leaves the batch `processing`; `create_model_version` adds a
+//!   model row with a new `mdl_` id and clears `is_latest` on the one it replaces;
+//!   `create_event` accepts any `event_type` slug (named after the project's event type with
+//!   that slug when there is one). `bulk_dismiss_rule_results` and `create_batch_generation`
+//!   change nothing that can be read back (there is no rule-result list or task status).
+//! * `simulate_model`: inputs whose result is not a finite number (a sum past `f64::MAX`) are
+//!   `422`, since JSON cannot carry infinity and `results` holds numbers.
+//! * `summary` and `summary_with_export` ignore `page`/`page_size` and return the first ten
+//!   selected rows as `samples`. `summary_with_export` on a list endpoint that cannot export answers a plain
 //!   summary (`response_mode: "summary"`, no `export`). Unknown `response_mode` or
 //!   `export_format` values are `400`.
 //! * Customer and partner tokens get `403` on `summary_with_export` (on any list endpoint) and on
@@ -124,8 +188,10 @@ mod journal;
 mod lists;
 mod lookup;
 mod objects;
+mod query;
 mod request_schema;
 pub mod storage;
+mod store;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -134,7 +200,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use clock::FakeClock;
-pub use data::Resource;
+pub use data::Collection;
+pub use exports::ExternalExportError;
+
+/// The former name of [`Collection`] (renamed because it read like [`ResourceType`](crate::ResourceType),
+/// which names the `resource_type` of an export; a `Collection` is what a list endpoint serves).
+#[deprecated(since = "0.3.0", note = "renamed to `Collection`")]
+pub type Resource = Collection;
 pub use faults::Fault;
 pub use journal::{ApiRequest, Journal};
 pub use storage::{FaultBody, StorageFault, StorageOrigin, StorageRequest, StoredObject};
@@ -201,9 +273,9 @@ impl Default for Schedule {
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) default_rows: u64,
-    pub(crate) rows: HashMap<Resource, u64>,
+    pub(crate) rows: HashMap<Collection, u64>,
     pub(crate) schedule: Schedule,
-    pub(crate) schedules: HashMap<Resource, Schedule>,
+    pub(crate) schedules: HashMap<Collection, Schedule>,
     pub(crate) export_limit: Option<usize>,
     pub(crate) url_ttl: Duration,
     pub(crate) retention: Duration,
@@ -212,14 +284,14 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn rows(&self, resource: Resource) -> u64 {
+    pub(crate) fn rows(&self, resource: Collection) -> u64 {
         self.rows
             .get(&resource)
             .copied()
             .unwrap_or(self.default_rows)
     }
 
-    pub(crate) fn schedule(&self, resource: Resource) -> &Schedule {
+    pub(crate) fn schedule(&self, resource: Collection) -> &Schedule {
         self.schedules.get(&resource).unwrap_or(&self.schedule)
     }
 }
@@ -229,14 +301,14 @@ impl Config {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
-/// use mangrove::testing::{FakeMangrove, Resource, Schedule};
+/// use mangrove::testing::{FakeMangrove, Collection, Schedule};
 /// let fake = FakeMangrove::builder()
-///     .rows(Resource::Projects, 1_000_000)
+///     .rows(Collection::Projects, 1_000_000)
 ///     .schedule(Schedule::After(Duration::from_secs(30)))
 ///     .export_limit(Some(2))
 ///     .start()
 ///     .await;
-/// assert_eq!(fake.rows(Resource::Projects), 1_000_000);
+/// assert_eq!(fake.rows(Collection::Projects), 1_000_000);
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -268,7 +340,7 @@ impl Default for FakeMangroveBuilder {
 impl FakeMangroveBuilder {
     /// Serve `n` rows of `resource` (its list, summary, exports and single-object `GET`s).
     /// Millions are fine: rows are generated only when returned or exported.
-    pub fn rows(mut self, resource: Resource, n: u64) -> Self {
+    pub fn rows(mut self, resource: Collection, n: u64) -> Self {
         self.config.rows.insert(resource, n);
         self
     }
@@ -286,7 +358,7 @@ impl FakeMangroveBuilder {
     }
 
     /// When exports of `resource` finish, overriding [`schedule`](Self::schedule).
-    pub fn schedule_for(mut self, resource: Resource, schedule: Schedule) -> Self {
+    pub fn schedule_for(mut self, resource: Collection, schedule: Schedule) -> Self {
         self.config.schedules.insert(resource, schedule);
         self
     }
@@ -360,13 +432,22 @@ impl FakeMangroveBuilder {
             .start()
             .await;
         let base_url = format!("{}/api/v1", server.uri());
+        let links = data::Links::new(|c| self.config.rows(c));
         let shared = Arc::new(Shared {
             config: self.config,
             clock,
             storage,
             base_url,
             files,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                store: store::Store::new(links),
+                exports: Default::default(),
+                faults: Default::default(),
+                journal: Vec::new(),
+                windows: HashMap::new(),
+                polls: Default::default(),
+                max_in_flight: 0,
+            }),
         });
         wiremock::Mock::given(wiremock::matchers::any())
             .respond_with(Router::new(Arc::clone(&shared)))
@@ -471,14 +552,85 @@ impl FakeMangrove {
         &self.shared.storage
     }
 
-    /// Number of rows served for `resource`.
-    pub fn rows(&self, resource: Resource) -> u64 {
-        self.shared.config.rows(resource)
+    /// Number of rows `resource` has now: the seeded ones
+    /// ([`FakeMangroveBuilder::rows`]) plus the ones created since.
+    pub fn rows(&self, resource: Collection) -> u64 {
+        self.shared.lock().store.table(resource).len()
+    }
+
+    /// Row `index` (0-based, in the list's unsorted order) of `collection` as the fake holds it
+    /// now: the seeded row, or what a write made of it, or a created row (created rows come after
+    /// the seeded ones). `None` past the end. This is what a read, a page, a summary or an
+    /// export answers for that row.
+    pub fn row(
+        &self,
+        collection: Collection,
+        index: u64,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let table = self.shared.lock().store.table(collection);
+        table.row(index)
+    }
+
+    /// Forgets every write: the data is back to the seeded rows, as when the fake started.
+    /// Exports, their files, the journal, armed faults and the clock are left as they are.
+    ///
+    /// A fake per test is the other way to keep tests independent (starting one is cheap:
+    /// rows are generated, not loaded); `reset` suits a fake shared by several tests that run
+    /// one after the other.
+    pub fn reset(&self) {
+        self.shared.lock().store.reset();
     }
 
     /// Arms `fault` (see [`Fault`]). Faults are matched in the order they were injected.
     pub fn inject(&self, fault: Fault) {
         faults::arm(&self.shared, fault);
+    }
+
+    /// Starts an export that the SDK did not start: **an export started in the web app or by a
+    /// script** on the same account. It takes one of the account's export slots exactly as an
+    /// export started through the API does (the limit of
+    /// [`export_limit`](FakeMangroveBuilder::export_limit) counts it, and so does
+    /// [`Journal::max_exports_in_flight`]), so the next start through the API can get the `429`
+    /// "Export limit reached". It is a CSV export of `collection`; no API request is journaled
+    /// for starting it.
+    ///
+    /// It finishes like any other export: by the fake's [`Schedule`] for `collection` (a
+    /// [`Schedule::After`] runs on the fake's clock by itself; a [`Schedule::AfterPolls`] needs
+    /// polls of `GET /exports/{id}`, which anyone holding the id may send), or at once with
+    /// [`finish_export`](Self::finish_export). Returns the export id (`exp_…`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use mangrove::testing::{Collection, ExternalExportError, FakeMangrove};
+    /// let fake = FakeMangrove::builder().export_limit(Some(1)).start().await;
+    /// let id = fake.start_external_export(Collection::Projects).unwrap();
+    /// assert_eq!(
+    ///     fake.start_external_export(Collection::Batches),
+    ///     Err(ExternalExportError::LimitReached { limit: 1 })
+    /// );
+    /// assert!(fake.finish_export(&id)); // the slot is free again
+    /// assert!(fake.start_external_export(Collection::Batches).is_ok());
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ExternalExportError::LimitReached`] when the account's slots are all taken (nothing is
+    /// started, as a `POST /exports` would be refused); [`ExternalExportError::NotExportable`]
+    /// for a collection without exports.
+    pub fn start_external_export(
+        &self,
+        collection: Collection,
+    ) -> Result<String, ExternalExportError> {
+        exports::start_external(&self.shared, collection)
+    }
+
+    /// Makes export `id` (started through the API or with
+    /// [`start_external_export`](Self::start_external_export)) `completed` now, whatever its
+    /// schedule: its slot is free at once, and its file is written when it is next polled.
+    /// Returns `false` when there is no such export or it had already ended.
+    pub fn finish_export(&self, id: &str) -> bool {
+        exports::finish(&self.shared, id)
     }
 
     /// A snapshot of everything the fake has seen so far.
@@ -512,8 +664,9 @@ impl Shared {
 }
 
 /// The fake's mutable state.
-#[derive(Default)]
 pub(crate) struct State {
+    /// The data: seeded rows and kept writes.
+    pub(crate) store: store::Store,
     pub(crate) exports: exports::Exports,
     pub(crate) faults: faults::Armed,
     pub(crate) journal: Vec<ApiRequest>,

@@ -1,29 +1,31 @@
-//! Single-object operations: `GET`s of one row, and writes answered with plausible objects.
+//! Single-object operations: `GET`s of one row, and writes.
 //!
 //! Writes are validated the way the documentation describes (wrapped bodies, required fields,
-//! "Only draft reports can be updated.", …) and answered with an object built from the seeded
-//! row and the request, but nothing is stored.
+//! "Only draft reports can be updated.", …), kept in the store (see `store.rs`) and answered with
+//! the object as kept, so a later read, list, summary or export returns exactly that object.
+//! Objects under a project (`/projects/{id}/events/{event_id}`) are found only under their own
+//! project: another project's id is `404`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{json, Map, Value};
 
 use super::api::{Ctx, Op, Reply};
-use super::data::{self, Resource};
-use super::lookup;
+use super::data::{self, Collection};
+use super::store::Row;
 
 /// Every operation that is neither a list nor an export.
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Reply {
     let result = match ctx.op {
-        Op::GetProject => get(ctx, Resource::Projects, 0),
-        Op::GetEvent => get(ctx, Resource::Events, 1),
-        Op::GetDataPoint => get(ctx, Resource::DataPoints, 2),
-        Op::GetBatch => get(ctx, Resource::Batches, 0),
-        Op::GetLedger => get(ctx, Resource::Ledgers, 0),
-        Op::GetModel => get(ctx, Resource::Models, 0),
-        Op::GetModelRun => get(ctx, Resource::ModelRuns, 0),
-        Op::GetReport => get(ctx, Resource::Reports, 0),
-        Op::GetOrder => get(ctx, Resource::Orders, 0),
+        Op::GetProject => get(ctx, Collection::Projects, 0),
+        Op::GetEvent => get_in_project(ctx, Collection::Events, 1),
+        Op::GetDataPoint => get_in_project(ctx, Collection::DataPoints, 2),
+        Op::GetBatch => get(ctx, Collection::Batches, 0),
+        Op::GetLedger => get(ctx, Collection::Ledgers, 0),
+        Op::GetModel => get(ctx, Collection::Models, 0),
+        Op::GetModelRun => get(ctx, Collection::ModelRuns, 0),
+        Op::GetReport => get(ctx, Collection::Reports, 0),
+        Op::GetOrder => get(ctx, Collection::Orders, 0),
         Op::CreateEvent => create_event(ctx),
         Op::UpdateEvent => update_event(ctx),
         Op::CreateEventType => create_event_type(ctx),
@@ -48,17 +50,58 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Reply {
 
 type Answer = Result<Reply, Reply>;
 
-/// The row of `resource` whose id is path parameter `param`, or `404`.
-fn find(ctx: &Ctx<'_>, resource: Resource, param: usize) -> Result<Map<String, Value>, Reply> {
-    lookup::find(resource, ctx.shared.config.rows(resource), ctx.param(param))
+/// The index and row of `resource` whose id is path parameter `param`, or `404`.
+fn find(ctx: &Ctx<'_>, resource: Collection, param: usize) -> Result<(u64, Row), Reply> {
+    let table = ctx.shared.lock().store.table(resource);
+    table
+        .find(ctx.param(param))
+        .and_then(|index| Some((index, table.row(index)?)))
         .ok_or_else(Reply::not_found)
 }
 
-fn get(ctx: &Ctx<'_>, resource: Resource, param: usize) -> Answer {
-    Ok(Reply::json(
-        200,
-        &Value::Object(find(ctx, resource, param)?),
-    ))
+/// The project of path parameter 0 (its index), or `404`.
+fn project(ctx: &Ctx<'_>) -> Result<u64, Reply> {
+    find(ctx, Collection::Projects, 0).map(|(index, _)| index)
+}
+
+/// As [`find`], for a row that must belong to the project of path parameter 0.
+fn find_in_project(ctx: &Ctx<'_>, resource: Collection, param: usize) -> Result<(u64, Row), Reply> {
+    let project = project(ctx)?;
+    let (index, row) = find(ctx, resource, param)?;
+    let table = ctx.shared.lock().store.table(resource);
+    if table.parent_of(index) != Some(project) {
+        return Err(Reply::not_found());
+    }
+    Ok((index, row))
+}
+
+fn get(ctx: &Ctx<'_>, resource: Collection, param: usize) -> Answer {
+    let (_, row) = find(ctx, resource, param)?;
+    Ok(Reply::json(200, &Value::Object(row)))
+}
+
+fn get_in_project(ctx: &Ctx<'_>, resource: Collection, param: usize) -> Answer {
+    let (_, row) = find_in_project(ctx, resource, param)?;
+    Ok(Reply::json(200, &Value::Object(row)))
+}
+
+/// Keeps `row` as row `index` of `resource` and answers it with `status`.
+fn keep(ctx: &Ctx<'_>, resource: Collection, index: u64, row: Row, status: u16) -> Answer {
+    let reply = Reply::json(status, &Value::Object(row.clone()));
+    ctx.shared.lock().store.update(resource, index, row);
+    Ok(reply)
+}
+
+/// Adds `row` to `resource` under `parent` and answers it with `201`.
+fn create(ctx: &Ctx<'_>, resource: Collection, row: Row, parent: Option<u64>) -> Answer {
+    let reply = Reply::json(201, &Value::Object(row.clone()));
+    ctx.shared.lock().store.add(resource, row, parent);
+    Ok(reply)
+}
+
+/// The next integer id of `resource` (integer ids are the row index + 1).
+fn next_int_id(ctx: &Ctx<'_>, resource: Collection) -> u64 {
+    ctx.shared.lock().store.table(resource).len() + 1
 }
 
 fn now(ctx: &Ctx<'_>) -> String {
@@ -127,6 +170,7 @@ fn fresh_id(prefix: &str) -> String {
 }
 
 fn create_event(ctx: &Ctx<'_>) -> Answer {
+    let project = project(ctx)?;
     let input = wrapped(ctx, "event")?;
     if !input.get("event_type").is_some_and(Value::is_string) {
         return Err(unprocessable("event_type is required."));
@@ -138,19 +182,35 @@ fn create_event(ctx: &Ctx<'_>) -> Answer {
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
-    let rows = ctx.shared.config.rows(Resource::Events);
-    let mut event = data::row(Resource::Events, rows);
+    let mut event = Row::new();
+    for column in data::columns(Collection::Events) {
+        event.insert((*column).to_string(), Value::Null);
+    }
     event.insert("id".into(), json!(fresh_id("evt_")));
-    apply_event_input(&mut event, &input);
     event.insert("status".into(), json!("complete"));
     event.insert("created_at".into(), json!(now(ctx)));
     event.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(201, &Value::Object(event)))
+    for list in ["data_points", "locations", "evidences"] {
+        event.insert(list.into(), json!([]));
+    }
+    apply_event_input(ctx, project, &mut event, &input);
+    create(ctx, Collection::Events, event, Some(project))
 }
 
-fn apply_event_input(event: &mut Map<String, Value>, input: &Map<String, Value>) {
-    if let Some(slug) = input.get("event_type") {
-        event.insert("slug".into(), slug.clone());
+/// Copies the fields of an event input into `event`. `event_type` (a slug) sets `slug`, and
+/// `event_type` to the name of the project's event type with that slug (the slug itself when the
+/// project has none: GAP choice, the fake does not refuse unknown types).
+fn apply_event_input(ctx: &Ctx<'_>, project: u64, event: &mut Row, input: &Row) {
+    if let Some(slug) = input.get("event_type").and_then(Value::as_str) {
+        event.insert("slug".into(), json!(slug));
+        let types = ctx.shared.lock().store.table(Collection::EventTypes);
+        let name = (0..types.len())
+            .filter(|&j| types.parent_of(j) == Some(project))
+            .filter_map(|j| types.row(j))
+            .find(|t| t.get("slug").and_then(Value::as_str) == Some(slug))
+            .and_then(|t| t.get("name").cloned())
+            .unwrap_or_else(|| json!(slug));
+        event.insert("event_type".into(), name);
     }
     overlay(
         event,
@@ -177,19 +237,21 @@ fn apply_event_input(event: &mut Map<String, Value>, input: &Map<String, Value>)
 }
 
 fn update_event(ctx: &Ctx<'_>) -> Answer {
-    let mut event = find(ctx, Resource::Events, 1)?;
+    let (index, mut event) = find_in_project(ctx, Collection::Events, 1)?;
     let input = wrapped(ctx, "event")?;
     for field in ["start_time", "end_time"] {
         if input.contains_key(field) {
             timestamp(&input, field)?;
         }
     }
-    apply_event_input(&mut event, &input);
+    let project = project(ctx)?;
+    apply_event_input(ctx, project, &mut event, &input);
     event.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(200, &Value::Object(event)))
+    keep(ctx, Collection::Events, index, event, 200)
 }
 
 fn create_event_type(ctx: &Ctx<'_>) -> Answer {
+    let project = project(ctx)?;
     let input = wrapped(ctx, "event_type")?;
     let Some(name) = input
         .get("name")
@@ -206,20 +268,21 @@ fn create_event_type(ctx: &Ctx<'_>) -> Answer {
             .map(|c| if c.is_alphanumeric() { c } else { '-' })
             .collect(),
     };
-    let id = ctx.shared.config.rows(Resource::EventTypes) + 1;
-    Ok(Reply::json(
-        201,
-        &json!({
-            "id": id,
-            "slug": slug,
-            "name": name,
-            "description": input.get("description").cloned().unwrap_or(Value::Null),
-            "is_static": false,
-            "data_point_types": [],
-            "created_at": now(ctx),
-            "updated_at": now(ctx),
-        }),
-    ))
+    let id = next_int_id(ctx, Collection::EventTypes);
+    let row = json!({
+        "id": id,
+        "slug": slug,
+        "name": name,
+        "description": input.get("description").cloned().unwrap_or(Value::Null),
+        "is_static": false,
+        "data_point_types": [],
+        "created_at": now(ctx),
+        "updated_at": now(ctx),
+    });
+    let Value::Object(row) = row else {
+        return Err(Reply::message(500, "event type is not an object"));
+    };
+    create(ctx, Collection::EventTypes, row, Some(project))
 }
 
 fn bulk_dismiss(ctx: &Ctx<'_>) -> Answer {
@@ -259,7 +322,7 @@ fn bulk_dismiss(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn update_ledger(ctx: &Ctx<'_>) -> Answer {
-    let mut ledger = find(ctx, Resource::Ledgers, 0)?;
+    let (index, mut ledger) = find(ctx, Collection::Ledgers, 0)?;
     let input = wrapped(ctx, "ledger")?;
     if ledger
         .get("system_ledger_type")
@@ -269,13 +332,14 @@ fn update_ledger(ctx: &Ctx<'_>) -> Answer {
     }
     overlay(&mut ledger, &input, &["name"]);
     ledger.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(200, &Value::Object(ledger)))
+    keep(ctx, Collection::Ledgers, index, ledger, 200)
 }
 
 fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Ledgers, 0)?;
-    let batch =
-        find(ctx, Resource::LedgerBatches, 1).or_else(|_| find(ctx, Resource::Batches, 1))?;
+    find(ctx, Collection::Ledgers, 0)?;
+    let (collection, (index, mut batch)) = find(ctx, Collection::LedgerBatches, 1)
+        .map(|found| (Collection::LedgerBatches, found))
+        .or_else(|_| find(ctx, Collection::Batches, 1).map(|found| (Collection::Batches, found)))?;
     let body = object(ctx)?;
     if let Some(ids) = body.get("data_point_ids") {
         let ok = ids.as_array().is_some_and(|ids| {
@@ -289,10 +353,10 @@ fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
         }
     }
     if let Some(Value::Array(amounts)) = body.get("batch_amounts") {
-        let rows = ctx.shared.config.rows(Resource::Batches);
+        let batches = ctx.shared.lock().store.table(Collection::Batches);
         for amount in amounts {
             let id = amount.get("batch_id").and_then(Value::as_str).unwrap_or("");
-            if lookup::find(Resource::Batches, rows, id).is_none() {
+            if batches.find(id).is_none() {
                 return Err(Reply::not_found());
             }
         }
@@ -305,19 +369,29 @@ fn update_batch_inputs(ctx: &Ctx<'_>) -> Answer {
             return Err(unprocessable("Unknown skipped_data_point_type_ids."));
         }
     }
+    // The batch is recalculated: kept as `processing` (GAP choice: the fake never finishes it).
+    batch.insert("state".into(), json!("processing"));
+    batch.insert("updated_at".into(), json!(now(ctx)));
     let mut slim = Map::new();
     overlay(
         &mut slim,
         &batch,
-        &["id", "tracking_id", "start_time", "end_time", "created_at"],
+        &[
+            "id",
+            "tracking_id",
+            "start_time",
+            "end_time",
+            "created_at",
+            "state",
+            "updated_at",
+        ],
     );
-    slim.insert("state".into(), json!("processing"));
-    slim.insert("updated_at".into(), json!(now(ctx)));
+    ctx.shared.lock().store.update(collection, index, batch);
     Ok(Reply::json(200, &Value::Object(slim)))
 }
 
 fn required_inputs(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Ledgers, 0)?;
+    find(ctx, Collection::Ledgers, 0)?;
     Ok(Reply::json(200, &json!({ "data": required_input_list() })))
 }
 
@@ -346,7 +420,7 @@ fn generation_range(ctx: &Ctx<'_>) -> Result<i64, Reply> {
 }
 
 fn generate_preview(ctx: &Ctx<'_>) -> Answer {
-    let ledger = find(ctx, Resource::Ledgers, 0)?;
+    let (_, ledger) = find(ctx, Collection::Ledgers, 0)?;
     let days = generation_range(ctx)?;
     let count = (days / 30).max(1);
     Ok(Reply::json(
@@ -356,7 +430,7 @@ fn generate_preview(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn batch_generation(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Ledgers, 0)?;
+    find(ctx, Collection::Ledgers, 0)?;
     generation_range(ctx)?;
     Ok(Reply::json(
         202,
@@ -365,15 +439,15 @@ fn batch_generation(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn update_model(ctx: &Ctx<'_>) -> Answer {
-    let mut model = find(ctx, Resource::Models, 0)?;
+    let (index, mut model) = find(ctx, Collection::Models, 0)?;
     let input = wrapped(ctx, "model")?;
     overlay(&mut model, &input, &["cadence", "partition_type"]);
     model.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(200, &Value::Object(model)))
+    keep(ctx, Collection::Models, index, model, 200)
 }
 
 fn create_model_version(ctx: &Ctx<'_>) -> Answer {
-    let mut model = find(ctx, Resource::Models, 0)?;
+    let (index, mut model) = find(ctx, Collection::Models, 0)?;
     let body = object(ctx)?;
     if body
         .get("yaml")
@@ -382,16 +456,26 @@ fn create_model_version(ctx: &Ctx<'_>) -> Answer {
     {
         return Err(unprocessable("yaml can't be blank."));
     }
+    // A new version is a new model row (its own `mdl_` id, GAP choice) of the same project;
+    // the version it replaces is no longer the latest.
+    let mut previous = model.clone();
+    previous.insert("is_latest".into(), json!(false));
     let version = model.get("version").and_then(Value::as_u64).unwrap_or(1) + 1;
+    model.insert("id".into(), json!(fresh_id("mdl_")));
     model.insert("version".into(), json!(version));
     model.insert("is_latest".into(), json!(true));
     model.insert("created_at".into(), json!(now(ctx)));
     model.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(201, &Value::Object(model)))
+    let parent = {
+        let mut state = ctx.shared.lock();
+        state.store.update(Collection::Models, index, previous);
+        state.store.table(Collection::Models).parent_of(index)
+    };
+    create(ctx, Collection::Models, model, parent)
 }
 
 fn model_schema(ctx: &Ctx<'_>) -> Answer {
-    let model = find(ctx, Resource::Models, 0)?;
+    let (_, model) = find(ctx, Collection::Models, 0)?;
     Ok(Reply::json(
         200,
         &json!({
@@ -409,7 +493,7 @@ fn model_schema(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn simulate(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Models, 0)?;
+    find(ctx, Collection::Models, 0)?;
     let body = object(ctx)?;
     let Some(Value::Object(inputs)) = body.get("inputs") else {
         return Err(unprocessable("inputs is required."));
@@ -417,10 +501,19 @@ fn simulate(ctx: &Ctx<'_>) -> Answer {
     timestamp(&body, "start_time")?;
     timestamp(&body, "end_time")?;
     let total: f64 = inputs.values().filter_map(Value::as_f64).sum();
+    let result = (total * 0.5 * 100.0).round() / 100.0;
+    // GAP choice: JSON has no infinity or NaN, and `results` holds numbers, so inputs whose
+    // result is not a finite number (a sum past f64::MAX) are refused with a 422, the way a
+    // real API validates inputs, rather than answered with a `null` the spec does not allow.
+    if !result.is_finite() {
+        return Err(unprocessable(
+            "The inputs give a result that is not a finite number; use smaller inputs.",
+        ));
+    }
     Ok(Reply::json(
         200,
         &json!({
-            "results": { "net-carbon-removal": (total * 0.5 * 100.0).round() / 100.0 },
+            "results": { "net-carbon-removal": result },
             "errors": [],
             "execution_time_ms": 1.5,
         }),
@@ -428,7 +521,7 @@ fn simulate(ctx: &Ctx<'_>) -> Answer {
 }
 
 fn create_model_run(ctx: &Ctx<'_>) -> Answer {
-    find(ctx, Resource::Models, 0)?;
+    let (model, _) = find(ctx, Collection::Models, 0)?;
     let input = wrapped(ctx, "model_run")?;
     let (start, end) = (
         timestamp(&input, "start_time")?,
@@ -437,32 +530,34 @@ fn create_model_run(ctx: &Ctx<'_>) -> Answer {
     if end < start {
         return Err(unprocessable("end_time must be after start_time."));
     }
-    let rows = ctx.shared.config.rows(Resource::ModelRuns);
-    let mut run = data::row(Resource::ModelRuns, rows);
+    let id = next_int_id(ctx, Collection::ModelRuns);
+    // The seeded run of that index gives plausible calculations and outputs.
+    let mut run = data::row(Collection::ModelRuns, id - 1);
+    run.insert("id".into(), json!(id));
     overlay(&mut run, &input, &["start_time", "end_time"]);
     run.insert("state".into(), json!("complete"));
     run.insert("error_message".into(), Value::Null);
     run.insert("created_at".into(), json!(now(ctx)));
     run.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(201, &Value::Object(run)))
+    create(ctx, Collection::ModelRuns, run, Some(model))
 }
 
 fn update_report(ctx: &Ctx<'_>) -> Answer {
-    let mut report = find(ctx, Resource::Reports, 0)?;
+    let (index, mut report) = find(ctx, Collection::Reports, 0)?;
     let input = wrapped(ctx, "report")?;
     if report.get("status").and_then(Value::as_str) != Some("draft") {
         return Err(unprocessable("Only draft reports can be updated."));
     }
     if let Some(Value::Array(ids)) = input.get("batch_ids") {
-        let rows = ctx.shared.config.rows(Resource::Batches);
-        if let Some(bad) = ids.iter().find(|id| {
-            id.as_str()
-                .is_none_or(|id| lookup::find(Resource::Batches, rows, id).is_none())
-        }) {
+        let batches = ctx.shared.lock().store.table(Collection::Batches);
+        if let Some(bad) = ids
+            .iter()
+            .find(|id| id.as_str().is_none_or(|id| batches.find(id).is_none()))
+        {
             return Err(unprocessable(format!("Unknown batch id {bad}.")));
         }
     }
     overlay(&mut report, &input, &["name"]);
     report.insert("updated_at".into(), json!(now(ctx)));
-    Ok(Reply::json(200, &Value::Object(report)))
+    keep(ctx, Collection::Reports, index, report, 200)
 }

@@ -1,7 +1,7 @@
 //! What the spec types about a request, checked before the fake answers it.
 //!
-//! A request that breaks `openapi.yaml` (a mistyped body field, a `null` where the spec declares a
-//! value, a filter that is not the declared integer, date-time or enum) is refused with a message,
+//! A request body that breaks `openapi.yaml` (a mistyped field, a `null` where the spec declares a
+//! value) is refused with a message (filters are checked where they are parsed, in `query.rs`),
 //! so the fake never echoes mistyped input back. Bodies are checked against the SDK's own
 //! generated request types (built from the same spec) plus one rule serde cannot see: no request
 //! field of the spec is nullable, so a declared field sent as `null` is refused. Undeclared fields
@@ -99,59 +99,6 @@ fn no_declared_nulls(
             }
         }
         _ => {}
-    }
-    Ok(())
-}
-
-/// The type the spec gives a query parameter the fake checks.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Int64,
-    DateTime,
-    OneOf(&'static [&'static str]),
-}
-
-/// Typed filter parameters of the list operations (`sort`, the string filters and the
-/// response-mode parameters are checked elsewhere or take any string).
-fn typed_filters(op: Op) -> &'static [(&'static str, Kind)] {
-    const PROJECT: (&str, Kind) = ("filter[project_id][eq]", Kind::Int64);
-    match op {
-        Op::ListEvents => &[(
-            "filter[status][eq]",
-            Kind::OneOf(&["complete", "incomplete", "pending"]),
-        )],
-        Op::ListBatches | Op::ListModels | Op::ListReports => &[PROJECT],
-        Op::ListFeedstocks => &[
-            PROJECT,
-            ("filter[feedstock_type_id][eq]", Kind::Int64),
-            ("filter[created_at][geq]", Kind::DateTime),
-            ("filter[created_at][leq]", Kind::DateTime),
-        ],
-        _ => &[],
-    }
-}
-
-/// `400` with a message when a typed filter of a list is not of its type.
-pub(crate) fn check_query(ctx: &Ctx<'_>) -> Result<(), Reply> {
-    for (name, kind) in typed_filters(ctx.op) {
-        for (_, value) in ctx.query.iter().filter(|(k, _)| k == name) {
-            let ok = match kind {
-                Kind::Int64 => value.parse::<i64>().is_ok(),
-                Kind::DateTime => chrono::DateTime::parse_from_rfc3339(value).is_ok(),
-                Kind::OneOf(values) => values.contains(&value.as_str()),
-            };
-            if !ok {
-                let expected = match kind {
-                    Kind::Int64 => "a 64-bit integer".to_string(),
-                    Kind::DateTime => "an RFC 3339 date-time".to_string(),
-                    Kind::OneOf(values) => format!("one of {}", values.join(", ")),
-                };
-                return Err(Reply::message(
-                    400,
-                    format!("{name} must be {expected}, got {value:?}."),
-                ));
-            }
-        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use mangrove::prelude::*;
 use std::time::Duration;
 
-use mangrove::testing::{data, FakeMangrove, Resource, Schedule, TokenKind};
+use mangrove::testing::{data, Collection, FakeMangrove, Schedule, TokenKind};
 use mangrove::{
     Client, CompletedExport, DownloadPolicy, Export, ExportFormat, PollPolicy, RetryPolicy,
 };
@@ -16,7 +16,7 @@ pub async fn fake_with(schedule: Schedule) -> FakeMangrove {
 }
 
 /// A fake with `rows` rows of `resource` (and the default rows of the others).
-pub async fn fake_rows(resource: Resource, rows: u64) -> FakeMangrove {
+pub async fn fake_rows(resource: Collection, rows: u64) -> FakeMangrove {
     FakeMangrove::builder().rows(resource, rows).start().await
 }
 
@@ -58,7 +58,7 @@ pub async fn completed_projects(
     format: ExportFormat,
     policy: DownloadPolicy,
 ) -> (FakeMangrove, CompletedExport) {
-    let fake = fake_rows(Resource::Projects, rows).await;
+    let fake = fake_rows(Collection::Projects, rows).await;
     let client = fake
         .client_builder(TokenKind::Account)
         .download_policy(policy)
@@ -79,7 +79,7 @@ pub async fn completed_projects(
 /// The bytes the fake serves for `rows` projects in `format`.
 pub fn expected_projects(rows: u64, format: mangrove::ExportFormat) -> Vec<u8> {
     let mut out = Vec::new();
-    data::render(Resource::Projects, rows, format, &mut out).expect("rendering into memory");
+    data::render(Collection::Projects, rows, format, &mut out).expect("rendering into memory");
     out
 }
 

@@ -36,85 +36,59 @@
 //! # }
 //! ```
 
+mod body;
+mod endpoints;
+mod export;
+
 use futures::future::BoxFuture;
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::builder;
+pub use body::SummaryFuture;
+pub(crate) use endpoints::{client_of, fetch, Query};
+use endpoints::{sealed, Internal};
+
 use crate::error::GeneratedError;
 use crate::export::StartExport;
-use crate::open_enum::{ExportFormat, ResourceType};
+use crate::open_enum::ResourceType;
 use crate::pagination::{Items, Pages};
-use crate::summary::{ListBody, SummaryFuture};
-use crate::types::{self, ResponseMode};
+use crate::summary::ListBody;
+use crate::types::ResponseMode;
 use crate::Client;
-
-mod sealed {
-    /// Seals [`ListRequest`](super::ListRequest): only the generated builders implement it.
-    pub trait Sealed {}
-
-    /// The argument of the hidden plumbing methods: it cannot be named, so it cannot be made,
-    /// outside the crate, and not even generic code over `R: ListRequest` can call them.
-    #[derive(Clone, Copy, Debug)]
-    pub struct Internal(pub(super) ());
-
-    /// What the crate's own calls set on a list request before sending it.
-    #[derive(Clone, Debug)]
-    pub struct Query {
-        pub(crate) mode: super::ResponseMode,
-        pub(crate) page: Option<i64>,
-        pub(crate) format: Option<super::ExportFormat>,
-    }
-}
-
-pub(crate) use sealed::Query;
-
-/// The client `request` was made from.
-pub(crate) fn client_of<'a, R: ListRequest<'a>>(request: &R) -> &'a Client {
-    request.client_internal(sealed::Internal(()))
-}
-
-/// Sends `request` with `query` set and returns the decoded body.
-pub(crate) fn fetch<'a, R: ListRequest<'a>>(
-    request: R,
-    query: Query,
-) -> BoxFuture<'a, Result<ListBody<R::Item>, GeneratedError>> {
-    request.fetch_internal(query, sealed::Internal(()))
-}
 
 /// A generated list builder: `.summary()`, `.items()` and `.pages()` after its filters and sort.
 /// See the [module docs](self).
 pub trait ListRequest<'a>: sealed::Sealed + Clone + Send + Sync + Sized + 'a {
-    /// The item type of the list, e.g. [`types::Project`].
+    /// The item type of the list, e.g. [`types::Project`](crate::types::Project).
     type Item: DeserializeOwned + Serialize + Clone + Send + Sync + 'static;
     /// The resource's plural name, e.g. `"projects"`.
     const RESOURCE: &'static str;
 
     /// Plumbing, callable inside the crate only.
     #[doc(hidden)]
-    fn client_internal(&self, _: sealed::Internal) -> &'a Client;
+    fn client_internal(&self, _: Internal) -> &'a Client;
 
     /// Plumbing, callable inside the crate only.
     #[doc(hidden)]
     fn fetch_internal(
         self,
         query: Query,
-        _: sealed::Internal,
+        _: Internal,
     ) -> BoxFuture<'a, Result<ListBody<Self::Item>, GeneratedError>>;
 
     /// Asks for a `summary` (`response_mode=summary`): the total count and up to 10 typed
     /// samples.
     fn summary(self) -> SummaryFuture<'a, Self::Item> {
-        crate::summary::fetch_summary(self)
+        body::fetch_summary(self)
     }
 
     /// Every item of the list, page after page, as one stream (see [`Items`]).
     fn items(self) -> Items<'a, Self::Item> {
-        crate::pagination::items(self)
+        crate::pagination::items(page_fetcher(self))
     }
 
     /// The pages of the list, one [`Page`](crate::Page) at a time (see [`Pages`]).
     fn pages(self) -> Pages<'a, Self::Item> {
-        crate::pagination::pages(self)
+        crate::pagination::pages(page_fetcher(self))
     }
 }
 
@@ -130,46 +104,18 @@ pub trait Exportable<'a>: ListRequest<'a> {
     }
 }
 
-/// Maps each generated list builder to its item type and resource (and, for the exportable
-/// ones, its [`ResourceType`]).
-macro_rules! list_endpoints {
-    ($($builder:ident => $item:ident, $resource:literal $(, export $rtype:ident)?;)+) => {$(
-        impl sealed::Sealed for builder::$builder<'_> {}
-
-        impl<'a> ListRequest<'a> for builder::$builder<'a> {
-            type Item = types::$item;
-            const RESOURCE: &'static str = $resource;
-
-            fn client_internal(&self, _: sealed::Internal) -> &'a Client {
-                self.client_ref()
-            }
-
-            fn fetch_internal(
-                self,
-                query: Query,
-                _: sealed::Internal,
-            ) -> BoxFuture<'a, Result<ListBody<types::$item>, GeneratedError>> {
-                let mut request = self.response_mode(query.mode);
-                if let Some(page) = query.page {
-                    request = request.page(page);
-                }
-                if let Some(format) = query.format {
-                    request = request.export_format(format);
-                }
-                Box::pin(async move {
-                    request.send().await.map(progenitor_client::ResponseValue::into_inner)
-                })
-            }
-        }
-
-        $(
-            impl<'a> Exportable<'a> for builder::$builder<'a> {
-                const RESOURCE_TYPE: ResourceType = ResourceType::$rtype;
-            }
-        )?
-    )+};
+/// How the pagination streams fetch page `n` of `request` (`response_mode=default`): a closure,
+/// so that `pagination` knows nothing of the list traits and sits below this module.
+fn page_fetcher<'a, R: ListRequest<'a>>(
+    request: R,
+) -> impl Fn(i64) -> BoxFuture<'a, Result<ListBody<R::Item>, crate::Error>> + Send + Sync + 'a {
+    move |page| {
+        let query = Query {
+            mode: ResponseMode::Default,
+            page: Some(page),
+            format: None,
+        };
+        let request = request.clone();
+        Box::pin(async move { Ok(fetch(request, query).await?) })
+    }
 }
-
-// One row per list endpoint of `openapi.yaml`: builder => item type, resource, and the resource
-// type of its export (`x-export-resource-type`), written by `build.rs`.
-include!(concat!(env!("OUT_DIR"), "/list_endpoints.rs"));
