@@ -419,3 +419,60 @@ async fn falling_back_to_the_process_alone_is_an_explicit_opt_in() {
         "given back to the store that granted it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_started_outside_the_sdk_gives_the_slot_back_and_the_start_still_completes() {
+    let server = RedisServer::start();
+    let fake = FakeMangrove::builder()
+        .schedule(Schedule::After(Duration::from_millis(800)))
+        .default_rows(2)
+        .start()
+        .await;
+    // "In the web app": one of the account's 5 slots is taken without the SDK knowing.
+    let outside = fake
+        .start_external_export(mangrove::testing::Collection::Projects)
+        .expect("a free slot on the fake");
+    let client = fake
+        .client_builder(TokenKind::Account)
+        .poll_policy(
+            PollPolicy::default()
+                .initial_delay(Duration::from_millis(50))
+                .max_delay(Duration::from_millis(50)),
+        )
+        .export_slot_wait(Duration::from_secs(10))
+        .slot_store(store(&server, "sdk"))
+        .build()
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..5 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let (_, export) = client.list_projects().summary_with_export().send().await?;
+            export.await
+        }));
+    }
+    // The store granted 5 slots; the server refuses the fifth start (429). While that start
+    // waits to try again, its slot is back in the store: 4 held.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fake.journal().requests_with_status(429).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the server never refused a start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let held = client.export_slots().await.unwrap().unwrap().held();
+    assert_eq!(held, 4, "the refused start gave its slot back");
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("the refused start queued again and completed");
+    }
+    let journal = fake.journal();
+    assert!(journal.max_exports_in_flight <= 5);
+    assert_eq!(journal.polls.len(), 5, "five SDK exports polled to the end");
+    assert!(
+        !journal.polls.contains_key(&outside),
+        "the outside export is not the SDK's"
+    );
+}
