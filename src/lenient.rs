@@ -1,5 +1,6 @@
-//! What the SDK reads leniently where the Mangrove docs are silent (the "Tolerant reader" rules
-//! of `openapi.yaml`, applied to the generated types by `build.rs`).
+//! What the SDK reads leniently where the Mangrove docs are silent: the "Tolerant reader" rules
+//! of the API description the crate is generated from, applied to every type in
+//! [`crate::types`] when the crate is built.
 
 use std::fmt;
 
@@ -78,8 +79,8 @@ impl From<String> for LooseId {
     }
 }
 
-/// Deserializes `null` as `T::default()` and anything else as `T`; `build.rs` puts it on every
-/// optional array and map of the generated types, so a `null` list reads as an empty one.
+/// Deserializes `null` as `T::default()` and anything else as `T`. Every optional array and map
+/// of the types in [`crate::types`] reads through it, so a `null` list reads as an empty one.
 pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
