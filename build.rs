@@ -241,6 +241,7 @@ fn edit(
     passes::setter_docs::document_setters(file, parameters)?;
     passes::builder_docs::document_type_builders(file)?;
     passes::renamed_types::alias_renamed_types(file, RENAMED_SCHEMAS)?;
+    passes::fallback_docs::document_the_rest(file)?;
     passes::schemars_feature::schemars_behind_feature(file)?;
     Ok(())
 }

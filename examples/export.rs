@@ -1,7 +1,8 @@
-//! The main job: export one Mangrove resource to a file.
+//! The main job: export one Mangrove resource to a file, or every exportable resource at once.
 //!
 //! ```text
 //! cargo run --example export -- [resource] [--project ID] [--format csv|json] [--out PATH]
+//! cargo run --example export -- --all [--project ID] [--format csv|json] [--out DIR]
 //! ```
 //!
 //! In the SDK's repository the `testing` feature (the embedded fake) is on for examples; from the
@@ -11,22 +12,50 @@
 //! it, it starts the embedded fake server and says so. It prints the count and a few samples,
 //! shows the export's status while polling, downloads the file and prints a summary. On failure
 //! it prints the typed error's message and exits non-zero.
+//!
+//! `--all` starts the export of every exportable resource plus deliveries at once: the client's
+//! limiter lets 5 run and queues the rest, one progress line per export. With
+//! `MANGROVE_REDIS_URL` and `MANGROVE_REDIS_NAMESPACE` set, the limiter shares the account's
+//! slots through that Redis with every other process using the same namespace (run two copies
+//! side by side: together they never run more than 5 exports).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use mangrove::slots::{RedisSlotStore, SlotStore};
+use std::sync::Arc;
 mod common;
 
 use mangrove::prelude::*;
 use mangrove::{Export, Summary};
 
 const USAGE: &str = "usage: cargo run --example export -- [resource, default projects] [--project ID] [--format csv|json] [--out PATH]
+       cargo run --example export -- --all [--project ID] [--format csv|json] [--out DIR, default exports]
 resources: projects, events*, event_types*, data_points*, batches, ledgers, orders, feedstocks,
            tracking_units, models, reports, locations, deliveries   (* need --project ID)";
 
+/// Every resource `--all` exports (the three that need a project only with `--project` or on
+/// the fake).
+const ALL: [&str; 13] = [
+    "projects",
+    "events",
+    "event_types",
+    "data_points",
+    "batches",
+    "ledgers",
+    "orders",
+    "feedstocks",
+    "tracking_units",
+    "models",
+    "reports",
+    "locations",
+    "deliveries",
+];
+
 struct Args {
+    all: bool,
     resource: String,
     project: Option<i64>,
     format: ExportFormat,
@@ -36,6 +65,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut resource = None;
+    let mut all = false;
     let mut project = None;
     let mut format = ExportFormat::Csv;
     let mut out = None;
@@ -56,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("--format must be csv or json, not {v:?}"))?;
             }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
+            "--all" => all = true,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
             name if resource.is_none() => resource = Some(name.to_string()),
@@ -63,8 +94,12 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     // No resource: export projects, so `cargo run --example export` alone does the main job.
+    if all && resource.is_some() {
+        return Err("--all exports every resource: name none".into());
+    }
     let resource = resource.unwrap_or_else(|| "projects".to_string());
     Ok(Args {
+        all,
         resource,
         project,
         format,
@@ -110,13 +145,16 @@ async fn start<'a, R: Exportable<'a>>(
     Ok((Some(summary), export))
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Keep the fake alive for the whole run when there is no token.
-    let (client, _fake) = common::connect(2_500).await?;
-    let project = || args.project.ok_or("this resource needs --project ID");
-    let f = args.format.clone();
-    let began = Instant::now();
-    let (summary, export) = match args.resource.as_str() {
+/// Starts the export of the resource named `name`: one line per resource, one generic path.
+async fn start_named(
+    client: &mangrove::Client,
+    name: &str,
+    project: Option<i64>,
+    f: ExportFormat,
+) -> Result<(Option<Summary<serde_json::Value>>, Export), Box<dyn std::error::Error + Send + Sync>>
+{
+    let project = || project.ok_or("this resource needs --project ID");
+    Ok(match name {
         "projects" => start(client.list_projects(), f).await?,
         "events" => start(client.list_events().project_id(project()?), f).await?,
         "event_types" => start(client.list_event_types().project_id(project()?), f).await?,
@@ -138,7 +176,42 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 .await?,
         ),
         other => return Err(format!("unknown resource {other:?}\n{USAGE}").into()),
+    })
+}
+
+/// The slot store named by `MANGROVE_REDIS_URL` and `MANGROVE_REDIS_NAMESPACE`, if set (the
+/// real-API client reads them itself in `Client::from_env`; the fake's client is built here).
+fn redis_store_from_env() -> Result<Option<Arc<dyn SlotStore>>, Box<dyn std::error::Error>> {
+    let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(url) = var(mangrove::client::REDIS_URL_ENV) else {
+        return Ok(None);
     };
+    let namespace = var(mangrove::client::REDIS_NAMESPACE_ENV)
+        .ok_or("MANGROVE_REDIS_URL is set: set MANGROVE_REDIS_NAMESPACE too (e.g. acme-prod)")?;
+    let store = RedisSlotStore::builder(url).namespace(namespace).build()?;
+    Ok(Some(Arc::new(store)))
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Keep the fake alive for the whole run when there is no token.
+    let (mut client, fake) = common::connect(2_500).await?;
+    if let (Some(fake), Some(store)) = (&fake, redis_store_from_env()?) {
+        eprintln!("export slots shared through Redis ({store:?})");
+        client = fake
+            .client_builder(mangrove::testing::TokenKind::Account)
+            .slot_store(store)
+            .build()?;
+    }
+    if args.all {
+        // The fake has project 1; the real API needs --project for the project-scoped three.
+        let project = args.project.or(fake.as_ref().map(|_| 1));
+        return run_all(client, project, args.format, args.out).await;
+    }
+    let f = args.format.clone();
+    let began = Instant::now();
+    let (summary, export) = start_named(&client, &args.resource, args.project, f)
+        .await
+        .map_err(|e| e.to_string())?;
 
     if let Some(summary) = &summary {
         println!(
@@ -199,4 +272,79 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("  file      {}", out.display());
     println!("  size      {} bytes", downloaded.bytes);
     Ok(())
+}
+
+/// `--all`: every resource at once through the client's limiter, one progress line each.
+async fn run_all(
+    client: mangrove::Client,
+    project: Option<i64>,
+    format: ExportFormat,
+    out: Option<PathBuf>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = out.unwrap_or_else(|| PathBuf::from("exports"));
+    std::fs::create_dir_all(&dir)?;
+    let lines = MultiProgress::new();
+    let style = ProgressStyle::with_template("{spinner} {prefix:>15} {msg} [{elapsed}]")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let began = Instant::now();
+    // Joined in this task, not spawned: the list builders' futures borrow the client, and all
+    // of them wait on the network and the limiter, not on a CPU.
+    let mut tasks = Vec::new();
+    for name in ALL {
+        let needs_project = matches!(name, "events" | "event_types" | "data_points");
+        if needs_project && project.is_none() {
+            eprintln!("{name}: skipped (needs --project ID)");
+            continue;
+        }
+        let line = lines.add(ProgressBar::new_spinner().with_style(style.clone()));
+        line.set_prefix(name);
+        line.set_message("waiting for an export slot");
+        line.enable_steady_tick(Duration::from_millis(120));
+        let (client, format) = (client.clone(), format.clone());
+        let path = dir.join(format!("{name}.{}", format.as_str()));
+        tasks.push(async move {
+            let result = export_one(&client, name, project, format, &path, &line).await;
+            match &result {
+                Ok(bytes) => {
+                    line.finish_with_message(format!("done: {bytes} bytes in {}", path.display()))
+                }
+                Err(e) => line.abandon_with_message(format!("failed: {e}")),
+            }
+            (name, result)
+        });
+    }
+    let count = tasks.len();
+    let results = futures::future::join_all(tasks).await;
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    println!(
+        "{count} exports in {:.1?}, {failed} failed; files in {}",
+        began.elapsed(),
+        dir.display()
+    );
+    if failed > 0 {
+        return Err(format!("{failed} exports failed").into());
+    }
+    Ok(())
+}
+
+/// One export of `--all`: start (after the limiter's wait), poll, download; its line says where
+/// it is.
+async fn export_one(
+    client: &mangrove::Client,
+    name: &str,
+    project: Option<i64>,
+    format: ExportFormat,
+    path: &std::path::Path,
+    line: &ProgressBar,
+) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+    let (_, export) = start_named(client, name, project, format).await?;
+    let id = export.id().to_string();
+    line.set_message(format!("{id}: started"));
+    let bar = line.clone();
+    let completed = export
+        .on_status(move |s| bar.set_message(format!("{id}: {} (poll {})", s.status, s.polls)))
+        .await?;
+    line.set_message(format!("{}: downloading", completed.id()));
+    let downloaded = completed.download_to(path).await?;
+    Ok(downloaded.bytes)
 }

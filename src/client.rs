@@ -24,7 +24,21 @@ use crate::retry::RateLimit;
 pub use crate::settings::{
     user_agent, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_EXPORT_CONCURRENCY, TOKEN_ENV,
 };
+
+/// The Redis URL whose store [`ClientBuilder::from_env`] shares the export slots through
+/// (`redis://` or `rediss://`; feature `redis`).
+pub const REDIS_URL_ENV: &str = "MANGROVE_REDIS_URL";
+
+/// The key namespace in that Redis (required with [`REDIS_URL_ENV`]): one per account, e.g.
+/// `acme-prod`. Processes with the same namespace share 5 slots.
+pub const REDIS_NAMESPACE_ENV: &str = "MANGROVE_REDIS_NAMESPACE";
+
+/// Set to `local` to let a process count its exports alone while Redis is unreachable
+/// ([`FallbackSlotStore`](crate::slots::FallbackSlotStore)); unset, an unreachable Redis ends a
+/// start's wait with [`ExportError::SlotStoreUnavailable`](crate::ExportError::SlotStoreUnavailable).
+pub const REDIS_FALLBACK_ENV: &str = "MANGROVE_REDIS_FALLBACK";
 use crate::settings::{DownloadPolicy, PollPolicy, RetryPolicy};
+use crate::slots::{Limiter, LocalSlotStore, SlotSnapshot, SlotStore, SlotStoreError};
 use crate::Client;
 
 /// How the token is written in the `Authorization` header (the Mangrove docs show both forms).
@@ -52,6 +66,10 @@ pub struct ClientBuilder {
     download_policy: DownloadPolicy,
     export_concurrency: Option<usize>,
     export_slot_wait: Option<Duration>,
+    slot_store: Option<Arc<dyn SlotStore>>,
+    /// `MANGROVE_REDIS_URL`, `MANGROVE_REDIS_NAMESPACE` and `MANGROVE_REDIS_FALLBACK`, read by
+    /// `from_env`.
+    redis_from_env: Option<(String, Option<String>, Option<String>)>,
     allow_insecure_http: bool,
     pool_idle_timeout: Option<Duration>,
     tls: crate::tls::Tls,
@@ -70,6 +88,8 @@ impl Default for ClientBuilder {
             download_policy: DownloadPolicy::default(),
             export_concurrency: Some(DEFAULT_EXPORT_CONCURRENCY),
             export_slot_wait: None,
+            slot_store: None,
+            redis_from_env: None,
             allow_insecure_http: false,
             pool_idle_timeout: Some(Duration::from_secs(90)),
             tls: crate::tls::Tls::default(),
@@ -126,13 +146,26 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads [`TOKEN_ENV`] and [`BASE_URL_ENV`] into this builder, unless blank.
+    /// Reads [`TOKEN_ENV`] and [`BASE_URL_ENV`] into this builder, unless blank. When
+    /// [`REDIS_URL_ENV`] (`MANGROVE_REDIS_URL`) is set, the export slots are shared through that
+    /// Redis under the namespace [`REDIS_NAMESPACE_ENV`] (`MANGROVE_REDIS_NAMESPACE`, required):
+    /// see [`ClientBuilder::slot_store`]. That needs the `redis` feature; without it, `build()`
+    /// refuses rather than silently limiting this process alone.
     pub fn from_env(mut self) -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
         self.token = var(TOKEN_ENV).or(self.token);
         self.base_url = var(BASE_URL_ENV)
             .map(|url| url.trim().into())
             .or(self.base_url);
+        if let Some(url) = var(REDIS_URL_ENV) {
+            let namespace = var(REDIS_NAMESPACE_ENV).map(|n| n.trim().to_string());
+            let fallback = var(REDIS_FALLBACK_ENV).map(|f| f.trim().to_string());
+            self.redis_from_env = Some((url.trim().to_string(), namespace, fallback));
+        }
         self
     }
 
@@ -143,9 +176,71 @@ impl ClientBuilder {
     }
 
     /// Longest wait of an export start for a limiter slot (default: the poll policy's time limit).
+    /// The bound restarts whenever the queue moves; a slot store that fails for this long ends
+    /// the wait with [`ExportError::SlotStoreUnavailable`](crate::ExportError::SlotStoreUnavailable).
     pub fn export_slot_wait(mut self, wait: Duration) -> Self {
         self.export_slot_wait = Some(wait);
         self
+    }
+
+    /// Where the export limiter counts the account's slots (default: a
+    /// [`LocalSlotStore`](crate::slots::LocalSlotStore) of this client alone). Pass one
+    /// `Arc<LocalSlotStore>` to several clients of a process to share the slots among them, or a
+    /// [`RedisSlotStore`](crate::slots::SlotStore) (feature `redis`) to share them with other
+    /// processes. Takes precedence over [`REDIS_URL_ENV`] read by [`from_env`](Self::from_env).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), mangrove::Error> {
+    /// use std::sync::Arc;
+    /// use mangrove::slots::LocalSlotStore;
+    /// let slots = Arc::new(LocalSlotStore::new());
+    /// let nightly = mangrove::Client::builder().token("t").slot_store(slots.clone()).build()?;
+    /// let backfill = mangrove::Client::builder().token("t").slot_store(slots).build()?;
+    /// # let _ = (nightly, backfill); Ok(()) }
+    /// ```
+    pub fn slot_store(mut self, store: Arc<dyn SlotStore>) -> Self {
+        self.slot_store = Some(store);
+        self
+    }
+
+    /// The slot store: the one given, else Redis from the environment, else a local one.
+    fn resolve_slot_store(&mut self) -> Result<Arc<dyn SlotStore>, Error> {
+        if let Some(store) = self.slot_store.take() {
+            return Ok(store);
+        }
+        let Some((url, namespace, fallback)) = self.redis_from_env.take() else {
+            return Ok(Arc::new(LocalSlotStore::new()));
+        };
+        #[cfg(feature = "redis")]
+        {
+            let namespace = namespace.ok_or_else(|| {
+                Error::Config(format!(
+                    "{REDIS_URL_ENV} is set but {REDIS_NAMESPACE_ENV} is not: name the account \
+                     whose export slots the processes share (e.g. acme-prod)"
+                ))
+            })?;
+            let store = crate::slots::RedisSlotStore::builder(&url)
+                .namespace(namespace)
+                .build()
+                .map_err(|e| Error::Config(format!("{REDIS_URL_ENV}: {e}")))?;
+            match fallback.as_deref() {
+                None => Ok(Arc::new(store)),
+                Some("local") => Ok(Arc::new(crate::slots::FallbackSlotStore::new(Arc::new(
+                    store,
+                )))),
+                Some(other) => Err(Error::Config(format!(
+                    "{REDIS_FALLBACK_ENV}={other:?}: the only fallback is `local`"
+                ))),
+            }
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = (url, namespace, fallback);
+            Err(Error::Config(format!(
+                "{REDIS_URL_ENV} is set but mangrove was built without its `redis` feature: \
+                 turn the feature on, or unset the variable to limit exports per process"
+            )))
+        }
     }
 
     /// Trusts `cert` as a root for the API and the storage host, on top of the platform's roots
@@ -156,7 +251,11 @@ impl ClientBuilder {
     }
 
     /// Builds the client.
-    pub fn build(self) -> Result<Client, Error> {
+    pub fn build(mut self) -> Result<Client, Error> {
+        let export_limiter = match self.export_concurrency {
+            Some(n) => Some(Arc::new(Limiter::new(n, self.resolve_slot_store()?))),
+            None => None,
+        };
         let token = self
             .token
             .as_deref()
@@ -215,9 +314,7 @@ impl ClientBuilder {
             retry_policy: self.retry_policy,
             download_policy: self.download_policy,
             download,
-            export_limiter: self
-                .export_concurrency
-                .map(|n| Arc::new(crate::slots::Limiter::new(n))),
+            export_limiter,
             export_slot_wait: self.export_slot_wait,
             rate_limit: Mutex::new(None),
         };
@@ -255,20 +352,20 @@ pub(crate) struct State {
     pub(crate) retry_policy: RetryPolicy,
     pub(crate) download_policy: DownloadPolicy,
     pub(crate) download: reqwest::Client,
-    pub(crate) export_limiter: Option<Arc<crate::slots::Limiter>>,
+    pub(crate) export_limiter: Option<Arc<Limiter>>,
     pub(crate) export_slot_wait: Option<Duration>,
     pub(crate) rate_limit: Mutex<Option<RateLimit>>,
 }
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let free = self.0.export_limiter.as_ref().map(|l| l.free());
+        let held = self.0.export_limiter.as_ref().map(|l| l.held_here());
         f.debug_struct("Inner")
             .field("origin", &self.0.origin.ascii_serialization())
             .field("poll_policy", &self.0.poll_policy)
             .field("retry_policy", &self.0.retry_policy)
             .field("download_policy", &self.0.download_policy)
-            .field("export_slots_free", &free)
+            .field("export_slots_held_here", &held)
             .finish()
     }
 }
@@ -293,6 +390,15 @@ impl Client {
     pub fn rate_limit(&self) -> Option<RateLimit> {
         let reading = self.state().rate_limit.lock();
         *reading.unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Who holds the account's export slots and how many starts wait, as the client's slot store
+    /// sees them (with a shared store: every process's); `None` when the client has no limiter.
+    pub async fn export_slots(&self) -> Result<Option<SlotSnapshot>, SlotStoreError> {
+        match &self.state().export_limiter {
+            Some(limiter) => limiter.store().snapshot().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn state(&self) -> &State {

@@ -191,16 +191,31 @@ pub enum ExportError {
         /// What went wrong, without credentials.
         detail: String,
     },
-    /// No slot of this client's export limiter came free in time; no request was sent.
+    /// No slot of the export limiter came free in time; no request was sent.
     #[error(
-        "this client holds {held} unfinished exports (limit {limit}) and no slot came free in \
-         {waited:?}; await or drop those exports, or raise ClientBuilder::export_slot_wait"
+        "{held} unfinished exports hold the export slots (limit {limit}; holders: {}) and no slot \
+         came free in {waited:?}; await or drop those exports, or raise \
+         ClientBuilder::export_slot_wait",
+        crate::slot_snapshot::HolderList(holders)
     )]
     NoFreeSlot {
-        /// Exports of this client holding a slot (started, not yet seen to end).
+        /// Exports holding a slot (started, not yet seen to end): this client's, or with a
+        /// shared slot store every process's.
         held: usize,
         /// The limiter's size (`ClientBuilder::export_concurrency`).
         limit: usize,
+        /// How long the start waited in all.
+        waited: Duration,
+        /// Who holds the slots (holder label, export id, age), as the slot store last saw them.
+        holders: Vec<crate::slot_snapshot::SlotHolder>,
+    },
+    /// The shared slot store (e.g. Redis) could not be reached for as long as the start may wait
+    /// for a slot; no request was sent. The SDK does not fall back to its in-process limiter
+    /// unless told to.
+    #[error("the export slot store is unreachable ({message}); gave up after {waited:?}")]
+    SlotStoreUnavailable {
+        /// What went wrong (no credentials).
+        message: String,
         /// How long the start waited in all.
         waited: Duration,
     },

@@ -29,7 +29,8 @@ pub mod resource;
 pub mod retry;
 mod saved_export;
 pub mod settings;
-mod slots;
+mod slot_snapshot;
+pub mod slots;
 pub mod summary;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -1155,8 +1155,8 @@ fn simulate_request_example() {
 #[test]
 fn simulate_response_example() {
     let r: types::SimulationResult = decode_lossless(SIMULATE_RESPONSE);
-    assert_eq!(r.results.get("net-carbon-removal"), Some(&450.5));
-    assert_eq!(r.results.get("emissions"), Some(&12.3));
+    assert_eq!(r.results.get("net-carbon-removal"), Some(&Some(450.5)));
+    assert_eq!(r.results.get("emissions"), Some(&Some(12.3)));
     assert!(r.errors.is_empty());
     assert_eq!(r.execution_time_ms, Some(45.2));
 }

@@ -835,7 +835,7 @@ async fn models_versions_schema_simulate() {
         .send()
         .await
         .unwrap();
-    assert_eq!(result.results.get("net-carbon-removal"), Some(&450.5));
+    assert_eq!(result.results.get("net-carbon-removal"), Some(&Some(450.5)));
     server.verify().await;
 }
 

@@ -449,6 +449,55 @@ fn old_and_new_names_of_generated_items() {
 }
 
 #[test]
+fn fallback_docs_name_the_json_field_or_variant() {
+    let mut file: syn::File = syn::parse_quote! {
+        pub mod types {
+            pub struct Address {
+                ///Documented by the spec.
+                pub street: Option<String>,
+                #[serde(rename = "postalCode")]
+                pub postal_code: Option<String>,
+                #[serde(flatten)]
+                pub extra: Map<String, Value>,
+            }
+            #[serde(untagged)]
+            pub enum Value { Double(f64), Boolean(bool), String(::std::string::String) }
+            pub enum Mode { #[serde(rename = "summary")] Summary }
+        }
+    };
+    assert_eq!(passes::fallback_docs::document_the_rest(&mut file), Ok(3));
+    let text = text(&file);
+    assert!(
+        text.contains("Documented by the spec.\"] pub street"),
+        "{text}"
+    );
+    assert_eq!(text.matches("Documented by the spec.").count(), 1);
+    assert!(text.contains(
+        "\" `postalCode` in the JSON object (not described by the API's documentation).\""
+    ));
+    assert!(text.contains("\" Fields the spec does not name, as sent.\""));
+    assert!(text.contains("# [doc = \" A JSON number.\"] Double"));
+    assert!(text.contains("# [doc = \" A JSON boolean.\"] Boolean"));
+    assert!(text.contains("# [doc = \" A JSON string.\"] String"));
+    assert!(text.contains(
+        "# [doc = \" `summary` on the wire.\"] # [serde (rename = \"summary\")] Summary"
+    ));
+    assert_named(
+        passes::fallback_docs::document_the_rest(&mut unrelated()),
+        "fallback_docs",
+    );
+    let mut file = syn::parse_quote!(
+        pub mod types {
+            fn private() {}
+        }
+    );
+    assert_named(
+        passes::fallback_docs::document_the_rest(&mut file),
+        "fallback_docs",
+    );
+}
+
+#[test]
 fn schemars_feature_gates_the_derive_and_its_helper_attributes() {
     let mut file: syn::File = syn::parse_quote! {
         pub mod types {

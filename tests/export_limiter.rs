@@ -90,9 +90,28 @@ async fn five_held_handles_and_a_sixth_start_end_in_a_typed_error_within_the_bou
     );
     let text = err.to_string();
     assert!(
-        text.contains("holds 5 unfinished exports") && text.contains("await or drop"),
+        text.contains("5 unfinished exports hold the export slots")
+            && text.contains("await or drop"),
         "{text}"
     );
+    // It names the holders: this process's label and each export id.
+    let ExportError::NoFreeSlot { holders, .. } = &err else {
+        unreachable!()
+    };
+    assert_eq!(holders.len(), 5);
+    for (holder, export) in holders.iter().zip(&held) {
+        assert!(
+            holder
+                .holder
+                .contains(&format!("pid {}", std::process::id())),
+            "{holder:?}"
+        );
+        assert!(!holder.lapsed);
+        assert!(text.contains(export.id()), "{text}");
+        assert!(holders
+            .iter()
+            .any(|h| h.export_id.as_deref() == Some(export.id())));
+    }
     // It asked the server about the held exports meanwhile, and sent no sixth start.
     let journal = fake.journal();
     assert!(

@@ -282,11 +282,17 @@ async fn every_supported_endpoint_produces_a_file() {
 // compile on them; see the compile_fail doctest in `mangrove::resource`).
 #[tokio::test]
 async fn summary_works_on_non_exportable_lists() {
-    let fake = fake_rows(Collection::LedgerBatches, 12).await;
+    // One ledger: it owns all 12 ledger batches (the fake serves a ledger's own batches only).
+    let fake = FakeMangrove::builder()
+        .rows(Collection::LedgerBatches, 12)
+        .rows(Collection::Ledgers, 1)
+        .start()
+        .await;
+    let ledger = data::row(Collection::Ledgers, 0)["id"].clone();
     let client = fake.client(TokenKind::Account);
     let summary = client
         .list_ledger_batches()
-        .ledger_id("lgr_1")
+        .ledger_id(ledger.as_str().unwrap())
         .summary()
         .await
         .unwrap();
@@ -297,11 +303,17 @@ async fn summary_works_on_non_exportable_lists() {
 // "Requesting an export on an unsupported endpoint returns a summary without a file."
 #[tokio::test]
 async fn unsupported_endpoint_answers_summary_without_export() {
-    let fake = fake_rows(Collection::ModelRuns, 4).await;
+    // One model: it owns all 4 runs (the fake serves a model's own runs only).
+    let fake = FakeMangrove::builder()
+        .rows(Collection::ModelRuns, 4)
+        .rows(Collection::Models, 1)
+        .start()
+        .await;
+    let model = data::row(Collection::Models, 0)["id"].clone();
     let client = fake.client(TokenKind::Account);
     let body = client
         .list_model_runs()
-        .model_id("mdl_1")
+        .model_id(model.as_str().unwrap())
         .response_mode(ResponseMode::SummaryWithExport)
         .send()
         .await

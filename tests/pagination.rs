@@ -68,11 +68,16 @@ async fn pages_are_fetched_lazily() {
 // Filters set on the builder are sent with every page.
 #[tokio::test]
 async fn filters_apply_to_every_page() {
-    let fake = fake_rows(Collection::Batches, 30).await;
+    // One project: all 30 batches are its own, so the honoured filter keeps every row.
+    let fake = mangrove::testing::FakeMangrove::builder()
+        .rows(Collection::Batches, 30)
+        .rows(Collection::Projects, 1)
+        .start()
+        .await;
     let client = fake.client(TokenKind::Account);
     let n = client
         .list_batches()
-        .filter_project_id_eq(7)
+        .filter_project_id_eq(1)
         .page_size(10)
         .items()
         .count()
@@ -81,7 +86,7 @@ async fn filters_apply_to_every_page() {
     for r in fake.journal().requests_to("list_batches") {
         assert_eq!(
             r.query_param("filter[project_id][eq]").as_deref(),
-            Some("7")
+            Some("1")
         );
     }
 }

@@ -391,6 +391,12 @@ fn guessed_shapes_accept_what_a_server_may_send() {
     let report: types::Report =
         serde_json::from_value(json(r#"{"id": "rpt_1", "allocation": null}"#)).unwrap();
     assert_eq!(report.allocation, None);
+    // A result the model cannot compute as a finite number comes as `null` (JSON has no NaN or
+    // infinity): read as `None`, the other results kept.
+    let simulated: types::SimulationResult =
+        serde_json::from_value(json(r#"{"results": {"co2e": null, "mass": 2.5}}"#)).unwrap();
+    assert_eq!(simulated.results.get("co2e"), Some(&None));
+    assert_eq!(simulated.results.get("mass"), Some(&Some(2.5)));
 }
 
 /// Proves: what the docs state stays strict - a documented integer id sent as a string, a

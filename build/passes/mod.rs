@@ -15,6 +15,7 @@ pub mod builder_docs;
 pub mod client_accessors;
 pub mod decode_routing;
 pub mod extra_maps;
+pub mod fallback_docs;
 pub mod hide_constructors;
 pub mod list_query_setters;
 pub mod null_collections;

@@ -112,17 +112,25 @@ impl Client {
 }
 
 /// What both ways of starting share: a limiter slot, the request, the export's id, the handle.
+///
+/// The start is sent again only after a 429 (nothing started), within the policy's time limit
+/// and at its pace at least. A 429 means the server counts the account's exports as running
+/// although the limiter granted a slot: exports started outside the SDK (the web app, a script)
+/// or by a process that shares no slot store. The slot is given back before the wait (it is not
+/// ours to hold while the server refuses) and the start queues again, so the waiting starts of
+/// every process keep their order; the mismatch is logged as drift.
 /// (The list way, `summary_with_export`, is implemented in `resource`, above this layer.)
 pub(crate) async fn start<S, T, F, Fut>(
     builder: StartExport<S>,
     resource: &str,
-    send: F,
+    mut send: F,
     export_of: impl FnOnce(&T) -> Result<SavedExport, ExportError>,
 ) -> Result<(T, Export), ExportError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, GeneratedError>>,
 {
+    use tracing::Instrument;
     let StartExport {
         client,
         format,
@@ -132,36 +140,24 @@ where
     let policy = policy.unwrap_or_else(|| client.state().poll_policy.clone());
     let bound = client.state().export_slot_wait.unwrap_or(policy.time_limit);
     let limiter = client.state().export_limiter.clone();
-    let slot = Slot::acquire(limiter, &client, &policy, bound).await?;
     let span = tracing::info_span!("mangrove.export.start", resource, format = %format);
-    let answer = with_limit_retries(&policy, resource, send, span).await?;
-    let saved = export_of(&answer)?;
-    slot.started(saved.clone());
-    Ok((answer, Export::started(client, saved, policy, slot)))
-}
-
-/// Sends an export start (which [`crate::retry`] never repeats blindly) and waits out the
-/// server's concurrent-export limit within the policy's time limit.
-async fn with_limit_retries<T, F, Fut>(
-    policy: &PollPolicy,
-    resource: &str,
-    mut send: F,
-    span: tracing::Span,
-) -> Result<T, ExportError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, GeneratedError>>,
-{
-    use tracing::Instrument;
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
+        let slot = Slot::acquire(limiter.clone(), &client, &policy, bound).await?;
         attempt += 1;
         let err = match send().instrument(span.clone()).await {
-            Ok(v) => return Ok(v),
+            Ok(answer) => {
+                let saved = export_of(&answer)?;
+                slot.started(saved.clone()).await;
+                return Ok((answer, Export::started(client, saved, policy, slot)));
+            }
             Err(e) => e,
         };
         let rv = limit_refusal(err, resource)?;
+        // Given back now: holding it through the wait would keep another process's start out.
+        slot.release();
+        drop(slot);
         let retry_after = crate::wire::retry_after(rv.headers());
         // At the policy's pace at least: a `Retry-After: 0` is not a reason to burst.
         let wait = policy.schedule().wait(attempt, retry_after);
@@ -171,7 +167,19 @@ where
                 retry_after,
             });
         }
-        span.in_scope(|| tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting"));
+        span.in_scope(|| {
+            if limiter.is_some() {
+                tracing::warn!(
+                    drift = 1,
+                    wait_ms = wait.as_millis() as u64,
+                    message = %rv.message,
+                    "export limit reached although the limiter granted a slot (exports started \
+                     outside the SDK?); slot given back, waiting, then queueing again"
+                );
+            } else {
+                tracing::info!(wait_ms = wait.as_millis() as u64, message = %rv.message, "export limit reached; waiting");
+            }
+        });
         tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
     }
 }

@@ -61,8 +61,11 @@ pub(crate) async fn fetch_status(export: &Export) -> Result<types::ExportJob, Po
     .map_err(|e| classify(&export.saved.id, e));
     if let Some(slot) = &export.slot {
         match &result {
-            Ok(raw) => slot.observed(&ExportSnapshot::new(raw.clone(), 0, Duration::ZERO).status),
-            Err(PollFailure::Permanent(ExportError::Expired { .. })) => slot.release(),
+            Ok(raw) => {
+                let status = ExportSnapshot::new(raw.clone(), 0, Duration::ZERO).status;
+                slot.observed(&status).await;
+            }
+            Err(PollFailure::Permanent(ExportError::Expired { .. })) => slot.released().await,
             Err(_) => {}
         }
     }

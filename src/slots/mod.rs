@@ -1,8 +1,29 @@
 //! The account's export slots: how many exports may run at once, and who holds them.
 //!
-//! An account runs at most 5 exports at once. [`limiter`] keeps that promise for the exports of one
-//! client; a start waits for a slot before it asks the server.
+//! An account runs at most 5 exports at once. The client's limiter keeps that promise: a start
+//! waits for a slot before it asks the server. Where the slots are counted is a [`SlotStore`]:
+//! [`LocalSlotStore`] (the default) counts them in this process; with the `redis` feature,
+//! [`RedisSlotStore`] shares them with every process that uses the same Redis and namespace.
 
-pub(crate) mod limiter;
+mod fallback;
+mod limiter;
+mod local;
+#[cfg(feature = "redis")]
+mod redis;
+mod store;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{RedisSlotStore, RedisSlotStoreBuilder};
+#[doc(hidden)]
+// Re-exported here: the snapshot types live in `crate::slot_snapshot`, a bottom layer, because
+// `ExportError::NoFreeSlot` (in `error`, below this module) names the holders.
+pub use crate::slot_snapshot::HolderList;
+pub use crate::slot_snapshot::{SlotHolder, SlotSnapshot};
+pub use fallback::FallbackSlotStore;
 pub(crate) use limiter::{ExportProbe, Limiter, Probe, Slot};
+pub use local::LocalSlotStore;
+pub use store::{
+    default_holder_label, Admission, LeaseRecord, Reclaim, Renewal, SlotRequest, SlotStore,
+    SlotStoreError,
+};

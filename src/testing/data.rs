@@ -3,7 +3,7 @@
 //! [`row`] builds row number `index` of a resource from a splitmix64 hash of `(resource, index)`:
 //! the same index always gives the same row, on every machine, without a random-number crate.
 //! Field names and JSON types follow the example objects of the Mangrove API documentation
-//! (`mangrove-api.md` §6); objects the documentation does not show (feedstock, tracking unit,
+//! (its resource pages); objects the documentation does not show (feedstock, tracking unit,
 //! standalone location, standalone delivery) use the shapes listed on [`Collection`].
 //!
 //! Identifiers: integer ids are `index + 1`; friendly ids are the documented prefix (`evt_`,

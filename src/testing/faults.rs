@@ -27,8 +27,8 @@ use super::Shared;
 /// Fault::on("list_batches").set_json("data[0].feedstocks", serde_json::Value::Null); // drift
 /// ```
 ///
-/// A target is `"*"` (every request), an `operationId` of `openapi.yaml` (`"get_export"`), a path
-/// prefix (`"/exports"`, any method) or a method and a path prefix (`"GET /exports"`). Paths are
+/// A target is `"*"` (every request), an `operationId` of the API (the generated client's
+/// method name, `"get_export"`), a path prefix (`"/exports"`, any method) or a method and a path prefix (`"GET /exports"`). Paths are
 /// relative to `/api/v1` (a leading `/api/v1` is ignored) and match whole segments: `"/exports"`
 /// matches `/exports` and `/exports/exp_…`, not `/exportsx`. Without
 /// [`status`](Self::status) or [`malformed_json`](Self::malformed_json), a fault with a
@@ -254,7 +254,7 @@ impl Fault {
     }
 
     /// The real answer, with the value at `path` of its JSON body replaced by `value`: a way to
-    /// serve bodies that drift from `openapi.yaml` (an unknown field, a `null` array, a string
+    /// serve bodies that drift from the API spec (an unknown field, a `null` array, a string
     /// id, an unknown enum value). `path` is dotted keys and `[index]`es, e.g.
     /// `data[0].feedstocks`, `id` or `info.filter`; a missing last key is added to its object,
     /// any other miss (an index past the end, a non-object parent, a body that is not JSON)

@@ -3,8 +3,9 @@
 //! [`FakeMangrove`] runs two local HTTP servers on `127.0.0.1`:
 //!
 //! * the **API** (`{base_url}` = `http://127.0.0.1:PORT/api/v1`), a `wiremock` server whose one
-//!   catch-all mock is a stateful router: every path of `openapi.yaml`, paginated lists of seeded
-//!   rows, summaries, exports with a lifecycle, token kinds, rate limits and injectable faults;
+//!   catch-all mock is a stateful router: every operation of the SDK's API spec, paginated lists
+//!   of seeded rows, summaries, exports with a lifecycle, token kinds, rate limits and
+//!   injectable faults;
 //! * the **storage origin** ([`StorageOrigin`]) that serves export files behind pre-signed,
 //!   expiring URLs (`Range`, `ETag`, `Content-Length`), like S3 does for the real API.
 //!
