@@ -196,7 +196,7 @@ pub enum ExportError {
         "{held} unfinished exports hold the export slots (limit {limit}; holders: {}) and no slot \
          came free in {waited:?}; await or drop those exports, or raise \
          ClientBuilder::export_slot_wait",
-        crate::slots::HolderList(holders)
+        crate::slot_snapshot::HolderList(holders)
     )]
     NoFreeSlot {
         /// Exports holding a slot (started, not yet seen to end): this client's, or with a
@@ -207,7 +207,7 @@ pub enum ExportError {
         /// How long the start waited in all.
         waited: Duration,
         /// Who holds the slots (holder label, export id, age), as the slot store last saw them.
-        holders: Vec<crate::slots::SlotHolder>,
+        holders: Vec<crate::slot_snapshot::SlotHolder>,
     },
     /// The shared slot store (e.g. Redis) could not be reached for as long as the start may wait
     /// for a slot; no request was sent. The SDK does not fall back to its in-process limiter

@@ -29,6 +29,7 @@ pub mod resource;
 pub mod retry;
 mod saved_export;
 pub mod settings;
+mod slot_snapshot;
 pub mod slots;
 pub mod summary;
 #[cfg(feature = "testing")]

@@ -8,10 +8,10 @@ use std::time::Duration;
 use futures::future::{self, BoxFuture, FutureExt as _};
 
 use super::local::LocalSlotStore;
-use super::snapshot::SlotSnapshot;
 use super::store::{
     Admission, LeaseRecord, Reclaim, Renewal, SlotRequest, SlotStore, SlotStoreError,
 };
+use crate::slot_snapshot::SlotSnapshot;
 
 /// Uses `primary` (e.g. a [`RedisSlotStore`](super::SlotStore)) and, while it fails, an
 /// in-process [`LocalSlotStore`]: this process then limits its own exports alone, so processes

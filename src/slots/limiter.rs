@@ -32,12 +32,12 @@ use tokio::time::Instant;
 
 use futures::future::BoxFuture;
 
-use super::snapshot::SlotHolder;
 use super::store::{Admission, LeaseRecord, SlotRequest, SlotStore, SlotStoreError};
 use crate::error::ExportError;
 use crate::open_enum::ExportStatus;
 use crate::saved_export::SavedExport;
 use crate::settings::PollPolicy;
+use crate::slot_snapshot::SlotHolder;
 
 /// What a waiting start learns when it asks the server about a held export
 /// (`GET /exports/{id}`).

@@ -8,10 +8,10 @@ use futures::future::{self, BoxFuture, FutureExt as _};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::snapshot::{SlotHolder, SlotSnapshot};
 use super::store::{
     Admission, LeaseRecord, Reclaim, Renewal, SlotRequest, SlotStore, SlotStoreError,
 };
+use crate::slot_snapshot::{SlotHolder, SlotSnapshot};
 
 /// The export slots of one process, in memory: every client built without
 /// [`ClientBuilder::slot_store`](crate::ClientBuilder::slot_store) gets its own; share one

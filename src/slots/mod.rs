@@ -10,18 +10,17 @@ mod limiter;
 mod local;
 #[cfg(feature = "redis")]
 mod redis;
-mod snapshot;
 mod store;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisSlotStore, RedisSlotStoreBuilder};
+#[doc(hidden)]
+pub use crate::slot_snapshot::HolderList;
+pub use crate::slot_snapshot::{SlotHolder, SlotSnapshot};
 pub use fallback::FallbackSlotStore;
 pub(crate) use limiter::{ExportProbe, Limiter, Probe, Slot};
 pub use local::LocalSlotStore;
-#[doc(hidden)]
-pub use snapshot::HolderList;
-pub use snapshot::{SlotHolder, SlotSnapshot};
 pub use store::{
     default_holder_label, Admission, LeaseRecord, Reclaim, Renewal, SlotRequest, SlotStore,
     SlotStoreError,

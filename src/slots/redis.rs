@@ -17,11 +17,11 @@ use redis::Script;
 use tokio::sync::{watch, OnceCell};
 use tokio::task::AbortHandle;
 
-use super::snapshot::{SlotHolder, SlotSnapshot};
 use super::store::{
     default_holder_label, Admission, LeaseRecord, Reclaim, Renewal, SlotRequest, SlotStore,
     SlotStoreError,
 };
+use crate::slot_snapshot::{SlotHolder, SlotSnapshot};
 
 macro_rules! script {
     ($file:literal) => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::snapshot::SlotSnapshot;
+use crate::slot_snapshot::SlotSnapshot;
 
 /// The shared state of the export slots, behind the client's limiter
 /// ([`ClientBuilder::slot_store`](crate::ClientBuilder::slot_store)).
