@@ -184,7 +184,7 @@ impl ClientBuilder {
     }
 
     /// Where the export limiter counts the account's slots (default: a
-    /// [`LocalSlotStore`](crate::slots::LocalSlotStore) of this client alone). Pass one
+    /// [`LocalSlotStore`] of this client alone). Pass one
     /// `Arc<LocalSlotStore>` to several clients of a process to share the slots among them, or a
     /// [`RedisSlotStore`](crate::slots::SlotStore) (feature `redis`) to share them with other
     /// processes. Takes precedence over [`REDIS_URL_ENV`] read by [`from_env`](Self::from_env).

@@ -1,6 +1,7 @@
 //! What a slot store reports about the account's export slots: who holds them, how many wait, and
-//! whether admissions are paused. Plain data (no dependency on the rest of the crate), so that
-//! errors and dashboards can name the holders.
+//! whether admissions are paused. A bottom-layer module of plain data (it depends on nothing else
+//! of this crate), so that `error` can name the holders without depending on `slots`; published
+//! as `mangrove::slots::{SlotHolder, SlotSnapshot}`.
 
 use std::fmt;
 use std::time::Duration;
@@ -22,7 +23,7 @@ pub struct SlotHolder {
 }
 
 impl SlotHolder {
-    /// A holder entry (for [`SlotStore`](super::SlotStore) implementations).
+    /// A holder entry (for [`SlotStore`](crate::slots::SlotStore) implementations).
     pub fn new(holder: impl Into<String>, export_id: Option<String>, age: Duration) -> Self {
         SlotHolder {
             holder: holder.into(),
@@ -71,8 +72,7 @@ impl fmt::Display for HolderList<'_> {
     }
 }
 
-/// The state of the export slots at one moment, for dashboards
-/// ([`Client::export_slots`](crate::Client::export_slots)).
+/// The state of the export slots at one moment, for dashboards (`Client::export_slots`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SlotSnapshot {
@@ -86,7 +86,7 @@ pub struct SlotSnapshot {
 }
 
 impl SlotSnapshot {
-    /// A snapshot (for [`SlotStore`](super::SlotStore) implementations).
+    /// A snapshot (for [`SlotStore`](crate::slots::SlotStore) implementations).
     pub fn new(holders: Vec<SlotHolder>, queued: usize, warming_up: Option<Duration>) -> Self {
         SlotSnapshot {
             holders,

@@ -156,7 +156,7 @@ where
         };
         let rv = limit_refusal(err, resource)?;
         // Given back now: holding it through the wait would keep another process's start out.
-        slot.release();
+        slot.released().await;
         drop(slot);
         let retry_after = crate::wire::retry_after(rv.headers());
         // At the policy's pace at least: a `Retry-After: 0` is not a reason to burst.
