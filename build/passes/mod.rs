@@ -120,3 +120,30 @@ pub fn operation_id(block: &syn::Block) -> Option<String> {
     find.visit_block(block);
     find.0
 }
+
+/// Takes the derives `drop` matches out of every `#[derive(..)]` list in `attrs` (lists that
+/// do not parse are left alone) and answers the index of the last list it took one from, if any:
+/// the passes that replace a derive (`redact_debug`) or gate it behind a feature
+/// (`schemars_feature`) share this.
+pub fn remove_derives(
+    attrs: &mut [syn::Attribute],
+    drop: impl Fn(&syn::Path) -> bool,
+) -> Option<usize> {
+    let mut changed = None;
+    for (i, attr) in attrs.iter_mut().enumerate() {
+        if !attr.path().is_ident("derive") {
+            continue;
+        }
+        let Ok(derives) = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+        ) else {
+            continue;
+        };
+        let kept: Vec<&syn::Path> = derives.iter().filter(|p| !drop(p)).collect();
+        if kept.len() < derives.len() {
+            *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            changed = Some(i);
+        }
+    }
+    changed
+}

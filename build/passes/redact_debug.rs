@@ -45,21 +45,8 @@ fn visit(items: &mut Vec<syn::Item>, count: &mut usize) -> Result<(), PassError>
                 if !names.iter().any(|n| n == "download_url") {
                     continue;
                 }
-                let mut removed = false;
-                for attr in &mut s.attrs {
-                    if !attr.path().is_ident("derive") {
-                        continue;
-                    }
-                    let Ok(derives) = attr.parse_args_with(
-                        syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
-                    ) else {
-                        continue;
-                    };
-                    let kept: Vec<&syn::Path> =
-                        derives.iter().filter(|p| !p.is_ident("Debug")).collect();
-                    removed |= kept.len() < derives.len();
-                    *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
-                }
+                let removed =
+                    super::remove_derives(&mut s.attrs, |p| p.is_ident("Debug")).is_some();
                 if !removed {
                     return Err(PassError {
                         pass: PASS,

@@ -28,23 +28,7 @@ struct Gate {
 
 impl Gate {
     fn gate(&mut self, attrs: &mut Vec<syn::Attribute>) {
-        let mut gated_at = None;
-        for (i, attr) in attrs.iter_mut().enumerate() {
-            if !attr.path().is_ident("derive") {
-                continue;
-            }
-            let Ok(derives) = attr.parse_args_with(
-                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
-            ) else {
-                continue;
-            };
-            if !derives.iter().any(is_schema) {
-                continue;
-            }
-            let kept: Vec<&syn::Path> = derives.iter().filter(|p| !is_schema(p)).collect();
-            *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
-            gated_at = Some(i);
-        }
+        let gated_at = super::remove_derives(attrs, is_schema);
         if let Some(i) = gated_at {
             self.gated += 1;
             attrs.insert(
